@@ -1,0 +1,48 @@
+export {
+  ColmenaError,
+  ErrorCodes,
+  ERROR_CODES,
+  badRequest,
+  codeOfStatus,
+  conflict,
+  forbidden,
+  isErrorCode,
+  notFound,
+  statusOf,
+  unauthorized,
+} from "./errors.ts";
+export type { ColmenaErrorOptions, ErrorBody, ErrorCode } from "./errors.ts";
+export {
+  FrameError,
+  PROTOCOL_VERSION,
+  errorReply,
+  eventFrame,
+  isFrameId,
+  okReply,
+  parseRequest,
+  readId,
+} from "./frames.ts";
+export type { EventFrame, FrameId, ReplyFrame, RequestFrame, ServerFrame } from "./frames.ts";
+export { Headers } from "./headers.ts";
+export {
+  PUSH_ROOT,
+  SUBJECT_ROOT,
+  assertToken,
+  channel,
+  channelOfPushSubject,
+  decodeToken,
+  encodeToken,
+  eventSubject,
+  isToken,
+  opSubject,
+  pushSubject,
+  serviceEvents,
+  streamName,
+  userChannel,
+} from "./subjects.ts";
+export { issuesOf, parseWith, validationError } from "./validation.ts";
+export type { FieldIssue } from "./validation.ts";
+export { defineOp } from "./ops/define.ts";
+export type { OpAccess, OpDef, ReplyOf, RequestOf } from "./ops/define.ts";
+export { OPS, findOp, opsOf } from "./ops/registry.ts";
+export { password, username } from "./ops/session.ts";

@@ -1,0 +1,111 @@
+import { z } from "zod";
+import { defineOp } from "./define.ts";
+
+export const username = z.string().min(3).max(32).regex(/^[A-Za-z0-9_.-]+$/, "3-32 characters of [A-Za-z0-9_.-]");
+export const password = z.string().min(8).max(256);
+const userRef = z.object({ user_id: z.string(), username: z.string() });
+
+export const sessionOps = {
+  hello: defineOp({
+    op: "hello",
+    service: "gateway",
+    access: "public",
+    summary: "Greets the server; tells its version, protocol and frame limit, and the user if logged in.",
+    request: z.strictObject({ client: z.string().max(128).optional(), protocol: z.number().int().optional() }),
+    reply: z.object({
+      server: z.literal("colmena"),
+      version: z.string(),
+      protocol: z.literal(1),
+      max_frame_bytes: z.number().int(),
+      user: userRef.optional(),
+    }),
+  }),
+  ping: defineOp({
+    op: "ping",
+    service: "gateway",
+    access: "public",
+    summary: "Answers at once with the server time.",
+    request: z.strictObject({}),
+    reply: z.object({ ts: z.number().int() }),
+  }),
+};
+
+export const authOps = {
+  "auth.register": defineOp({
+    op: "auth.register",
+    service: "auth",
+    access: "public",
+    summary: "Creates a user; usernames are unique, case-insensitively.",
+    request: z.strictObject({ username, password }),
+    reply: userRef,
+  }),
+  "auth.login": defineOp({
+    op: "auth.login",
+    service: "auth",
+    access: "public",
+    summary: "Checks the password, issues tokens and authenticates the connection.",
+    request: z.strictObject({ username: z.string().max(256), password: z.string().max(1024) }),
+    reply: z.object({
+      user_id: z.string(),
+      username: z.string(),
+      access_token: z.string(),
+      refresh_token: z.string(),
+      expires_in: z.number().int(),
+    }),
+  }),
+  "auth.token": defineOp({
+    op: "auth.token",
+    service: "gateway",
+    access: "public",
+    summary: "Authenticates the connection with an access token (verified by the gateway).",
+    request: z.strictObject({ access_token: z.string().max(8192) }),
+    reply: userRef,
+  }),
+  "auth.refresh": defineOp({
+    op: "auth.refresh",
+    service: "auth",
+    access: "public",
+    summary: "Exchanges a refresh token for new tokens; a reused refresh token revokes its family.",
+    request: z.strictObject({ refresh_token: z.string().max(1024) }),
+    reply: z.object({ access_token: z.string(), refresh_token: z.string(), expires_in: z.number().int() }),
+  }),
+  "auth.logout": defineOp({
+    op: "auth.logout",
+    service: "auth",
+    access: "user",
+    summary: "Revokes the connection's refresh token family and unauthenticates it.",
+    request: z.strictObject({}),
+    reply: z.object({}),
+  }),
+  "auth.whoami": defineOp({
+    op: "auth.whoami",
+    service: "gateway",
+    access: "user",
+    summary: "Tells who the connection is logged in as.",
+    request: z.strictObject({}),
+    reply: userRef,
+  }),
+};
+
+const endpointStats = z.object({
+  name: z.string(),
+  subject: z.string(),
+  num_requests: z.number(),
+  num_errors: z.number(),
+  average_processing_time_ms: z.number(),
+});
+
+export const sysOps = {
+  "sys.services": defineOp({
+    op: "sys.services",
+    service: "gateway",
+    access: "admin",
+    summary: "Lists every running service instance with per-endpoint stats ($SRV discovery).",
+    request: z.strictObject({}),
+    reply: z.object({
+      services: z.array(
+        z.object({ name: z.string(), id: z.string(), version: z.string(), endpoints: z.array(endpointStats) }),
+      ),
+    }),
+  }),
+};

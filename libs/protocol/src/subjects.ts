@@ -1,0 +1,65 @@
+/**
+ * Subject grammar (design.md section 2). Every subject is built here; nothing
+ * else concatenates subject strings.
+ *
+ *   colmena.<service>.<op...>          request/reply, queue group = service
+ *   colmena.push.<channel>             core pub/sub; channel = <kind>.<token>[.<token>...]
+ *   <service>.ev.<entity>.<id...>      JetStream stream <SERVICE>, written by the owner only
+ *
+ * A token from a client never goes into a subject unchecked: `assertToken`
+ * rejects `.`, `*`, `>`, whitespace and empty strings, and `encodeToken`
+ * maps any string to a safe, readable, reversible token.
+ */
+import { badRequest } from "./errors.ts";
+
+export const SUBJECT_ROOT = "colmena";
+export const PUSH_ROOT = `${SUBJECT_ROOT}.push`;
+
+const TOKEN_RE = /^[^.*>\s\u0000-\u001f\u007f]+$/;
+
+export function isToken(s: unknown): s is string {
+  return typeof s === "string" && s.length > 0 && s.length <= 256 && TOKEN_RE.test(s);
+}
+
+export function assertToken(s: unknown, what = "token"): string {
+  if (!isToken(s)) throw badRequest(`${what} is not a valid subject token`);
+  return s;
+}
+
+/** Percent-encodes every character outside [A-Za-z0-9_-]: "ana.b" -> "ana%2Eb". */
+export function encodeToken(s: string): string {
+  if (s.length === 0) return "%";
+  return s.replace(/[^A-Za-z0-9_-]/gu, (c) =>
+    Array.from(Buffer.from(c, "utf8"), (b) => "%" + b.toString(16).toUpperCase().padStart(2, "0")).join(""),
+  );
+}
+export function decodeToken(t: string): string {
+  return t === "%" ? "" : decodeURIComponent(t);
+}
+
+/** `auth.login` -> `colmena.auth.login`. Ops come from the registry, never from a client. */
+export function opSubject(op: string): string {
+  return `${SUBJECT_ROOT}.${op}`;
+}
+
+/** Channel names: `user.<id>`, `room.<name>`, ... Tokens are validated. */
+export function channel(kind: string, ...ids: string[]): string {
+  return [assertToken(kind, "channel kind"), ...ids.map((id) => assertToken(id, "channel id"))].join(".");
+}
+export const userChannel = (userId: string) => channel("user", userId);
+
+export function pushSubject(ch: string): string {
+  return `${PUSH_ROOT}.${ch}`;
+}
+export function channelOfPushSubject(subject: string): string {
+  return subject.slice(PUSH_ROOT.length + 1);
+}
+
+/** `<service>.ev.<entity>.<id...>`; ids must already be tokens (use encodeToken). */
+export function eventSubject(service: string, entity: string, ...ids: string[]): string {
+  return [service, "ev", entity, ...ids].map((t) => assertToken(t)).join(".");
+}
+/** All events of one service's stream, for the stream config. */
+export const serviceEvents = (service: string) => `${assertToken(service)}.ev.>`;
+/** The stream that holds a service's events: `AUTH`, `TASKS`, ... */
+export const streamName = (service: string) => assertToken(service).toUpperCase();

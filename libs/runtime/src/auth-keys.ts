@@ -1,0 +1,109 @@
+/**
+ * How the signing key reaches every `auth` instance and its public half every
+ * gateway, with nothing configured: a JetStream KV bucket. The first auth
+ * instance creates the key (`kv.create` is atomic, so racing instances agree
+ * on one); `COLMENA_JWT_PRIVATE_KEY` (PEM) replaces it in deployments that
+ * keep the key in a secret. Gateways watch the public key and follow rotation.
+ */
+import type { KeyObject } from "node:crypto";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import {
+  fromPrivateRecord,
+  fromPublicRecord,
+  generateSigningKey,
+  signingKeyFromPem,
+  toPrivateRecord,
+  toPublicRecord,
+  type PrivateKeyRecord,
+  type PublicKeyRecord,
+  type SigningKey,
+} from "./jwt.ts";
+
+export const AUTH_KEYS_BUCKET = "colmena_auth_keys";
+const PRIVATE_KEY = "signing.private";
+const PUBLIC_PREFIX = "signing.public.";
+
+async function bucket(nc: NatsConnection): Promise<KV> {
+  return new Kvm(nc).create(AUTH_KEYS_BUCKET, { history: 1, replicas: Number(process.env.COLMENA_STREAM_REPLICAS ?? 1) });
+}
+
+/** The signing key for `auth`: from PEM config, or the cluster-wide one in KV (created on first use). */
+export async function loadSigningKey(nc: NatsConnection, pem?: string): Promise<SigningKey> {
+  const kv = await bucket(nc);
+  let key: SigningKey;
+  if (pem) {
+    key = signingKeyFromPem(pem);
+  } else {
+    const fresh = toPrivateRecord(generateSigningKey());
+    try {
+      await kv.create(PRIVATE_KEY, JSON.stringify(fresh));
+      key = await fromPrivateRecord(fresh);
+    } catch {
+      const e = await kv.get(PRIVATE_KEY);
+      if (!e) throw new Error("auth signing key vanished from KV");
+      key = await fromPrivateRecord(e.json<PrivateKeyRecord>());
+    }
+  }
+  await kv.put(PUBLIC_PREFIX + key.kid, JSON.stringify(toPublicRecord(key)));
+  return key;
+}
+
+/**
+ * Every public key auth has published, kept current by a KV watch, so tokens
+ * signed by any key in use verify. `ready` resolves once one key is known.
+ */
+export class PublicKeys {
+  readonly keys = new Map<string, KeyObject>();
+  private readonly firstKey: Promise<void>;
+  private resolveFirst!: () => void;
+  private stopWatch: (() => void) | null = null;
+
+  constructor() {
+    this.firstKey = new Promise((r) => (this.resolveFirst = r));
+  }
+
+  static async watch(nc: NatsConnection, log: Logger): Promise<PublicKeys> {
+    const pk = new PublicKeys();
+    const kv = await bucket(nc);
+    const iter = await kv.watch({ key: `${PUBLIC_PREFIX}>` });
+    pk.stopWatch = () => iter.stop();
+    void (async () => {
+      for await (const e of iter) {
+        const kid = e.key.slice(PUBLIC_PREFIX.length);
+        if (e.operation !== "PUT") {
+          pk.keys.delete(kid);
+          continue;
+        }
+        try {
+          const { key } = await fromPublicRecord(e.json<PublicKeyRecord>());
+          pk.keys.set(kid, key);
+          pk.resolveFirst();
+        } catch (err) {
+          log.warn({ err, kid }, "ignoring an unreadable public key");
+        }
+      }
+    })();
+    return pk;
+  }
+
+  /** Adds a key directly (`COLMENA_JWT_PUBLIC_KEY`, tests). */
+  add(kid: string, key: KeyObject): void {
+    this.keys.set(kid, key);
+    this.resolveFirst();
+  }
+
+  /** Resolves when at least one key is known, or after `timeoutMs`. */
+  async ready(timeoutMs = 10_000): Promise<boolean> {
+    let t: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (t = setTimeout(() => r(false), timeoutMs)));
+    const ok = await Promise.race([this.firstKey.then(() => true), timedOut]);
+    clearTimeout(t);
+    return ok;
+  }
+
+  close(): void {
+    this.stopWatch?.();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A Colmena service on `@nats-io/services`: one endpoint per op of the
+ * registry, a queue group per service (so replicas share the load), zod
+ * validation of `data`, the gateway's headers turned into a RequestContext,
+ * and ColmenaError turned into `Nats-Service-Error-Code` plus a JSON error body.
+ */
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
+import type { z } from "zod";
+import type { Logger } from "pino";
+import { ColmenaError, Headers, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
+import { histogram } from "./metrics.ts";
+
+export interface Caller {
+  id: string;
+  username: string;
+}
+
+/** What a handler knows of the request beyond its data, and how it shapes the reply. */
+export interface RequestContext {
+  requestId: string;
+  /** The authenticated user, from the gateway's `Colmena-User` headers. */
+  user?: Caller;
+  /** The client connection id, for excluding it from its own pushes. */
+  connId?: string;
+  log: Logger;
+  headers: MsgHdrs | undefined;
+  /** Ask the gateway to subscribe the calling connection to a channel. */
+  subscribe(channel: string): void;
+  unsubscribe(channel: string): void;
+  /** Report the stream sequence of this write (`Colmena-Seq`), for read-your-writes. */
+  setSeq(seq: number): void;
+}
+
+/** The caller of an op whose access is `user`: present, or the host answered `unauthorized`. */
+export function callerOf(ctx: RequestContext): Caller {
+  if (!ctx.user) throw new ColmenaError("unauthorized", "not logged in");
+  return ctx.user;
+}
+
+export type OpHandler<D extends OpDef> = (data: z.output<D["request"]>, ctx: RequestContext) => Promise<z.input<D["reply"]>> | z.input<D["reply"]>;
+
+export interface ServiceHostOptions {
+  nc: NatsConnection;
+  name: string;
+  version: string;
+  description?: string;
+  log: Logger;
+  /** Waits until the read model has applied a sequence (session consistency). */
+  waitForSeq?: (seq: number) => Promise<void>;
+}
+
+interface EndpointStats {
+  requests: number;
+  errors: number;
+  lastError?: string;
+  totalNanos: number;
+}
+
+const latency = histogram("colmena_service_request_seconds", "time a service takes to answer an op", ["op", "outcome"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+
+export class ServiceHost {
+  private service!: Service;
+  private readonly stats = new Map<string, EndpointStats>();
+  private inflight = 0;
+  private idle: (() => void) | null = null;
+
+  private constructor(private readonly opts: ServiceHostOptions) {}
+
+  static async start(opts: ServiceHostOptions): Promise<ServiceHost> {
+    const host = new ServiceHost(opts);
+    host.service = await new Svcm(opts.nc as never).add({
+      name: opts.name,
+      version: opts.version,
+      description: opts.description ?? opts.name,
+      queue: opts.name,
+      // The library times only the synchronous part of a callback and never
+      // counts respondError; our handlers are async, so we keep the real
+      // figures and hand them to its stats (what `$SRV.STATS` and `nats micro` show).
+      statsHandler: async (ep) => {
+        const s = host.stats.get((ep as unknown as { name: string }).name);
+        const st = (ep as unknown as { stats?: Record<string, unknown> }).stats;
+        if (s && st) {
+          st.num_requests = s.requests;
+          st.num_errors = s.errors;
+          st.last_error = s.lastError;
+          st.processing_time = s.totalNanos;
+          st.average_processing_time = s.requests ? Math.round(s.totalNanos / s.requests) : 0;
+        }
+        return null;
+      },
+    });
+    return host;
+  }
+
+  get id(): string {
+    return this.service.info().id;
+  }
+
+  /** Serves one op of the registry. */
+  handle<D extends OpDef>(def: D, handler: OpHandler<D>): this {
+    if (def.service !== this.opts.name) throw new Error(`op ${def.op} belongs to ${def.service}, not ${this.opts.name}`);
+    const stats: EndpointStats = { requests: 0, errors: 0, totalNanos: 0 };
+    this.stats.set(def.op, stats);
+    this.service.addEndpoint(def.op, {
+      subject: opSubject(def.op),
+      metadata: { op: def.op, access: def.access },
+      handler: (err, msg) => {
+        if (err) return;
+        void this.run(def, handler, msg, stats);
+      },
+    });
+    return this;
+  }
+
+  private async run<D extends OpDef>(def: D, handler: OpHandler<D>, msg: ServiceMsg, stats: EndpointStats): Promise<void> {
+    const start = process.hrtime.bigint();
+    this.inflight++;
+    const h = msg.headers;
+    const requestId = h?.get(Headers.requestId) || `svc-${start.toString(36)}`;
+    const log = this.opts.log.child({ req: requestId, op: def.op });
+    const reply = natsHeaders();
+    let outcome = "ok";
+    const ctx: RequestContext = {
+      requestId,
+      user: h?.get(Headers.user) ? { id: h.get(Headers.user), username: h.get(Headers.username) } : undefined,
+      connId: h?.get(Headers.conn) || undefined,
+      log,
+      headers: h,
+      subscribe: (ch) => reply.append(Headers.subscribe, ch),
+      unsubscribe: (ch) => reply.append(Headers.unsubscribe, ch),
+      setSeq: (seq) => reply.set(Headers.seq, String(seq)),
+    };
+    try {
+      if (def.access !== "public" && !ctx.user) throw new ColmenaError("unauthorized", "not logged in");
+      const data = parseWith(def.request, msg.data.length ? msg.json() : {}) as z.output<D["request"]>;
+      const minSeq = Number(h?.get(Headers.minSeq) || 0);
+      if (minSeq > 0 && this.opts.waitForSeq) await this.opts.waitForSeq(minSeq);
+      const result = await handler(data, ctx);
+      msg.respond(JSON.stringify(result ?? {}), { headers: reply });
+    } catch (e) {
+      const err = e instanceof ColmenaError ? e : new ColmenaError("internal", `internal error (request ${requestId})`, { cause: e });
+      outcome = err.code;
+      if (err.code === "internal") log.error({ err: e }, "handler failed");
+      else log.debug({ code: err.code, msg: err.message }, "op refused");
+      stats.errors++;
+      stats.lastError = `${err.code}: ${err.message}`;
+      msg.respondError(statusOf(err.code), err.message.replace(/[\r\n]+/g, " "), JSON.stringify(err.toBody()), { headers: reply });
+    } finally {
+      const nanos = process.hrtime.bigint() - start;
+      stats.requests++;
+      stats.totalNanos += Number(nanos);
+      latency.observe({ op: def.op, outcome }, Number(nanos) / 1e9);
+      if (--this.inflight === 0 && this.idle) this.idle();
+    }
+  }
+
+  /** Stops taking requests and waits (bounded) for the ones under way. */
+  async stop(graceMs = 10_000): Promise<void> {
+    await this.service.stop();
+    if (this.inflight > 0) {
+      await Promise.race([
+        new Promise<void>((r) => (this.idle = r)),
+        new Promise((r) => setTimeout(r, graceMs).unref()),
+      ]);
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export { freePort, startNats, startNatsCluster } from "./nats-server.ts";
+export type { NatsCluster, NatsServer, StartNatsOptions } from "./nats-server.ts";
+export { uniqueName } from "./names.ts";

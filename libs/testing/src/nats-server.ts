@@ -1,0 +1,218 @@
+/**
+ * A real nats-server for tests, in the manner of nats.js's launcher: a temp
+ * config and JetStream dir, random ports (`-1` plus a ports file), waits until
+ * it accepts, `stop()` that always cleans up, and `await using` support.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ensureNatsServer, natsConfig } from "@colmena/runtime";
+
+export interface NatsServer extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  readonly monitorUrl: string;
+  readonly storeDir: string;
+  readonly name: string;
+  /** The server process id, or null while it is stopped. */
+  pid(): number | null;
+  /** Sends a signal (SIGKILL simulates a crash) and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the server again on the same ports and store. */
+  restart(): Promise<void>;
+  /** Stops the server and removes its files. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface StartNatsOptions {
+  jetstream?: boolean;
+  /** `always` (default), `lazy`, or a duration. */
+  sync?: string;
+  debug?: boolean;
+}
+
+const running = new Set<NatsServer>();
+process.once("exit", () => {
+  for (const s of running) {
+    const pid = s.pid();
+    if (pid) try { process.kill(pid, "SIGKILL"); } catch { /* gone already */ }
+  }
+});
+
+/** A free TCP port on loopback (for cluster routes, which need known ports). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function waitForPorts(dir: string, pid: number, proc: ChildProcess, log: () => string): Promise<{ nats: string; monitor: string }> {
+  const file = join(dir, `nats-server_${pid}.ports`);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}:\n${log()}`);
+    if (existsSync(file)) {
+      try {
+        const p = JSON.parse(readFileSync(file, "utf8")) as { nats: string[]; monitoring?: string[] };
+        return { nats: p.nats[0], monitor: p.monitoring?.[0] ?? "" };
+      } catch { /* half-written */ }
+    }
+    await sleep(20);
+  }
+  throw new Error(`nats-server did not start in 15 s:\n${log()}`);
+}
+
+async function waitHealthy(monitorUrl: string, jetstream: boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const url = `${monitorUrl}/healthz${jetstream ? "?js-enabled-only=true" : ""}`;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch { /* not yet */ }
+    await sleep(50);
+  }
+  throw new Error(`nats-server at ${monitorUrl} not healthy in 30 s`);
+}
+
+interface LaunchSpec {
+  name: string;
+  config: (port: number, monitorPort: number) => string;
+  fixedPorts?: { port: number; monitorPort: number };
+  jetstream: boolean;
+  debug?: boolean;
+}
+
+async function launch(spec: LaunchSpec, dir: string): Promise<NatsServer> {
+  const bin = ensureNatsServer();
+  let proc: ChildProcess | null = null;
+  let output = "";
+  let port = spec.fixedPorts?.port ?? -1;
+  let monitorPort = spec.fixedPorts?.monitorPort ?? -1;
+  let url = "";
+  let monitorUrl = "";
+
+  const portsDir = join(dir, `${spec.name}-ports`);
+  mkdirSync(portsDir, { recursive: true });
+  const startProc = async () => {
+    const conf = join(dir, `${spec.name}.conf`);
+    writeFileSync(conf, spec.config(port, monitorPort));
+    for (const f of readdirSync(portsDir)) rmSync(join(portsDir, f), { force: true });
+    output = "";
+    const p = spawn(bin, ["-c", conf, "--ports_file_dir", portsDir], { stdio: ["ignore", "pipe", "pipe"] });
+    proc = p;
+    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-20_000); if (spec.debug) process.stderr.write(b); };
+    p.stdout!.on("data", keep);
+    p.stderr!.on("data", keep);
+    const ports = await waitForPorts(portsDir, p.pid!, p, () => output);
+    url = ports.nats;
+    monitorUrl = ports.monitor;
+    port = Number(new URL(url).port);
+    monitorPort = Number(new URL(monitorUrl).port);
+    await waitHealthy(monitorUrl, false);
+  };
+
+  const kill = async (signal: NodeJS.Signals = "SIGTERM") => {
+    const p = proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) { proc = null; return; }
+    const exited = new Promise<void>((r) => p.once("exit", () => r()));
+    p.kill(signal);
+    const hard = setTimeout(() => p.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(hard);
+    proc = null;
+  };
+
+  await startProc();
+  const server: NatsServer = {
+    get url() { return url; },
+    get port() { return port; },
+    get monitorUrl() { return monitorUrl; },
+    storeDir: join(dir, "js"),
+    name: spec.name,
+    pid: () => proc?.pid ?? null,
+    kill,
+    restart: async () => { await kill(); await startProc(); },
+    stop: async () => {
+      await kill();
+      running.delete(server);
+    },
+    [Symbol.asyncDispose]: () => server.stop(),
+  };
+  running.add(server);
+  return server;
+}
+
+/** One nats-server with JetStream (by default) on random loopback ports. */
+export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-nats-"));
+  const jetstream = opts.jetstream ?? true;
+  const server = await launch(
+    {
+      name: "n1",
+      jetstream,
+      debug: opts.debug,
+      config: (port, monitorPort) =>
+        natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always" }),
+    },
+    dir,
+  );
+  const stop = server.stop;
+  return Object.assign(server, {
+    stop: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
+    [Symbol.asyncDispose]: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
+  });
+}
+
+export interface NatsCluster extends AsyncDisposable {
+  readonly servers: NatsServer[];
+  /** Every node's client URL, for a connection that fails over. */
+  readonly urls: string[];
+  stop(): Promise<void>;
+}
+
+/** A JetStream cluster of `size` nodes on loopback (3 gives R3 streams). */
+export async function startNatsCluster(size = 3, opts: StartNatsOptions = {}): Promise<NatsCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-cluster-"));
+  const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const clientPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const monitorPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`);
+  const servers = await Promise.all(
+    clusterPorts.map((cport, i) =>
+      launch(
+        {
+          name: `n${i + 1}`,
+          jetstream: true,
+          debug: opts.debug,
+          fixedPorts: { port: clientPorts[i], monitorPort: monitorPorts[i] },
+          config: (port, monitorPort) =>
+            natsConfig({
+              serverName: `n${i + 1}`,
+              port,
+              monitorPort,
+              storeDir: join(dir, `n${i + 1}`),
+              sync: opts.sync ?? "always",
+              cluster: { name: `c${process.pid}`, port: cport, routes: routes.filter((_, j) => j !== i) },
+            }),
+        },
+        dir,
+      ),
+    ),
+  );
+  await Promise.all(servers.map((s) => waitHealthy(s.monitorUrl, true)));
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { servers, urls: servers.map((s) => s.url), stop, [Symbol.asyncDispose]: stop };
+}

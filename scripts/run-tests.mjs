@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs every test file (`*.test.ts` under libs/, services/, cli/ and test/)
+// with Node's own test runner through tsx. Arguments filter files by substring.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const skip = new Set(["node_modules", ".colmena", ".git"]);
+
+function walk(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (skip.has(name)) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith(".test.ts")) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = ["libs", "services", "cli", "test"]
+  .flatMap((d) => { try { return walk(join(root, d)); } catch { return []; } })
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const concurrency = process.env.COLMENA_TEST_CONCURRENCY ?? "3";
+const r = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=240000", ...files],
+  { cwd: root, stdio: "inherit", env: { ...process.env, COLMENA_LOG_LEVEL: process.env.COLMENA_LOG_LEVEL ?? "silent" } },
+);
+process.exit(r.status ?? 1);
