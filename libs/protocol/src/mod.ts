@@ -46,3 +46,4 @@ export { defineOp } from "./ops/define.ts";
 export type { OpAccess, OpDef, ReplyOf, RequestOf } from "./ops/define.ts";
 export { OPS, findOp, opsOf } from "./ops/registry.ts";
 export { password, username } from "./ops/session.ts";
+export { diagOps } from "./ops/diag.ts";

@@ -4,11 +4,13 @@
  */
 import type { OpDef } from "./define.ts";
 import { authOps, sessionOps, sysOps } from "./session.ts";
+import { diagOps } from "./diag.ts";
 
 export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...sessionOps,
   ...authOps,
   ...sysOps,
+  ...diagOps,
 });
 
 export function findOp(op: string): OpDef | undefined {
