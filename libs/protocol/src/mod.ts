@@ -47,3 +47,4 @@ export type { OpAccess, OpDef, ReplyOf, RequestOf } from "./ops/define.ts";
 export { OPS, findOp, opsOf } from "./ops/registry.ts";
 export { password, username } from "./ops/session.ts";
 export { diagOps } from "./ops/diag.ts";
+export { authOps } from "./ops/session.ts";

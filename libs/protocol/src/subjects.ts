@@ -18,7 +18,7 @@ export const PUSH_ROOT = `${SUBJECT_ROOT}.push`;
 const TOKEN_RE = /^[^.*>\s\u0000-\u001f\u007f]+$/;
 
 export function isToken(s: unknown): s is string {
-  return typeof s === "string" && s.length > 0 && s.length <= 256 && TOKEN_RE.test(s);
+  return typeof s === "string" && s.length > 0 && s.length <= 1024 && TOKEN_RE.test(s);
 }
 
 export function assertToken(s: unknown, what = "token"): string {
