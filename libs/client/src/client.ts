@@ -1,0 +1,358 @@
+/**
+ * The Colmena SDK: one connection to a gateway over TCP, TLS or WebSocket,
+ * requests matched to replies by id, pushed events, login state, and
+ * automatic reconnection with backoff.
+ *
+ * After a reconnect the client logs the new connection in again (refreshing
+ * an expired access token first). Requests that were in flight when the
+ * connection dropped are rejected with `unavailable` and never replayed: the
+ * client cannot know whether the server acted on them. Requests made while
+ * reconnecting wait for the new connection, up to their timeout.
+ */
+import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
+import type { Codec, OutgoingFrame } from "./codec.ts";
+import { EventHub } from "./events.ts";
+import { isExpired, nextSession, type Session } from "./session.ts";
+import type { Transport, TransportOptions } from "./transport.ts";
+import { connectTcp } from "./transport-tcp.ts";
+import { connectWs } from "./transport-ws.ts";
+
+export interface ClientOptions {
+  /** `tcp://host:port`, `tls://host:port`, `ws://host:port/ws` or `wss://...`. */
+  url: string;
+  /** WebSocket only: `json` (text messages, the default) or `msgpack` (binary messages). */
+  codec?: Codec;
+  /** An access token to authenticate the connection with right after connecting. */
+  token?: string;
+  /** A refresh token to go with `token`, so an expired token can be renewed on reconnect. */
+  refreshToken?: string;
+  /** Reconnect automatically when the connection drops (default true). */
+  reconnect?: boolean;
+  /** Default time to wait for a reply (default 30 s); a late reply is `timeout`. */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Upper bound of the reconnect backoff (default 5 s). */
+  maxReconnectDelayMs?: number;
+  tls?: TransportOptions["tls"];
+}
+
+export type ClientStatus =
+  | { type: "disconnected"; error?: Error }
+  | { type: "reconnected" }
+  | { type: "reauthenticated"; username: string }
+  | { type: "reauth_failed"; error: Error }
+  | { type: "closed" };
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+interface Pending {
+  resolve: (data: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  op: string;
+  data: unknown;
+}
+
+export class ColmenaClient {
+  private transport: Transport | null = null;
+  private state: "open" | "reconnecting" | "closed" = "reconnecting";
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private waiters: (() => void)[] = [];
+  private readonly hub = new EventHub();
+  private readonly statusListeners = new Set<(s: ClientStatus) => void>();
+  private readonly sessionListeners = new Set<(s: Session | null) => void>();
+  private currentSession: Session | null = null;
+  private wakeBackoff: (() => void) | null = null;
+  readonly url: URL;
+  readonly codec: Codec;
+
+  private constructor(private readonly opts: ClientOptions) {
+    this.url = new URL(opts.url);
+    this.codec = opts.codec ?? "json";
+    if (this.codec === "msgpack" && !this.url.protocol.startsWith("ws")) throw new Error("msgpack frames need a ws:// or wss:// URL");
+  }
+
+  /** Connects (and authenticates, when `token` is given); rejects with `unavailable` if the gateway cannot be reached. */
+  static async connect(opts: ClientOptions): Promise<ColmenaClient> {
+    const client = new ColmenaClient(opts);
+    try {
+      await client.open();
+    } catch (err) {
+      throw new ColmenaError("unavailable", `cannot connect to ${opts.url}: ${(err as Error).message}`, { cause: err });
+    }
+    if (opts.token) {
+      try {
+        await client.authenticate(opts.token, opts.refreshToken);
+      } catch (err) {
+        client.close();
+        throw err;
+      }
+    }
+    return client;
+  }
+
+  /** True while a connection is open (it may be unauthenticated). */
+  get connected(): boolean {
+    return this.state === "open";
+  }
+
+  /** The logged-in user and tokens, or null. */
+  get session(): Session | null {
+    return this.currentSession;
+  }
+
+  /**
+   * Sends one request and resolves with the reply's `data`, or rejects with a
+   * ColmenaError carrying the error frame's code (`timeout` when no reply comes,
+   * `unavailable` when the connection drops first).
+   */
+  async request<T = unknown>(op: string, data?: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    if (this.state !== "open") await this.waitOpen(deadline, op);
+    return (await this.send(op, data, deadline - Date.now())) as T;
+  }
+
+  /** Registers a handler for one event name, or `*` for every event. */
+  on(event: string, handler: (data: unknown, frame: EventFrame) => void): this {
+    this.hub.on(event, handler);
+    return this;
+  }
+
+  off(event: string, handler: (data: unknown, frame: EventFrame) => void): this {
+    this.hub.off(event, handler);
+    return this;
+  }
+
+  /** Events as an async iterator (one name, or all); it ends when the client closes. */
+  events(name = "*"): AsyncIterableIterator<EventFrame> {
+    return this.hub.iterate(name);
+  }
+
+  /** Connection status changes; returns a function that stops listening. */
+  onStatus(fn: (s: ClientStatus) => void): () => void {
+    this.statusListeners.add(fn);
+    return () => this.statusListeners.delete(fn);
+  }
+
+  /** Called whenever the session changes (login, refresh, logout), e.g. to persist tokens. */
+  onSession(fn: (s: Session | null) => void): () => void {
+    this.sessionListeners.add(fn);
+    return () => this.sessionListeners.delete(fn);
+  }
+
+  register(username: string, password: string): Promise<{ user_id: string; username: string }> {
+    return this.request("auth.register", { username, password });
+  }
+
+  /** Logs this connection in and remembers the tokens. */
+  login(username: string, password: string): Promise<{ user_id: string; username: string; access_token: string; refresh_token: string; expires_in: number }> {
+    return this.request("auth.login", { username, password });
+  }
+
+  /** Authenticates this connection with an access token (and keeps `refreshToken` for later renewals). */
+  async authenticate(accessToken: string, refreshToken?: string): Promise<{ user_id: string; username: string }> {
+    const reply = await this.request<{ user_id: string; username: string }>("auth.token", { access_token: accessToken });
+    if (refreshToken && this.currentSession) this.setSession({ ...this.currentSession, refreshToken });
+    return reply;
+  }
+
+  /** Exchanges the stored refresh token for new tokens. */
+  refresh(): Promise<{ access_token: string; refresh_token: string; expires_in: number }> {
+    const token = this.currentSession?.refreshToken;
+    if (!token) return Promise.reject(new ColmenaError("unauthorized", "no refresh token: log in first"));
+    return this.request("auth.refresh", { refresh_token: token });
+  }
+
+  logout(): Promise<Record<string, never>> {
+    return this.request("auth.logout");
+  }
+
+  whoami(): Promise<{ user_id: string; username: string }> {
+    return this.request("auth.whoami");
+  }
+
+  ping(): Promise<{ ts: number }> {
+    return this.request("ping");
+  }
+
+  /** Closes the connection for good: pending requests are rejected, event iterators end. */
+  close(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.wakeBackoff?.();
+    this.transport?.close();
+    this.transport = null;
+    this.failPending(new ColmenaError("unavailable", "the client was closed"));
+    for (const w of this.waiters.splice(0)) w();
+    this.hub.end();
+    this.emitStatus({ type: "closed" });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- internals ----
+
+  private async open(): Promise<void> {
+    const t = await this.dial();
+    this.attach(t);
+    this.state = "open";
+  }
+
+  private dial(): Promise<Transport> {
+    const topts: TransportOptions = { connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, tls: this.opts.tls };
+    const p = this.url.protocol;
+    if (p === "tcp:" || p === "tls:") return connectTcp(this.url, topts);
+    if (p === "ws:" || p === "wss:") return connectWs(this.url, this.codec, topts);
+    return Promise.reject(new Error(`unsupported URL scheme ${p} (use tcp://, tls://, ws:// or wss://)`));
+  }
+
+  private attach(t: Transport): void {
+    this.transport = t;
+    t.onFrame = (f) => this.dispatch(f);
+    t.onClose = (err) => this.lost(t, err);
+  }
+
+  private dispatch(frame: ServerFrame): void {
+    if ("event" in frame) {
+      this.hub.emit(frame);
+      return;
+    }
+    const reply = frame as ReplyFrame;
+    if (typeof reply.id !== "number") return; // our ids are numbers; a null id answers a frame we never send
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.pending.delete(reply.id);
+    clearTimeout(p.timer);
+    if (reply.ok) {
+      this.setSession(nextSession(this.currentSession, p.op, p.data, reply.data));
+      p.resolve(reply.data);
+    } else {
+      p.reject(ColmenaError.fromBody(reply.error));
+    }
+  }
+
+  /** Sends on the current connection without waiting for it to be open (used by re-authentication). */
+  private send(op: string, data: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown> {
+    const t = this.transport;
+    if (!t || this.state === "closed") return Promise.reject(new ColmenaError("unavailable", "not connected"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ColmenaError("timeout", `no reply to ${op} in ${timeoutMs} ms`));
+      }, Math.max(0, timeoutMs));
+      this.pending.set(id, { resolve, reject, timer, op, data });
+      const frame: OutgoingFrame = data === undefined ? { id, op } : { id, op, data };
+      t.send(frame);
+    });
+  }
+
+  private waitOpen(deadline: number, op: string): Promise<void> {
+    if (this.state === "closed") return Promise.reject(new ColmenaError("unavailable", "the client was closed"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        reject(new ColmenaError("timeout", `not reconnected in time to send ${op}`));
+      }, Math.max(0, deadline - Date.now()));
+      const wake = () => {
+        clearTimeout(timer);
+        if (this.state === "open") resolve();
+        else reject(new ColmenaError("unavailable", "the client was closed"));
+      };
+      this.waiters.push(wake);
+    });
+  }
+
+  private failPending(err: ColmenaError): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+
+  private lost(t: Transport, err?: Error): void {
+    if (this.transport !== t) return;
+    this.transport = null;
+    // Why not replay: a request may have reached the server before the drop; replaying could run it twice.
+    this.failPending(new ColmenaError("unavailable", "connection lost before the reply came"));
+    if (this.state === "closed") return;
+    this.emitStatus({ type: "disconnected", error: err });
+    if (this.opts.reconnect === false) {
+      this.close();
+      return;
+    }
+    this.state = "reconnecting";
+    void this.reconnectLoop();
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    const max = this.opts.maxReconnectDelayMs ?? 5_000;
+    for (let attempt = 0; this.state === "reconnecting"; attempt++) {
+      const delay = Math.min(max, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, delay);
+        this.wakeBackoff = () => { clearTimeout(timer); r(); };
+      });
+      this.wakeBackoff = null;
+      if (this.state !== "reconnecting") return;
+      let t: Transport;
+      try {
+        t = await this.dial();
+      } catch {
+        continue;
+      }
+      if (this.state !== "reconnecting") { t.close(); return; }
+      this.attach(t);
+      this.emitStatus({ type: "reconnected" });
+      await this.reauthenticate();
+      if (this.transport !== t) continue; // dropped again while re-authenticating
+      this.state = "open";
+      for (const w of this.waiters.splice(0)) w();
+      return;
+    }
+  }
+
+  /** Logs the new connection in with the stored access token, refreshing it first when it has expired. */
+  private async reauthenticate(): Promise<void> {
+    const s = this.currentSession;
+    if (!s) return;
+    const timeout = this.opts.requestTimeoutMs ?? 30_000;
+    let refreshed = false;
+    const refresh = async () => {
+      refreshed = true;
+      await this.send("auth.refresh", { refresh_token: this.currentSession!.refreshToken }, timeout);
+    };
+    try {
+      if (s.refreshToken && isExpired(s)) await refresh();
+      try {
+        await this.send("auth.token", { access_token: this.currentSession!.accessToken }, timeout);
+      } catch (err) {
+        if (!ColmenaError.is(err, "unauthorized") || refreshed || !this.currentSession?.refreshToken) throw err;
+        await refresh();
+        await this.send("auth.token", { access_token: this.currentSession!.accessToken }, timeout);
+      }
+      this.emitStatus({ type: "reauthenticated", username: this.currentSession!.username });
+    } catch (err) {
+      // A rejected token or refresh ends the session; a dropped connection keeps it for the next attempt.
+      if (ColmenaError.is(err, "unauthorized")) this.setSession(null);
+      this.emitStatus({ type: "reauth_failed", error: err as Error });
+    }
+  }
+
+  private setSession(s: Session | null): void {
+    if (s === this.currentSession) return;
+    this.currentSession = s;
+    for (const fn of this.sessionListeners) fn(s);
+  }
+
+  private emitStatus(s: ClientStatus): void {
+    for (const fn of this.statusListeners) fn(s);
+  }
+}

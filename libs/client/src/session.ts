@@ -1,0 +1,55 @@
+/** What the client remembers of a login, so it can re-authenticate after a reconnect. */
+export interface Session {
+  userId: string;
+  username: string;
+  accessToken: string;
+  /** Present after `auth.login` or `auth.refresh`; lets the client renew an expired access token. */
+  refreshToken?: string;
+  /** When the access token expires, milliseconds since the epoch (from `expires_in` or the JWT's `exp`). */
+  expiresAt?: number;
+}
+
+/** The `exp` claim of a JWT in milliseconds, read without verifying (the gateway verifies). */
+export function tokenExpiry(token: string): number | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown };
+    return typeof claims.exp === "number" ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the access token is expired or about to be (within `marginMs`). */
+export function isExpired(s: Session, marginMs = 5_000, now = Date.now()): boolean {
+  return s.expiresAt !== undefined && s.expiresAt - marginMs <= now;
+}
+
+/** The session after a successful reply to one of the auth ops; unchanged for any other op. */
+export function nextSession(current: Session | null, op: string, data: unknown, reply: unknown): Session | null {
+  const r = (reply ?? {}) as Record<string, unknown>;
+  const d = (data ?? {}) as Record<string, unknown>;
+  switch (op) {
+    case "auth.login":
+      return {
+        userId: String(r.user_id),
+        username: String(r.username),
+        accessToken: String(r.access_token),
+        refreshToken: String(r.refresh_token),
+        expiresAt: Date.now() + Number(r.expires_in) * 1000,
+      };
+    case "auth.token": {
+      const accessToken = String(d.access_token);
+      const keepRefresh = current && current.userId === r.user_id ? current.refreshToken : undefined;
+      return { userId: String(r.user_id), username: String(r.username), accessToken, refreshToken: keepRefresh, expiresAt: tokenExpiry(accessToken) };
+    }
+    case "auth.refresh":
+      if (!current) return current;
+      return { ...current, accessToken: String(r.access_token), refreshToken: String(r.refresh_token), expiresAt: Date.now() + Number(r.expires_in) * 1000 };
+    case "auth.logout":
+      return null;
+    default:
+      return current;
+  }
+}
