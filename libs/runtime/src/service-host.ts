@@ -101,8 +101,10 @@ export class ServiceHost {
   handle<D extends OpDef>(def: D, handler: OpHandler<D>): this {
     if (def.service !== this.opts.name) throw new Error(`op ${def.op} belongs to ${def.service}, not ${this.opts.name}`);
     const stats: EndpointStats = { requests: 0, errors: 0, totalNanos: 0 };
-    this.stats.set(def.op, stats);
-    this.service.addEndpoint(def.op, {
+    // Endpoint names allow only [-\w]; the op itself travels in the metadata.
+    const name = def.op.replaceAll(".", "_");
+    this.stats.set(name, stats);
+    this.service.addEndpoint(name, {
       subject: opSubject(def.op),
       metadata: { op: def.op, access: def.access },
       handler: (err, msg) => {
