@@ -1,0 +1,10 @@
+export { startAuth, AUTH_VERSION } from "./start.ts";
+export type { RunningAuth, StartAuthDeps } from "./start.ts";
+export { createAuthService, BAD_CREDENTIALS } from "./service.ts";
+export type { AuthService, AuthServiceDeps } from "./service.ts";
+export { authConfig, authSettings } from "./config.ts";
+export type { AuthConfig } from "./config.ts";
+export { AuthStore, AUTH_STREAM, familySubject, userSubject } from "./store.ts";
+export type { FamilyEvent, UserRecord } from "./store.ts";
+export { hashPassword, verifyPassword } from "./passwords.ts";
+export type { PasswordHash } from "./passwords.ts";

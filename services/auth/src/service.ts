@@ -1,0 +1,126 @@
+/**
+ * The auth service's logic, with no listening of its own (start.ts serves it):
+ * register, login, refresh with rotation and reuse detection, logout.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { authOps, conflict, unauthorized, username as usernameSchema, type ReplyOf } from "@colmena/protocol";
+import { signAccessToken, type Caller, type Logger, type SigningKey } from "@colmena/runtime";
+import { hashPassword, verifyPassword, type PasswordHash } from "./passwords.ts";
+import { AuthStore, StaleWrite, familySubject, userSubject, type FamilyEvent, type Stored, type UserRecord } from "./store.ts";
+import { familyOf, isFamilyId, newFamilyId, newRefreshToken, sameHash, tokenHash } from "./tokens.ts";
+
+export interface AuthServiceDeps {
+  store: AuthStore;
+  key: SigningKey;
+  log: Logger;
+  accessTtlS: number;
+  refreshTtlS: number;
+  scryptN: number;
+}
+
+type RegisterReply = ReplyOf<(typeof authOps)["auth.register"]>;
+type LoginReply = ReplyOf<(typeof authOps)["auth.login"]>;
+type RefreshReply = ReplyOf<(typeof authOps)["auth.refresh"]>;
+
+/** The same words for an unknown user and a wrong password, so neither is revealed. */
+export const BAD_CREDENTIALS = "wrong username or password";
+
+export interface AuthService {
+  register(req: { username: string; password: string }): Promise<RegisterReply>;
+  login(req: { username: string; password: string }): Promise<LoginReply>;
+  refresh(req: { refresh_token: string }): Promise<RefreshReply>;
+  /** Revokes a family if it belongs to `caller`; anything else is a quiet no-op. */
+  logout(caller: Caller, familyId: string | undefined): Promise<Record<string, never>>;
+}
+
+export function createAuthService(deps: AuthServiceDeps): AuthService {
+  const { store, key, log } = deps;
+  // Unknown users are checked against this hash, so they cost as much as known ones.
+  const dummy: Promise<PasswordHash> = hashPassword(randomBytes(16).toString("hex"), deps.scryptN);
+
+  const taken = (username: string) => conflict(`username '${username}' is taken`);
+
+  async function accessToken(userId: string, username: string, family: string): Promise<string> {
+    return signAccessToken(key, { userId, username, family }, deps.accessTtlS);
+  }
+
+  async function revoke(familyId: string, state: FamilyEvent, reason: "logout" | "reuse"): Promise<void> {
+    // Unconditional: a revocation must win over any rotation racing it.
+    await store.append(familySubject(familyId), { type: "family.revoked", user_id: state.user_id, username: state.username, reason, at: Date.now() });
+    log.info({ family: familyId, user: state.user_id, reason }, "refresh token family revoked");
+  }
+
+  return {
+    async register({ username, password }) {
+      const subject = userSubject(username);
+      // Cheap early answer; the conditional write below is what really decides.
+      if (await store.last(subject)) throw taken(username);
+      const record: UserRecord = {
+        type: "user.registered",
+        user_id: randomUUID(),
+        username,
+        password: await hashPassword(password, deps.scryptN),
+        created_at: Date.now(),
+      };
+      try {
+        await store.append(subject, record, 0);
+      } catch (err) {
+        if (err instanceof StaleWrite) throw taken(username);
+        throw err;
+      }
+      log.info({ user: record.user_id, username }, "user registered");
+      return { user_id: record.user_id, username };
+    },
+
+    async login({ username, password }) {
+      const user = usernameSchema.safeParse(username).success ? await store.last<UserRecord>(userSubject(username)) : null;
+      const ok = await verifyPassword(password, user?.data.password ?? (await dummy));
+      if (!user || !ok) throw unauthorized(BAD_CREDENTIALS);
+      const { user_id, username: name } = user.data;
+      const family = newFamilyId();
+      const refresh_token = newRefreshToken(family);
+      await store.append(
+        familySubject(family),
+        { type: "family.issued", user_id, username: name, token_hash: tokenHash(refresh_token), expires_at: Date.now() + deps.refreshTtlS * 1000, at: Date.now() },
+        0,
+      );
+      return { user_id, username: name, access_token: await accessToken(user_id, name, family), refresh_token, expires_in: deps.accessTtlS };
+    },
+
+    async refresh({ refresh_token }) {
+      const family = familyOf(refresh_token);
+      if (!family) throw unauthorized("invalid refresh token");
+      const last: Stored<FamilyEvent> | null = await store.last<FamilyEvent>(familySubject(family));
+      if (!last) throw unauthorized("invalid refresh token");
+      const state = last.data;
+      if (state.type === "family.revoked") throw unauthorized("refresh token revoked");
+      if (state.expires_at <= Date.now()) throw unauthorized("refresh token expired");
+      if (!sameHash(tokenHash(refresh_token), state.token_hash)) {
+        // An old token of the family came back: someone holds a copy. End the family.
+        await revoke(family, state, "reuse");
+        throw unauthorized("refresh token already used; its session is revoked");
+      }
+      const next = newRefreshToken(family);
+      try {
+        await store.append(
+          familySubject(family),
+          { type: "family.rotated", user_id: state.user_id, username: state.username, token_hash: tokenHash(next), expires_at: Date.now() + deps.refreshTtlS * 1000, at: Date.now() },
+          last.seq,
+        );
+      } catch (err) {
+        if (!(err instanceof StaleWrite)) throw err;
+        // Another refresh of this same token won the race: this one is a reuse.
+        await revoke(family, state, "reuse");
+        throw unauthorized("refresh token already used; its session is revoked");
+      }
+      return { access_token: await accessToken(state.user_id, state.username, family), refresh_token: next, expires_in: deps.accessTtlS };
+    },
+
+    async logout(caller, familyId) {
+      if (!isFamilyId(familyId)) return {};
+      const last = await store.last<FamilyEvent>(familySubject(familyId));
+      if (last && last.data.user_id === caller.id && last.data.type !== "family.revoked") await revoke(familyId, last.data, "logout");
+      return {};
+    },
+  };
+}
