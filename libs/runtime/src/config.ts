@@ -71,6 +71,7 @@ export const commonSettings = {
   instance: setting("COLMENA_INSTANCE", z.string().default(`${hostname()}-${process.pid}`), "this instance's readable id"),
   dataDir: setting("COLMENA_DATA_DIR", z.string().optional(), "where read models keep their SQLite files (default: .colmena/data)"),
   requestTimeoutMs: setting("COLMENA_REQUEST_TIMEOUT_MS", int(10_000), "how long the gateway waits for a service"),
+  healthPort: setting("COLMENA_HEALTH_PORT", z.coerce.number().int().optional(), "serve /healthz, /readyz and /metrics on this port (services without their own HTTP port)"),
   streamReplicas: setting("COLMENA_STREAM_REPLICAS", int(1), "replicas of each service's streams (3 in production)"),
 };
 export const commonConfig = defineConfig(commonSettings);

@@ -18,3 +18,4 @@ export type { StreamSpec } from "./streams.ts";
 export { AUTH_KEYS_BUCKET, PublicKeys, loadSigningKey } from "./auth-keys.ts";
 export { JWT_ISSUER, generateSigningKey, signAccessToken, signingKeyFromPem, verifyAccessToken } from "./jwt.ts";
 export type { AccessClaims, SigningKey } from "./jwt.ts";
+export { startHealthServer } from "./health-server.ts";
