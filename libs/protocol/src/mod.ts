@@ -48,3 +48,5 @@ export { OPS, findOp, opsOf } from "./ops/registry.ts";
 export { password, username } from "./ops/session.ts";
 export { diagOps } from "./ops/diag.ts";
 export { authOps } from "./ops/session.ts";
+export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksOps } from "./ops/tasks.ts";
+export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";

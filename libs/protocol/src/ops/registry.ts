@@ -5,12 +5,14 @@
 import type { OpDef } from "./define.ts";
 import { authOps, sessionOps, sysOps } from "./session.ts";
 import { diagOps } from "./diag.ts";
+import { tasksOps } from "./tasks.ts";
 
 export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...sessionOps,
   ...authOps,
   ...sysOps,
   ...diagOps,
+  ...tasksOps,
 });
 
 export function findOp(op: string): OpDef | undefined {

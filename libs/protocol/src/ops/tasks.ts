@@ -1,0 +1,91 @@
+/**
+ * Ops of the `tasks` service (protocol.md section 5). The wire schema stays
+ * loose on `type` and `input` (a name, alias or numeric code; a string or a
+ * number): the service resolves the type in its own registry and validates
+ * the input against it, so adding a task type never touches the protocol.
+ */
+import { z } from "zod";
+import { defineOp } from "./define.ts";
+
+export const TASK_STATUSES = ["queued", "running", "done", "failed", "cancelled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const taskStatus = z.enum(TASK_STATUSES);
+
+export const TASK_PRIORITIES = ["high", "normal", "low"] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+/** Task ids are produced by the service: `t_` and 32 lowercase hex digits. */
+export const taskId = z.string().regex(/^t_[0-9a-f]{32}$/, "a task id (t_ and 32 hex digits)");
+
+/** A task as `tasks.get` and `tasks.list` show it. Fields beyond protocol.md's are additions. */
+export const taskRecord = z.object({
+  task_id: z.string(),
+  type: z.string(),
+  status: taskStatus,
+  input: z.unknown(),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  worker: z.string().optional(),
+  attempts: z.number().int(),
+  max_attempts: z.number().int(),
+  priority: z.enum(TASK_PRIORITIES),
+  run_at: z.number().int().optional(),
+  progress: z.number().optional(),
+  created_at: z.number().int(),
+  updated_at: z.number().int(),
+});
+export type TaskRecord = z.infer<typeof taskRecord>;
+
+export const tasksOps = {
+  "tasks.submit": defineOp({
+    op: "tasks.submit",
+    service: "tasks",
+    access: "user",
+    summary: "Submits a task; with `wait: true` answers with its result (or `timeout`, while the task goes on).",
+    request: z.strictObject({
+      type: z.union([z.string().min(1).max(64), z.number().int()]),
+      input: z.union([z.string().max(256 * 1024), z.number()]),
+      wait: z.boolean().optional(),
+      timeout_ms: z.number().int().min(1).max(600_000).optional(),
+      max_attempts: z.number().int().min(1).max(20).optional(),
+      delay_ms: z.number().int().min(0).max(30 * 24 * 3600 * 1000).optional(),
+      priority: z.enum(TASK_PRIORITIES).optional(),
+      idempotency_key: z.string().min(1).max(256).optional(),
+    }),
+    reply: z.object({
+      task_id: z.string(),
+      status: taskStatus,
+      result: z.unknown().optional(),
+      worker: z.string().optional(),
+      attempts: z.number().int().optional(),
+    }),
+  }),
+  "tasks.get": defineOp({
+    op: "tasks.get",
+    service: "tasks",
+    access: "user",
+    summary: "One task of the caller's; anyone else's is `not_found`.",
+    request: z.strictObject({ task_id: z.string().min(1).max(128) }),
+    reply: taskRecord,
+  }),
+  "tasks.list": defineOp({
+    op: "tasks.list",
+    service: "tasks",
+    access: "user",
+    summary: "The caller's tasks, newest first; `status: \"failed\"` lists the dead letters. `next` is the `before` of the next page.",
+    request: z.strictObject({
+      status: taskStatus.optional(),
+      limit: z.number().int().min(1).max(200).optional(),
+      before: z.number().int().min(1).optional(),
+    }),
+    reply: z.object({ tasks: z.array(taskRecord), next: z.number().int().optional() }),
+  }),
+  "tasks.cancel": defineOp({
+    op: "tasks.cancel",
+    service: "tasks",
+    access: "user",
+    summary: "Cancels a task: a queued one never runs, a running one is asked to stop; a finished one is left as it is.",
+    request: z.strictObject({ task_id: z.string().min(1).max(128) }),
+    reply: z.object({ task_id: z.string(), status: taskStatus }),
+  }),
+};
