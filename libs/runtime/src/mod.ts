@@ -19,3 +19,5 @@ export { AUTH_KEYS_BUCKET, PublicKeys, loadSigningKey } from "./auth-keys.ts";
 export { JWT_ISSUER, generateSigningKey, signAccessToken, signingKeyFromPem, verifyAccessToken } from "./jwt.ts";
 export type { AccessClaims, SigningKey } from "./jwt.ts";
 export { startHealthServer } from "./health-server.ts";
+export { ReadModel, readModelFile } from "./read-model.ts";
+export type { ReadModelOptions, StoredEvent } from "./read-model.ts";

@@ -1,0 +1,339 @@
+/**
+ * A per-instance SQLite read model folded from a JetStream stream (design.md
+ * section 4). An ordered consumer feeds events into batched transactions;
+ * each transaction also records the last applied stream sequence, so a
+ * restart resumes where it stopped, and `waitFor(seq)` gives read-your-writes
+ * whichever replica answers.
+ *
+ * When the tables are thrown away and rebuilt from sequence 1:
+ * - the SQLite file is missing (it is a cache);
+ * - the stream was deleted and recreated (its `created` time changed);
+ * - the stream's first sequence moved past our last applied + 1 (a purge or
+ *   retention removed events we never applied): the state would mix old
+ *   effects with missing events, so we rebuild to exactly what a fresh
+ *   replica builds from the stream as it is now. Purges of events we had
+ *   already applied keep their effects (like a snapshot): services that must
+ *   forget state write tombstone events instead of purging;
+ * - the stream went backwards (its last sequence is below ours);
+ * - `filterSubjects` or `version` changed.
+ */
+import { dirname } from "node:path";
+import { mkdirSync } from "node:fs";
+import Database from "better-sqlite3";
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { ColmenaError } from "@colmena/protocol";
+import { counter, gauge } from "./metrics.ts";
+import { dropUserSchema, ensureMetaTable, metaWriter, readMeta, type ReadModelMeta } from "./read-model-meta.ts";
+import { SeqWaiters } from "./seq-waiters.ts";
+
+export { readModelFile } from "./read-model-meta.ts";
+
+/** One stream message as `apply` sees it. */
+export interface StoredEvent {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  json<T = unknown>(): T;
+  headers?: MsgHdrs;
+  /** When the stream stored it, ms since the epoch. */
+  time: number;
+}
+
+export interface ReadModelOptions {
+  nc: NatsConnection;
+  stream: string;
+  /** Only these subjects are folded (several need nats-server 2.10). Default: the whole stream. */
+  filterSubjects?: string[];
+  /** SQLite path (WAL mode); ":memory:" allowed. */
+  file: string;
+  /** For logs and metrics. */
+  name: string;
+  /** Creates the schema: `CREATE TABLE IF NOT EXISTS ...`. Runs at open and after every wipe. */
+  migrate(db: Database.Database): void;
+  /**
+   * Folds one event, inside a batched transaction. It must be deterministic.
+   * If it throws, that event's changes are rolled back (a savepoint), the
+   * error is logged and counted, and folding goes on.
+   */
+  apply(db: Database.Database, ev: StoredEvent): void;
+  log: Logger;
+  /** Bump when `apply` or the schema changes meaning: a different value rebuilds the tables. Default 1. */
+  version?: number;
+  /** How often the stream's identity and first sequence are checked while running. Default 30 s. */
+  checkIntervalMs?: number;
+}
+
+const appliedSeq = gauge("colmena_read_model_seq", "last stream sequence applied to the read model", ["model"]);
+const eventsApplied = counter("colmena_read_model_events_total", "events folded into the read model", ["model"]);
+const applyErrors = counter("colmena_read_model_apply_errors_total", "events whose apply threw (skipped)", ["model"]);
+const rebuilds = counter("colmena_read_model_rebuilds_total", "times the read model was wiped and rebuilt", ["model", "reason"]);
+
+/** Flush inside the message callback once this many events wait, to bound memory during catch-up. */
+const MAX_BATCH = 5000;
+
+interface StreamState { created: string; firstSeq: number; lastSeq: number }
+
+export class ReadModel {
+  readonly db: Database.Database;
+  private seq = 0;
+  private streamCreated = "";
+  private readonly shape: string;
+  private readonly writeMeta: (meta: ReadModelMeta) => void;
+  private readonly waiters = new SeqWaiters();
+  private buffer: JsMsg[] = [];
+  private flushScheduled = false;
+  /** A position the consumer reported (heartbeat) beyond the last event: nothing of ours lies at or below it. */
+  private scanned = 0;
+  /** Catch-up bookkeeping of the current consumer: events it owed at creation, and the stream's last seq then. */
+  private owed = 0;
+  private target = 0;
+  private generation = 0;
+  private messages: ConsumerMessages | null = null;
+  private syncing: Promise<void> = Promise.resolve();
+  private checkQueued = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(private readonly opts: ReadModelOptions) {
+    if (opts.file !== ":memory:") mkdirSync(dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma("journal_mode = WAL");
+    // A cache rebuilt from the stream: losing the last transactions on power loss is harmless.
+    this.db.pragma("synchronous = NORMAL");
+    ensureMetaTable(this.db);
+    this.writeMeta = metaWriter(this.db);
+    this.shape = JSON.stringify({ filter: opts.filterSubjects ?? [], version: opts.version ?? 1 });
+  }
+
+  /** Opens the file, migrates, and folds until caught up with the stream's last sequence at open time. */
+  static async open(opts: ReadModelOptions): Promise<ReadModel> {
+    const rm = new ReadModel(opts);
+    try {
+      await rm.start();
+      await rm.waitFor(rm.target, Infinity);
+      opts.log.info({ model: opts.name, seq: rm.seq }, "read model caught up");
+      return rm;
+    } catch (err) {
+      await rm.close();
+      throw err;
+    }
+  }
+
+  /** The last stream sequence this model has applied (or scanned past). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Resolves once `lastSeq >= seq`; throws ColmenaError `unavailable` after `timeoutMs` (default 5000). */
+  waitFor(seq: number, timeoutMs = 5000): Promise<void> {
+    if (this.seq >= seq) return Promise.resolve();
+    if (this.closed) return Promise.reject(new ColmenaError("unavailable", `read model ${this.opts.name} is closed`));
+    return this.waiters.add(seq, timeoutMs, () =>
+      new ColmenaError("unavailable", `read model ${this.opts.name} did not reach seq ${seq} in ${timeoutMs} ms (at ${this.seq})`));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.generation++;
+    await this.messages?.close().catch(() => undefined);
+    await this.syncing.catch(() => undefined);
+    this.waiters.rejectAll(new ColmenaError("unavailable", `read model ${this.opts.name} is closed`));
+    if (this.db.open) this.db.close();
+  }
+
+  /** Migrates, checks the stored state against the stream, and starts the consumer. */
+  private async start(): Promise<void> {
+    const { db, opts } = this;
+    opts.migrate(db);
+    const stream = await this.streamState();
+    const meta = readMeta(db);
+    this.streamCreated = stream.created;
+    const reason = meta && this.staleReason(meta, stream);
+    if (reason) this.wipe(reason, meta.lastSeq);
+    else if (meta) this.seq = meta.lastSeq;
+    if (!meta || reason) db.transaction(() => this.writeMeta(this.metaAt(this.seq)))();
+    appliedSeq.set({ model: opts.name }, this.seq);
+    await this.consume(stream.lastSeq);
+    const every = opts.checkIntervalMs ?? 30_000;
+    this.timer = setInterval(() => this.resync(false), every);
+    this.timer.unref();
+  }
+
+  private staleReason(meta: ReadModelMeta, s: StreamState): string | undefined {
+    if (meta.streamCreated !== s.created) return "stream recreated";
+    if (meta.shape !== this.shape) return "filter or version changed";
+    if (meta.lastSeq > s.lastSeq) return "stream went backwards";
+    if (meta.lastSeq > 0 && s.firstSeq > meta.lastSeq + 1) return "unapplied events purged";
+    return undefined;
+  }
+
+  private async streamState(): Promise<StreamState> {
+    const jsm = await jetstreamManager(this.opts.nc);
+    const si = await jsm.streams.info(this.opts.stream);
+    return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq };
+  }
+
+  private metaAt(lastSeq: number): ReadModelMeta {
+    return { streamCreated: this.streamCreated, shape: this.shape, lastSeq };
+  }
+
+  /** Drops the tables and migrates again; folding restarts from sequence 1. */
+  private wipe(reason: string, was: number): void {
+    this.opts.log.warn({ model: this.opts.name, reason, was }, "read model rebuilt from the stream");
+    rebuilds.inc({ model: this.opts.name, reason });
+    dropUserSchema(this.db);
+    this.opts.migrate(this.db);
+    this.seq = 0;
+    this.scanned = 0;
+    this.db.transaction(() => this.writeMeta(this.metaAt(0)))();
+  }
+
+  /** Starts an ordered consumer from `lastSeq + 1`; `target` is the stream's last seq as just read. */
+  private async consume(target: number): Promise<void> {
+    const gen = ++this.generation;
+    const js = jetstream(this.opts.nc);
+    const filter = this.opts.filterSubjects;
+    const consumer = await js.consumers.get(this.opts.stream, {
+      ...(filter && filter.length > 0 ? { filter_subjects: filter.length === 1 ? filter[0] : filter } : {}),
+      opt_start_seq: this.seq + 1,
+    });
+    const info = await consumer.info(true);
+    this.owed = info.num_pending;
+    this.target = target;
+    if (this.owed === 0) this.advance(target);
+    // expires 5 s gives idle heartbeats every 2.5 s: they carry the consumer's
+    // scan position, which moves lastSeq past events outside our filter.
+    const messages = await consumer.consume({
+      max_messages: 1000,
+      expires: 5000,
+      callback: (m) => {
+        if (gen !== this.generation) return;
+        this.buffer.push(m);
+        if (this.buffer.length >= MAX_BATCH) this.flush();
+        else this.scheduleFlush();
+      },
+    });
+    this.messages = messages;
+    void this.watch(messages, gen);
+  }
+
+  /** Consumer notifications: positions from heartbeats, and identity checks after the consumer was recreated. */
+  private async watch(messages: ConsumerMessages, gen: number): Promise<void> {
+    void messages.closed().then((err) => {
+      if (gen !== this.generation || this.closed || this.opts.nc.isClosed()) return;
+      this.opts.log.warn({ model: this.opts.name, err }, "read model consumer stopped; restarting");
+      setTimeout(() => this.resync(true), 1000).unref();
+    });
+    for await (const s of messages.status()) {
+      if (gen !== this.generation) return;
+      if (s.type === "heartbeat") {
+        if (s.lastStreamSequence > this.scanned) {
+          this.scanned = s.lastStreamSequence;
+          this.scheduleFlush();
+        }
+      } else if (s.type === "ordered_consumer_recreated" || s.type === "stream_not_found" || s.type === "consumer_deleted") {
+        this.opts.log.info({ model: this.opts.name, event: s.type }, "read model consumer event");
+        this.resync(false);
+      }
+    }
+  }
+
+  /**
+   * Serialised: compares the stream's identity and first sequence with ours
+   * and rebuilds on a mismatch; with `restart`, starts a new consumer anyway.
+   */
+  private resync(restart: boolean): void {
+    if (this.closed) return;
+    if (!restart && this.checkQueued) return;
+    if (!restart) this.checkQueued = true;
+    this.syncing = this.syncing.then(async () => {
+      if (!restart) this.checkQueued = false;
+      if (this.closed) return;
+      try {
+        this.flush();
+        const before = this.seq;
+        const s = await this.streamState();
+        if (this.closed) return;
+        const reason = s.created !== this.streamCreated ? "stream recreated" : this.staleReason(this.metaAt(before), s);
+        if (!reason && !restart) return;
+        this.generation++;
+        await this.messages?.close().catch(() => undefined);
+        this.messages = null;
+        if (reason) {
+          this.buffer = [];
+          this.streamCreated = s.created;
+          this.wipe(reason, this.seq);
+        } else {
+          this.flush();
+        }
+        await this.consume(s.lastSeq);
+      } catch (err) {
+        // Stream missing or NATS away: the next notification or tick checks again.
+        this.opts.log.warn({ model: this.opts.name, err: String(err) }, "read model resync failed");
+        if (restart) setTimeout(() => this.resync(true), 2000).unref();
+      }
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Applies everything received since the last flush in one transaction, with the new position. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || !this.db.open) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    let pos = this.seq;
+    const { db, opts } = this;
+    const one = db.transaction((ev: StoredEvent) => opts.apply(db, ev));
+    db.transaction(() => {
+      for (const m of batch) {
+        if (m.seq <= pos) continue; // already applied (a consumer restart overlapped)
+        try {
+          one(storedEvent(m));
+          eventsApplied.inc({ model: opts.name });
+        } catch (err) {
+          applyErrors.inc({ model: opts.name });
+          opts.log.error({ model: opts.name, seq: m.seq, subject: m.subject, err }, "read model apply failed; event skipped");
+        }
+        pos = m.seq;
+      }
+      this.owed -= batch.length;
+      if (this.owed <= 0) pos = Math.max(pos, this.target);
+      pos = Math.max(pos, this.scanned);
+      if (pos !== this.seq) this.writeMeta(this.metaAt(pos));
+    })();
+    this.setSeq(pos);
+  }
+
+  private advance(seq: number): void {
+    if (seq <= this.seq) return;
+    this.db.transaction(() => this.writeMeta(this.metaAt(seq)))();
+    this.setSeq(seq);
+  }
+
+  private setSeq(seq: number): void {
+    this.seq = seq;
+    appliedSeq.set({ model: this.opts.name }, seq);
+    this.waiters.resolveUpTo(seq);
+  }
+}
+
+function storedEvent(m: JsMsg): StoredEvent {
+  return {
+    seq: m.seq,
+    subject: m.subject,
+    data: m.data,
+    json: <T>() => m.json<T>(),
+    headers: m.headers,
+    time: m.time.getTime(),
+  };
+}

@@ -1,0 +1,256 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type Database from "better-sqlite3";
+import { startNats, uniqueName } from "@colmena/testing";
+import { ColmenaError } from "@colmena/protocol";
+import { ReadModel, ensureStream, readModelFile, silentLogger, type ReadModelOptions, type StoredEvent } from "@colmena/runtime";
+
+/** A tiny event-sourced table: `set` upserts an item, `del` removes it. */
+function itemsModel(nc: NatsConnection, stream: string, file: string, extra: Partial<ReadModelOptions> = {}): ReadModelOptions {
+  return {
+    nc,
+    stream,
+    file,
+    name: stream,
+    log: silentLogger(),
+    migrate: (db) => db.exec("CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL)"),
+    apply: (db, ev: StoredEvent) => {
+      const e = ev.json<{ op: "set" | "del"; value?: string }>();
+      const id = ev.subject.split(".").pop()!;
+      if (e.op === "set") db.prepare("INSERT OR REPLACE INTO items (id, value, seq) VALUES (?, ?, ?)").run(id, e.value, ev.seq);
+      else db.prepare("DELETE FROM items WHERE id = ?").run(id);
+    },
+    ...extra,
+  };
+}
+
+function dump(db: Database.Database): unknown[] {
+  return db.prepare("SELECT id, value, seq FROM items ORDER BY id").all();
+}
+
+async function setup(prefix: string) {
+  const stream = uniqueName(prefix.toUpperCase());
+  const subj = stream.toLowerCase();
+  return { stream, subj, subjects: [`${subj}.ev.>`] };
+}
+
+async function publish(nc: NatsConnection, subject: string, body: unknown): Promise<number> {
+  const ack = await jetstream(nc).publish(subject, JSON.stringify(body));
+  return ack.seq;
+}
+
+async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+test("read model - folds events in batched transactions and resumes from its last sequence", async () => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url });
+  const { stream, subj, subjects } = await setup("rmfold");
+  await ensureStream(nc, { name: stream, subjects });
+  for (let i = 0; i < 300; i++) await publish(nc, `${subj}.ev.item.i${i % 50}`, { op: "set", value: `v${i}` });
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const file = join(dir, "m.sqlite");
+  // Inside a batch the meta row still holds the previous flush's position.
+  const seenMeta = new Set<number>();
+  let applied = 0;
+  const base = itemsModel(nc, stream, file);
+  const opts = {
+    ...base,
+    apply: (db: Database.Database, ev: StoredEvent) => {
+      assert.ok(db.inTransaction);
+      seenMeta.add((db.prepare("SELECT last_seq FROM _colmena_meta").get() as { last_seq: number }).last_seq);
+      applied++;
+      base.apply(db, ev);
+    },
+  };
+  let rm = await ReadModel.open(opts);
+  assert.equal(rm.lastSeq, 300);
+  assert.equal(applied, 300);
+  assert.ok(seenMeta.size < 300 / 2, `expected batches, got ${seenMeta.size} flushes for 300 events`);
+  const rows = dump(rm.db) as { id: string; value: string }[];
+  assert.equal(rows.length, 50);
+  assert.equal(rows.find((r) => r.id === "i7")?.value, "v257");
+  await rm.close();
+
+  applied = 0;
+  await publish(nc, `${subj}.ev.item.i7`, { op: "del" });
+  rm = await ReadModel.open(opts);
+  assert.equal(applied, 1, "reopening applies only the new event");
+  assert.equal(rm.lastSeq, 301);
+  assert.equal(dump(rm.db).length, 49);
+  await rm.close();
+  await nc.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("read model - deleting the SQLite file rebuilds the same state", async () => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url });
+  const { stream, subj, subjects } = await setup("rmdel");
+  await ensureStream(nc, { name: stream, subjects });
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  process.env.COLMENA_DATA_DIR = dir;
+  const file = readModelFile("svc", "inst-1");
+  delete process.env.COLMENA_DATA_DIR;
+  assert.equal(file, join(dir, "svc-inst-1.sqlite"));
+  let rm = await ReadModel.open(itemsModel(nc, stream, file));
+  for (let i = 0; i < 120; i++) {
+    const seq = await publish(nc, `${subj}.ev.item.k${i % 17}`, i % 5 === 4 ? { op: "del" } : { op: "set", value: `x${i}` });
+    if (i % 40 === 39) await rm.waitFor(seq);
+  }
+  await rm.waitFor(120);
+  const before = dump(rm.db);
+  assert.ok(before.length > 0);
+  await rm.close();
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  rm = await ReadModel.open(itemsModel(nc, stream, file));
+  assert.equal(rm.lastSeq, 120);
+  assert.deepEqual(dump(rm.db), before);
+  await rm.close();
+  await nc.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("read model - two replicas on separate connections read their writes with waitFor", async () => {
+  await using ns = await startNats();
+  const nc1 = await connect({ servers: ns.url });
+  const nc2 = await connect({ servers: ns.url });
+  const { stream, subj, subjects } = await setup("rmryw");
+  await ensureStream(nc1, { name: stream, subjects });
+  const a = await ReadModel.open(itemsModel(nc1, stream, ":memory:"));
+  const b = await ReadModel.open(itemsModel(nc2, stream, ":memory:"));
+  for (let i = 0; i < 50; i++) {
+    const writer = i % 2 === 0 ? nc1 : nc2;
+    const reader = i % 2 === 0 ? b : a;
+    const seq = await publish(writer, `${subj}.ev.item.n${i}`, { op: "set", value: `w${i}` });
+    await reader.waitFor(seq);
+    assert.deepEqual(reader.db.prepare("SELECT value FROM items WHERE id = ?").get(`n${i}`), { value: `w${i}` });
+  }
+  await assert.rejects(a.waitFor(10_000, 200), (e: unknown) => ColmenaError.is(e, "unavailable"));
+  await a.close();
+  await b.close();
+  await assert.rejects(a.waitFor(10_000), (e: unknown) => ColmenaError.is(e, "unavailable"));
+  await nc1.close();
+  await nc2.close();
+});
+
+test("read model - folding continues across a nats-server restart", async () => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const { stream, subj, subjects } = await setup("rmrestart");
+  await ensureStream(nc, { name: stream, subjects });
+  const rm = await ReadModel.open(itemsModel(nc, stream, ":memory:"));
+  await rm.waitFor(await publish(nc, `${subj}.ev.item.a`, { op: "set", value: "1" }));
+  await ns.restart();
+  // Publishing may fail until the client has reconnected.
+  let seq = 0;
+  const deadline = Date.now() + 20_000;
+  while (seq === 0) {
+    try { seq = await publish(nc, `${subj}.ev.item.b`, { op: "set", value: "2" }); } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
+  await rm.waitFor(seq, 30_000);
+  seq = await publish(nc, `${subj}.ev.item.c`, { op: "set", value: "3" });
+  await rm.waitFor(seq, 30_000);
+  assert.deepEqual(dump(rm.db).map((r) => (r as { id: string }).id), ["a", "b", "c"]);
+  await rm.close();
+  await nc.close();
+});
+
+test("read model - a recreated stream rebuilds the tables, while running and at open", async () => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url });
+  const jsm = await jetstreamManager(nc);
+  const { stream, subj, subjects } = await setup("rmrecreate");
+  await ensureStream(nc, { name: stream, subjects });
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const file = join(dir, "m.sqlite");
+  const rm = await ReadModel.open(itemsModel(nc, stream, file, { checkIntervalMs: 1000 }));
+  for (let i = 0; i < 5; i++) await publish(nc, `${subj}.ev.item.old${i}`, { op: "set", value: "old" });
+  await rm.waitFor(5);
+  await jsm.streams.delete(stream);
+  await ensureStream(nc, { name: stream, subjects });
+  await publish(nc, `${subj}.ev.item.new1`, { op: "set", value: "new" });
+  await publish(nc, `${subj}.ev.item.new2`, { op: "set", value: "new" });
+  await until("the rebuild", () => JSON.stringify(dump(rm.db)) === JSON.stringify([
+    { id: "new1", value: "new", seq: 1 }, { id: "new2", value: "new", seq: 2 },
+  ]));
+  assert.equal(rm.lastSeq, 2);
+  await rm.close();
+
+  // Closed while the stream is replaced: the next open notices.
+  await jsm.streams.delete(stream);
+  await ensureStream(nc, { name: stream, subjects });
+  await publish(nc, `${subj}.ev.item.third`, { op: "set", value: "3rd" });
+  const again = await ReadModel.open(itemsModel(nc, stream, file));
+  assert.deepEqual(dump(again.db), [{ id: "third", value: "3rd", seq: 1 }]);
+  await again.close();
+  await nc.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("read model - a purge of unapplied events rebuilds; a purge of applied ones keeps their effects", async () => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url });
+  const jsm = await jetstreamManager(nc);
+  const { stream, subj, subjects } = await setup("rmpurge");
+  await ensureStream(nc, { name: stream, subjects });
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const file = join(dir, "m.sqlite");
+  let rm = await ReadModel.open(itemsModel(nc, stream, file));
+  for (let i = 1; i <= 3; i++) await publish(nc, `${subj}.ev.item.a${i}`, { op: "set", value: "a" });
+  await rm.waitFor(3);
+  // Applied, then purged: the model keeps them, like a snapshot.
+  await jsm.streams.purge(stream);
+  await rm.waitFor(await publish(nc, `${subj}.ev.item.b`, { op: "set", value: "b" }));
+  assert.equal(dump(rm.db).length, 4);
+  await rm.close();
+  // Never applied, then purged: a fresh replica would not see a1..a3 nor c1, so neither do we.
+  await publish(nc, `${subj}.ev.item.c1`, { op: "set", value: "c" });
+  await jsm.streams.purge(stream);
+  const last = await publish(nc, `${subj}.ev.item.d`, { op: "set", value: "d" });
+  rm = await ReadModel.open(itemsModel(nc, stream, file));
+  assert.equal(rm.lastSeq, last);
+  assert.deepEqual(dump(rm.db), [{ id: "d", value: "d", seq: last }]);
+  await rm.close();
+  await nc.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("read model - a filtered model moves past other subjects and skips an event whose apply throws", async () => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url });
+  const { stream, subj, subjects } = await setup("rmfilter");
+  await ensureStream(nc, { name: stream, subjects });
+  const base = itemsModel(nc, stream, ":memory:", { filterSubjects: [`${subj}.ev.item.>`, `${subj}.ev.bad.>`] });
+  const rm = await ReadModel.open({
+    ...base,
+    apply: (db, ev) => {
+      base.apply(db, ev);
+      if (ev.subject.includes(".bad.")) throw new Error("poison");
+    },
+  });
+  await rm.waitFor(await publish(nc, `${subj}.ev.item.x`, { op: "set", value: "x" }));
+  // Not in the filter: only the consumer's heartbeat tells us nothing of ours is at this sequence.
+  const other = await publish(nc, `${subj}.ev.other.y`, { op: "set", value: "y" });
+  await rm.waitFor(other, 15_000);
+  assert.equal(rm.lastSeq, other);
+  await publish(nc, `${subj}.ev.bad.z`, { op: "set", value: "z" });
+  await rm.waitFor(await publish(nc, `${subj}.ev.item.w`, { op: "set", value: "w" }));
+  assert.deepEqual(dump(rm.db).map((r) => (r as { id: string }).id), ["w", "x"], "the throwing event was rolled back");
+  await rm.close();
+  await nc.close();
+});
