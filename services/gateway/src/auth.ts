@@ -1,0 +1,82 @@
+/**
+ * Authentication at the edge: the gateway verifies access tokens itself with
+ * auth's public key(s) (design.md section 5) and binds the user to the
+ * connection, subscribing it to its `user.<id>` channel.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ColmenaError, userChannel } from "@colmena/protocol";
+import { PublicKeys, verifyAccessToken, type AccessClaims, type Logger } from "@colmena/runtime";
+import type { ChannelHub } from "./channels.ts";
+import type { Conn } from "./connection.ts";
+
+/** One configured key verifies tokens whatever their `kid` (a deployment with a single key in a secret). */
+class SingleKey extends Map<string, KeyObject> {
+  constructor(private readonly key: KeyObject) {
+    super([["configured", key]]);
+  }
+  override get(): KeyObject {
+    return this.key;
+  }
+}
+
+/** Verifies access tokens against `COLMENA_JWT_PUBLIC_KEY`, or the keys auth publishes in KV. */
+export class TokenVerifier {
+  private constructor(private readonly keys: ReadonlyMap<string, KeyObject>, private readonly watched?: PublicKeys) {}
+
+  static async create(nc: NatsConnection, log: Logger, publicKey?: string): Promise<TokenVerifier> {
+    if (publicKey) {
+      const pem = publicKey.includes("-----BEGIN") ? publicKey : readPem(publicKey);
+      return new TokenVerifier(new SingleKey(createPublicKey(pem)));
+    }
+    const watched = await PublicKeys.watch(nc, log);
+    return new TokenVerifier(watched.keys, watched);
+  }
+
+  async verify(token: string): Promise<AccessClaims> {
+    // Right after boot the KV watch may not have delivered auth's key yet.
+    if (this.keys.size === 0 && this.watched) await this.watched.ready(2000);
+    return verifyAccessToken(token, this.keys);
+  }
+
+  close(): void {
+    this.watched?.close();
+  }
+}
+
+function readPem(path: string): string {
+  if (!existsSync(path)) throw new Error(`COLMENA_JWT_PUBLIC_KEY is neither a PEM key nor a readable file: ${path}`);
+  return readFileSync(path, "utf8");
+}
+
+/** Binds a verified user to the connection (replacing another user) and joins its user channel. */
+export function authenticate(conn: Conn, claims: AccessClaims, hub: ChannelHub): void {
+  let ch: string;
+  try {
+    ch = userChannel(claims.userId);
+  } catch {
+    throw new ColmenaError("unauthorized", "token names an unusable user id");
+  }
+  if (conn.user && conn.user.id !== claims.userId) unauthenticate(conn, hub);
+  conn.user = { id: claims.userId, username: claims.username, family: claims.family, expiresAt: claims.expiresAt };
+  hub.join(conn, ch);
+}
+
+/** Forgets the user of a connection and leaves its user channel. */
+export function unauthenticate(conn: Conn, hub: ChannelHub): void {
+  if (!conn.user) return;
+  try {
+    hub.leave(conn, userChannel(conn.user.id));
+  } catch {
+    /* an id that never made a channel */
+  }
+  conn.user = undefined;
+}
+
+/** `ColmenaError` for a user op on a connection without a live token. */
+export function needUser(conn: Conn): ColmenaError {
+  return conn.user
+    ? new ColmenaError("unauthorized", "token expired; refresh and send auth.token")
+    : new ColmenaError("unauthorized", "not logged in");
+}

@@ -1,0 +1,63 @@
+/**
+ * The HTTP listener: `/healthz` (200 while connected to NATS), `/readyz` (200
+ * when, in addition, every core service answers `$SRV.PING`), `/metrics`
+ * (Prometheus text), and WebSocket upgrades at `/ws`.
+ */
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { metrics, type Logger } from "@colmena/runtime";
+import { coreServices, pingServices } from "./sys.ts";
+
+export interface HttpDeps {
+  host: string;
+  port: number;
+  nc: NatsConnection;
+  log: Logger;
+  /** Whether the gateway's NATS connection is up. */
+  natsUp(): boolean;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-store" });
+  res.end(text);
+}
+
+async function route(deps: HttpDeps, method: string, path: string, res: ServerResponse): Promise<void> {
+  if (method !== "GET" && method !== "HEAD") return send(res, 405, { error: "method not allowed" });
+  switch (path) {
+    case "/healthz":
+      return deps.natsUp() ? send(res, 200, { status: "ok" }) : send(res, 503, { status: "nats disconnected" });
+    case "/readyz": {
+      if (!deps.natsUp()) return send(res, 503, { ready: false, nats: false, services: {} });
+      const services = await pingServices(deps.nc, coreServices());
+      const ready = Object.values(services).every(Boolean);
+      return send(res, ready ? 200 : 503, { ready, nats: true, services });
+    }
+    case "/metrics":
+      return send(res, 200, await metrics.metrics(), metrics.contentType);
+    default:
+      return send(res, 404, { error: "not found" });
+  }
+}
+
+/** Starts the HTTP listener; resolves with the server and its bound port. */
+export function startHttp(deps: HttpDeps): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    route(deps, req.method ?? "GET", path, res).catch((err) => {
+      deps.log.warn({ err, path }, "http request failed");
+      if (!res.headersSent) send(res, 500, { error: "internal" });
+      else res.destroy();
+    });
+  });
+  server.on("clientError", (_err, socket) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: deps.host, port: deps.port, ipv6Only: false }, () => {
+      server.off("error", reject);
+      const addr = server.address();
+      resolve({ server, port: typeof addr === "object" && addr ? addr.port : deps.port });
+    });
+  });
+}

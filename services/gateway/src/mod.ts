@@ -1,0 +1,155 @@
+/**
+ * The gateway: the TCP, TLS, WebSocket and HTTP edge of Colmena (design.md
+ * section 1). It knows the frame protocol, authentication, rate limits and
+ * channels, and routes every other op to its service over NATS. Several
+ * gateways side by side share nothing but NATS.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Server } from "node:net";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { gauge, repoRoot, type Logger } from "@colmena/runtime";
+import { TokenVerifier } from "./auth.ts";
+import { ChannelHub } from "./channels.ts";
+import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./config.ts";
+import { Conn, type Sink, type Transport } from "./connection.ts";
+import { startHttp } from "./http.ts";
+import { Router } from "./router.ts";
+import { startTcp, startTls } from "./tcp.ts";
+import { attachWs } from "./ws.ts";
+
+export { gatewayConfig, gatewaySettings } from "./config.ts";
+export type { GatewayConfig, GatewayOverrides } from "./config.ts";
+export { coreServices, listServices } from "./sys.ts";
+
+export interface GatewayDeps {
+  nc: NatsConnection;
+  log: Logger;
+  /** Where settings come from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Settings set in code, by config key (tests use `{ tcpPort: 0, httpPort: 0 }`). */
+  overrides?: GatewayOverrides;
+}
+
+export interface GatewayPorts {
+  tcp: number;
+  /** Only when a TLS certificate and key are configured. */
+  tls?: number;
+  http: number;
+}
+
+export interface Gateway {
+  /** The ports actually bound (port 0 in the config picks a free one). */
+  readonly ports: GatewayPorts;
+  /** This gateway instance's id, the prefix of its connection and request ids. */
+  readonly id: string;
+  readonly config: GatewayConfig;
+  /** Open client connections. */
+  connections(): number;
+  /** Stops listening and closes every client connection; the NATS connection stays the caller's. */
+  stop(): Promise<void>;
+}
+
+const connections = gauge("colmena_gateway_connections", "open client connections, by transport", ["transport"]);
+
+function releaseVersion(): string {
+  try {
+    return String(JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")).version ?? "0.0.0");
+  } catch {
+    return "0.0.0";
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Starts a gateway on the given NATS connection. */
+export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+  const { nc } = deps;
+  const config = gatewayConfig.load(deps.env ?? process.env, deps.overrides);
+  const id = `gw-${randomBytes(4).toString("hex")}`;
+  const log = deps.log.child({ gateway: id });
+  const tokens = await TokenVerifier.create(nc, log, config.jwtPublicKey);
+  const hub = new ChannelHub(nc, log);
+  const router = new Router({ nc, config, hub, tokens, log, version: releaseVersion() });
+
+  const conns = new Set<Conn>();
+  let seq = 0;
+  const open = (transport: Transport, remote: string, sink: Sink): Conn => {
+    const conn = new Conn({ id: `${id}-${(++seq).toString(36)}`, transport, remote, sink, rateLimit: config.rateLimit, outbufBytes: config.outbufBytes, log });
+    conns.add(conn);
+    connections.inc({ transport });
+    conn.onClose(() => {
+      conns.delete(conn);
+      hub.leaveAll(conn);
+      connections.dec({ transport });
+    });
+    log.debug({ conn: conn.id, transport, remote }, "connection opened");
+    return conn;
+  };
+
+  let natsUp = !nc.isClosed();
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "close") natsUp = false;
+      else if (s.type === "reconnect") natsUp = true;
+    }
+  })().catch(() => (natsUp = false));
+
+  const listenerDeps = { host: config.host, maxFrameBytes: config.maxFrameBytes, router, log, open };
+  const servers: Server[] = [];
+  const closers: (() => void)[] = [];
+  try {
+    const tcp = await startTcp({ ...listenerDeps, port: config.tcpPort });
+    servers.push(tcp.server);
+    let tlsPort: number | undefined;
+    if (config.tlsCert && config.tlsKey) {
+      const tls = await startTls({ ...listenerDeps, port: config.tlsPort }, config.tlsCert, config.tlsKey);
+      servers.push(tls.server);
+      tlsPort = tls.port;
+    }
+    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed() });
+    servers.push(http.server);
+    closers.push(attachWs(http.server, { maxFrameBytes: config.maxFrameBytes, router, tokens, hub, log, open }).close);
+    closers.push(() => http.server.closeAllConnections());
+
+    // Idle connections are closed; WebSocket peers are probed with pings, whose pongs count as activity.
+    const sweepMs = Math.max(50, Math.min(Math.floor(config.idleTimeoutMs / 3), 30_000));
+    const sweep = setInterval(() => {
+      const now = Date.now();
+      for (const conn of conns) {
+        if (now - conn.lastActive > config.idleTimeoutMs) conn.close("idle timeout", false);
+        else conn.probe();
+      }
+    }, sweepMs);
+    sweep.unref();
+    closers.push(() => clearInterval(sweep));
+
+    const ports: GatewayPorts = { tcp: tcp.port, http: http.port, ...(tlsPort === undefined ? {} : { tls: tlsPort }) };
+    log.info({ ports, host: config.host }, "gateway listening");
+    let stopping: Promise<void> | undefined;
+    return {
+      ports,
+      id,
+      config,
+      connections: () => conns.size,
+      stop: () =>
+        (stopping ??= (async () => {
+          const closed = servers.map(closeServer);
+          for (const conn of [...conns]) conn.close("gateway shutting down", false);
+          for (const c of closers) c();
+          hub.close();
+          tokens.close();
+          await Promise.all(closed);
+        })()),
+    };
+  } catch (err) {
+    for (const c of closers) c();
+    await Promise.all(servers.map(closeServer));
+    hub.close();
+    tokens.close();
+    throw err;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The TCP and TLS listeners (protocol.md section 1): one JSON frame per line,
+ * `\r\n` accepted, blank lines ignored. A line over the frame limit gets
+ * `frame_too_large` and the connection is closed: the stream cannot be
+ * resynchronised.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { readFileSync } from "node:fs";
+import type { Logger } from "@colmena/runtime";
+import type { Conn, Sink, Transport } from "./connection.ts";
+import type { Router } from "./router.ts";
+
+export interface TcpDeps {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  router: Router;
+  log: Logger;
+  /** Registers a new connection with the gateway. */
+  open(transport: Transport, remote: string, sink: Sink): Conn;
+}
+
+/** A peer that got `frame_too_large` has this long to take the error before the socket is destroyed. */
+const LINGER_MS = 2000;
+
+function socketSink(socket: Socket): Sink {
+  return {
+    writeText: (text) => void socket.write(text + "\n"),
+    writeBinary: (bytes) => void socket.write(bytes),
+    buffered: () => socket.writableLength,
+    close: (_reason, graceful) => {
+      if (!graceful) return void socket.destroy();
+      socket.end();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    },
+  };
+}
+
+/** Splits a byte stream into lines, never holding more than `max` bytes of an unfinished one. */
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+
+  constructor(private readonly max: number, private readonly onLine: (line: string) => void, private readonly onTooLarge: () => void) {}
+
+  /** Feeds a chunk; false once a line was too large (the splitter is then dead). */
+  push(chunk: Buffer): boolean {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl === -1 ? chunk.length : nl;
+      // "\r\n" counts as the terminator, not as frame bytes.
+      const len = this.pendingLen + end - start - (nl !== -1 && end > start && chunk[end - 1] === 13 ? 1 : 0);
+      if (len > this.max) {
+        this.pending = [];
+        this.pendingLen = 0;
+        this.onTooLarge();
+        return false;
+      }
+      if (nl === -1) {
+        if (end > start) {
+          this.pending.push(chunk.subarray(start));
+          this.pendingLen += end - start;
+        }
+        return true;
+      }
+      const part = chunk.subarray(start, nl);
+      const line = this.pendingLen ? Buffer.concat([...this.pending, part]) : part;
+      this.pending = [];
+      this.pendingLen = 0;
+      let text = line.toString("utf8");
+      if (text.endsWith("\r")) text = text.slice(0, -1);
+      if (text.trim().length > 0) this.onLine(text);
+      start = nl + 1;
+    }
+  }
+}
+
+function serve(socket: Socket, transport: Transport, deps: TcpDeps): void {
+  socket.setNoDelay(true);
+  const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+  const conn = deps.open(transport, remote, socketSink(socket));
+  const splitter = new LineSplitter(
+    deps.maxFrameBytes,
+    (line) => deps.router.onText(conn, line),
+    () => {
+      deps.router.tooLarge(conn, "json");
+      conn.close("frame too large", true);
+    },
+  );
+  let alive = true;
+  socket.on("data", (chunk: Buffer) => {
+    if (alive && !conn.closed) alive = splitter.push(chunk);
+  });
+  socket.on("error", (err) => deps.log.debug({ err, conn: conn.id }, "socket error"));
+  socket.on("close", () => conn.gone());
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port, ipv6Only: false }, () => {
+      server.off("error", reject);
+      const addr = server.address();
+      resolve(typeof addr === "object" && addr ? addr.port : port);
+    });
+  });
+}
+
+/** Starts the plain TCP listener; resolves with the bound port. */
+export async function startTcp(deps: TcpDeps): Promise<{ server: Server; port: number }> {
+  const server = createServer((socket) => serve(socket, "tcp", deps));
+  server.on("error", (err) => deps.log.error({ err }, "tcp listener error"));
+  const port = await listen(server, deps.host, deps.port);
+  return { server, port };
+}
+
+/** Starts the TLS listener with PEM certificate and key files. */
+export async function startTls(deps: TcpDeps, certFile: string, keyFile: string): Promise<{ server: Server; port: number }> {
+  const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (socket) => serve(socket, "tls", deps));
+  server.on("tlsClientError", (err) => deps.log.debug({ err }, "tls handshake failed"));
+  server.on("error", (err) => deps.log.error({ err }, "tls listener error"));
+  const port = await listen(server, deps.host, deps.port);
+  return { server, port };
+}

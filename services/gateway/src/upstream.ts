@@ -1,0 +1,98 @@
+/**
+ * One op routed to its service: a NATS request to `colmena.<op>` carrying the
+ * gateway's headers (design.md section 2), and the reply read back: session
+ * sequence, channel headers, and a service error turned into a ColmenaError.
+ */
+import { headers as natsHeaders, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type OpDef } from "@colmena/protocol";
+import type { Conn, Encoding } from "./connection.ts";
+
+export interface CallOptions {
+  timeoutMs: number;
+  /** Extra request headers (the token family on `auth.logout`). */
+  headers?: Record<string, string>;
+  /** Caller identity instead of the connection's user (legacy anonymous tasks). */
+  as?: { id: string; username: string };
+  /** The frame's encoding: MessagePack data may hold raw bytes. */
+  encoding?: Encoding;
+}
+
+/** A successful reply: its JSON text and the channel changes it asks for. */
+export interface ServiceReply {
+  raw: string;
+  subscribe: string[];
+  unsubscribe: string[];
+}
+
+/** Ops that wait for a result (`wait: true`) get the time they ask for, plus slack for the trip. */
+export function timeoutFor(data: Record<string, unknown>, baseMs: number): number {
+  if (data.wait !== true) return baseMs;
+  const asked = typeof data.timeout_ms === "number" && data.timeout_ms > 0 ? data.timeout_ms : 30_000;
+  return Math.min(Math.max(baseMs, asked + 2_000), 600_000);
+}
+
+/** MessagePack frames may carry raw bytes; services speak JSON, where bytes are base64. */
+function bytesAsBase64(_key: string, v: unknown): unknown {
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") : v;
+}
+
+export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, data: Record<string, unknown>, opts: CallOptions): Promise<ServiceReply> {
+  const h = natsHeaders();
+  const user = opts.as ?? conn.validUser();
+  if (user) {
+    h.set(Headers.user, user.id);
+    h.set(Headers.username, user.username);
+  }
+  h.set(Headers.conn, conn.id);
+  h.set(Headers.requestId, conn.nextRequestId());
+  const minSeq = conn.seqs.get(def.service);
+  if (minSeq) h.set(Headers.minSeq, String(minSeq));
+  for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
+
+  let msg: Msg;
+  try {
+    const payload = opts.encoding === "msgpack" ? JSON.stringify(data, bytesAsBase64) : JSON.stringify(data);
+    msg = await nc.request(opSubject(def.op), payload, { headers: h, timeout: opts.timeoutMs });
+  } catch (err) {
+    throw requestFailure(err, def);
+  }
+  const rh = msg.headers;
+  const seq = Number(rh?.get(Headers.seq) || 0);
+  if (seq > 0) conn.noteSeq(def.service, seq);
+  const status = rh?.get(Headers.serviceErrorCode);
+  if (status) throw serviceError(msg, rh!, status);
+  return {
+    raw: msg.data.length ? msg.string() : "{}",
+    subscribe: rh ? headerValues(rh, Headers.subscribe) : [],
+    unsubscribe: rh ? headerValues(rh, Headers.unsubscribe) : [],
+  };
+}
+
+function headerValues(h: MsgHdrs, name: string): string[] {
+  return h.has(name) ? h.values(name).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean) : [];
+}
+
+function requestFailure(err: unknown, def: OpDef): ColmenaError {
+  if (err instanceof TimeoutError || (err instanceof Error && err.cause instanceof TimeoutError))
+    return new ColmenaError("timeout", `${def.service} did not answer ${def.op} in time`);
+  if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders()))
+    return new ColmenaError("unavailable", `no ${def.service} instance is running`);
+  // Disconnected, draining or closed: the service cannot be reached right now.
+  return new ColmenaError("unavailable", `${def.service} is unreachable: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/** `Nats-Service-Error-Code` plus the JSON body `{code, message, details}`; the headers alone when the body is not ours. */
+function serviceError(msg: Msg, h: MsgHdrs, status: string): ColmenaError {
+  try {
+    const body = msg.json<{ code?: unknown; message?: unknown; details?: unknown; retry_after_ms?: unknown }>();
+    if (body && isErrorCode(body.code) && typeof body.message === "string") {
+      return new ColmenaError(body.code, body.message, {
+        details: body.details,
+        retryAfterMs: typeof body.retry_after_ms === "number" ? body.retry_after_ms : undefined,
+      });
+    }
+  } catch {
+    /* not JSON: fall back to the headers */
+  }
+  return new ColmenaError(codeOfStatus(Number(status)), h.get(Headers.serviceError) || "service error");
+}
