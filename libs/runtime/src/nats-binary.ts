@@ -102,9 +102,12 @@ export function installFromDebian(log: (s: string) => void = (s) => console.erro
   }
 }
 
-/** A usable nats-server path, installing one if needed; throws with INSTALL_HINT otherwise. */
+/**
+ * A usable nats-server path, installing one if needed; throws with INSTALL_HINT otherwise.
+ * `COLMENA_NATS_INSTALL=never` skips the Debian fetch (offline machines, tests of the failure path).
+ */
 export function ensureNatsServer(log?: (s: string) => void): string {
-  const bin = findNatsServer() ?? installFromDebian(log);
+  const bin = findNatsServer() ?? (process.env.COLMENA_NATS_INSTALL === "never" ? null : installFromDebian(log));
   if (!bin) throw new Error(INSTALL_HINT);
   return bin;
 }

@@ -1,0 +1,12 @@
+/**
+ * Every service the local runner (and the end-to-end harness) starts, in
+ * order; the gateway comes last so it opens its ports only once the services
+ * behind it answer. Later services plug into the runner by adding one line.
+ */
+import type { ServiceEntry } from "./start-services.ts";
+
+export const services: ServiceEntry[] = [
+  { name: "auth", start: async (d) => (await import("@colmena/auth")).startAuth(d) },
+  { name: "diag", start: async (d) => (await import("@colmena/diag")).startDiag(d) },
+  { name: "gateway", start: async (d) => (await import("@colmena/gateway")).startGateway(d) },
+];

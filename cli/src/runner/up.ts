@@ -1,0 +1,58 @@
+/**
+ * `colmena up` (`npm start`): the local runner. Linear on purpose: config ->
+ * nats-server -> NATS connection -> services (gateway last) -> endpoints ->
+ * wait for a signal, then stop everything in reverse order.
+ */
+import { join } from "node:path";
+import { colmenaHome, connectNats, createLogger, Lifecycle, unknownEnv } from "@colmena/runtime";
+import { formatEndpoints } from "./endpoints.ts";
+import { RunnerError, startLocalNats } from "./nats.ts";
+import { runnerConfig } from "./config.ts";
+import { services } from "./services.ts";
+import { startServices } from "./start-services.ts";
+
+/** Exit code -1 means "running": the process exits from the signal handler. */
+export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const say = (line: string) => process.stderr.write(`colmena: ${line}\n`);
+  // The services log JSON; warnings and errors only, unless asked for more.
+  const log = createLogger({ service: "runner", level: env.COLMENA_LOG_LEVEL ?? "warn" });
+  const lifecycle = new Lifecycle(log);
+  try {
+    const config = runnerConfig.load(env);
+    const home = colmenaHome();
+    let natsUrl = env.NATS_URL;
+    let natsMonitorUrl: string | undefined;
+    if (!natsUrl) {
+      const nats = await startLocalNats({ home, port: config.natsPort, monitorPort: config.natsMonitorPort, sync: env.COLMENA_NATS_SYNC, log: say });
+      lifecycle.onClose("nats-server", () => nats.stop());
+      natsUrl = nats.url;
+      natsMonitorUrl = nats.monitorUrl;
+    }
+    const nc = await Promise.race([
+      connectNats({ servers: natsUrl, name: "colmena-runner", log }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new RunnerError(`Cannot reach NATS at ${natsUrl}: check NATS_URL, or unset it to let the runner start its own nats-server.`)), 15_000).unref()),
+    ]);
+    lifecycle.onClose("nats connection", () => nc.drain());
+    const serviceEnv: NodeJS.ProcessEnv = {
+      ...env,
+      NATS_URL: natsUrl,
+      // The original task client sends frames without logging in; locally that is allowed by default.
+      COLMENA_LEGACY_ANONYMOUS: env.COLMENA_LEGACY_ANONYMOUS ?? "true",
+      COLMENA_DATA_DIR: env.COLMENA_DATA_DIR ?? join(home, "data"),
+    };
+    const started = await startServices(services, { nc, log, env: serviceEnv }, (name, s) => lifecycle.onClose(name, () => s.stop()));
+    lifecycle.handleSignals();
+    if (started.gatewayPorts) {
+      process.stdout.write(
+        formatEndpoints({ host: serviceEnv.COLMENA_HOST, ports: started.gatewayPorts, natsUrl, natsMonitorUrl, home, services: started.running.map((r) => r.name) }) + "\n",
+      );
+    }
+    const unknown = unknownEnv(env);
+    if (unknown.length > 0) say(`warning: unknown variable${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (a typo?); no service reads ${unknown.length > 1 ? "them" : "it"}`);
+    return -1;
+  } catch (err) {
+    say(err instanceof RunnerError ? err.message : `could not start: ${(err as Error).message}`);
+    await lifecycle.close();
+    return 1;
+  }
+}
