@@ -1,0 +1,198 @@
+/**
+ * Benchmark 1 (issue 2): the gateway's request/reply path against raw NATS.
+ *
+ * Processes (2 cores shared by all of them): nats-server; "services" (auth,
+ * diag and the gateway, one Node process); "responder" (the raw-NATS echo
+ * responder); "load" (every client or requester of a run, one Node process);
+ * for the idle-connection figure, two more load processes holding sockets.
+ *
+ * - closed loop, 1/16/256 clients: `ping` (answered by the gateway itself) and
+ *   `diag.echo` (authenticated, through NATS to the diag service) over TCP and
+ *   WebSocket, and `bench.echo` straight over NATS from the same load process
+ *   (one connection per requester) to the responder process;
+ * - open loop: `diag.echo` over WebSocket paced at 1,000 requests/s;
+ * - memory: 10,000 idle WebSocket connections, RSS and heap delta of the
+ *   services process divided by the connection count.
+ */
+import { startNats } from "@colmena/testing";
+import { spawnChild, type Child } from "./lib/child.ts";
+import { FrameClient } from "./lib/frame-client.ts";
+import { mergeSummaries, ratio, summarise, type Summary } from "./lib/stats.ts";
+import { fmt, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
+import type { RunArgs, RunResult } from "./procs/load.ts";
+
+const PAYLOAD = "colmena benchmark payload, 64 bytes of text to echo back ......";
+
+interface Cell {
+  path: string;
+  transport: "nats" | "nats-shared" | "tcp" | "ws";
+  op: string;
+  clients: number;
+  summary: Summary;
+  firstError?: string;
+}
+
+interface Plan {
+  concurrency: number[];
+  warmupMs: number;
+  durationMs: number;
+  pacedRate: number;
+  pacedMs: number;
+  idleConnections: number;
+  idleProcesses: number;
+}
+
+const fullPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 1000, durationMs: 4000, pacedRate: 1000, pacedMs: 10_000, idleConnections: 10_000, idleProcesses: 2 };
+const quickPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 150, durationMs: 400, pacedRate: 1000, pacedMs: 1000, idleConnections: 400, idleProcesses: 2 };
+
+async function runOn(load: Child, args: RunArgs): Promise<{ summary: Summary; firstError?: string }> {
+  const r = await load.call<RunResult>("run", args);
+  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError };
+}
+
+async function run(ctx: BenchContext): Promise<BenchReport> {
+  const plan = ctx.quick ? quickPlan : fullPlan;
+  // JetStream is on because auth keeps its users in a stream; nothing here writes to it while measuring.
+  await using nats = await startNats({ jetstream: true });
+  const children: Child[] = [];
+  const spawn = async (file: string, label: string, nodeArgs: string[] = []) => {
+    const c = await spawnChild(new URL(file, import.meta.url), { label, env: { BENCH_NATS_URL: nats.url }, nodeArgs });
+    children.push(c);
+    return c;
+  };
+  try {
+    ctx.progress("starting services (auth, diag, gateway), responder and load processes");
+    const services = await spawn("./procs/services.ts", "services", ["--expose-gc"]);
+    await spawn("./procs/nats-responder.ts", "responder");
+    const load = await spawn("./procs/load.ts", "load");
+    const tcpUrl = `tcp://127.0.0.1:${services.info.tcp}`;
+    const wsUrl = `ws://127.0.0.1:${services.info.http}/ws`;
+
+    // Memory first, while the gateway's heap holds nothing left over from the load runs.
+    ctx.progress(`memory: ${plan.idleConnections} idle WebSocket connections from ${plan.idleProcesses} processes`);
+    const memory = await idleMemory(services, wsUrl, plan, (f, l) => spawn(f, l));
+    const token = await accessToken(tcpUrl);
+
+    const cells: Cell[] = [];
+    const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
+    for (const clients of plan.concurrency) {
+      const raw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: clients, ...timing });
+      cells.push({ path: "raw NATS, a connection per client", transport: "nats", op: "bench.echo", clients, ...raw });
+      ctx.progress(`raw NATS x${clients}: ${fmt(raw.summary.rate)} req/s, p50 ${fmt(raw.summary.p50, 3)} ms`);
+      if (clients > 1) {
+        const shared = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: clients, connections: 1, ...timing });
+        cells.push({ path: "raw NATS, one shared connection", transport: "nats-shared", op: "bench.echo", clients, ...shared });
+        ctx.progress(`raw NATS shared x${clients}: ${fmt(shared.summary.rate)} req/s, p50 ${fmt(shared.summary.p50, 3)} ms`);
+      }
+      for (const [transport, url] of [["tcp", tcpUrl], ["ws", wsUrl]] as const) {
+        for (const op of ["ping", "diag.echo"]) {
+          const data = op === "ping" ? undefined : { payload: PAYLOAD };
+          const r = await runOn(load, { url, op, data, token, concurrency: clients, ...timing });
+          cells.push({ path: `gateway ${transport.toUpperCase()} ${op}`, transport, op, clients, ...r });
+          ctx.progress(`${transport} ${op} x${clients}: ${fmt(r.summary.rate)} req/s, p50 ${fmt(r.summary.p50, 3)} ms${r.firstError ? ` (error: ${r.firstError})` : ""}`);
+        }
+      }
+    }
+
+    ctx.progress(`paced: diag.echo over WebSocket at ${plan.pacedRate}/s for ${plan.pacedMs / 1000} s`);
+    const paced = await runOn(load, { url: wsUrl, op: "diag.echo", data: { payload: PAYLOAD }, token, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs });
+    const pacedRaw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs });
+
+    return report(cells, { paced, pacedRaw, rate: plan.pacedRate }, memory, plan);
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+/** Registers a throwaway user and logs in once; every load connection then presents the token. */
+async function accessToken(url: string): Promise<string> {
+  const c = await FrameClient.open(url);
+  try {
+    const username = `bench_${process.pid}_${Date.now() % 100_000}`;
+    await c.call("auth.register", { username, password: "benchmark-password" });
+    const login = (await c.call("auth.login", { username, password: "benchmark-password" })) as { access_token: string };
+    return login.access_token;
+  } finally {
+    c.close();
+  }
+}
+
+interface Memory {
+  connections: number;
+  before: { rss: number; heapUsed: number };
+  after: { rss: number; heapUsed: number };
+  rssPerConn: number;
+  heapPerConn: number;
+}
+
+async function idleMemory(services: Child, wsUrl: string, plan: Plan, spawn: (f: string, l: string) => Promise<Child>): Promise<Memory> {
+  const holders = await Promise.all(Array.from({ length: plan.idleProcesses }, (_, i) => spawn("./procs/load.ts", `idle-holder-${i + 1}`)));
+  // A first small round loads and compiles the connection code, so the delta is the connections' own.
+  await holders[0].call("openIdle", { url: wsUrl, count: 200 });
+  await holders[0].call("closeIdle");
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await services.call<{ rss: number; heapUsed: number }>("memory");
+  const each = Math.ceil(plan.idleConnections / holders.length);
+  const opened = await Promise.all(holders.map((h) => h.call<{ open: number }>("openIdle", { url: wsUrl, count: each })));
+  const connections = opened.reduce((a, o) => a + o.open, 0);
+  await new Promise((r) => setTimeout(r, 1000)); // let the gateway settle its buffers
+  const after = await services.call<{ rss: number; heapUsed: number }>("memory");
+  await Promise.all(holders.map((h) => h.call("closeIdle")));
+  await Promise.all(holders.map((h) => h.stop()));
+  return {
+    connections,
+    before,
+    after,
+    rssPerConn: (after.rss - before.rss) / connections,
+    heapPerConn: (after.heapUsed - before.heapUsed) / connections,
+  };
+}
+
+function report(cells: Cell[], pacedRuns: { paced: { summary: Summary }; pacedRaw: { summary: Summary }; rate: number }, memory: Memory, plan: Plan): BenchReport {
+  const rawOf = (clients: number) => cells.find((c) => c.transport === "nats" && c.clients === clients)!.summary;
+  const sharedOf = (clients: number) => (cells.find((c) => c.transport === "nats-shared" && c.clients === clients) ?? cells.find((c) => c.transport === "nats" && c.clients === clients))!.summary;
+  const closed: Table = {
+    title: `Closed loop: requests/s and latency (ms), ${plan.durationMs / 1000} s per row after ${plan.warmupMs / 1000} s warm-up`,
+    columns: ["path", "clients", "req/s", "p50", "p99", "p50 / raw p50", "p50 / shared-conn p50", "req/s / raw", "errors"],
+    rows: cells.map((c) => {
+      const raw = rawOf(c.clients);
+      const shared = sharedOf(c.clients);
+      return [c.path, c.clients, c.summary.rate, fmt(c.summary.p50, 3), fmt(c.summary.p99, 3), fmt(ratio(c.summary.p50, raw.p50)), fmt(ratio(c.summary.p50, shared.p50)), fmt(ratio(c.summary.rate, raw.rate)), c.summary.errors];
+    }),
+  };
+  const { paced, pacedRaw, rate } = pacedRuns;
+  const pacedTable: Table = {
+    title: `Open loop: ${rate} requests/s paced over 16 connections for ${plan.pacedMs / 1000} s (latency from each request's due time, ms)`,
+    columns: ["path", "completed", "p50", "p90", "p99", "max", "errors"],
+    rows: [
+      ["gateway WS diag.echo", paced.summary.count, fmt(paced.summary.p50, 3), fmt(paced.summary.p90, 3), fmt(paced.summary.p99, 3), fmt(paced.summary.max, 3), paced.summary.errors],
+      ["raw NATS request", pacedRaw.summary.count, fmt(pacedRaw.summary.p50, 3), fmt(pacedRaw.summary.p90, 3), fmt(pacedRaw.summary.p99, 3), fmt(pacedRaw.summary.max, 3), pacedRaw.summary.errors],
+    ],
+  };
+  const kb = (b: number) => fmt(b / 1024, 1);
+  const memTable: Table = {
+    title: `Idle WebSocket connections: memory of the gateway's process (auth, diag, gateway) after a full GC`,
+    columns: ["connections", "RSS before (MiB)", "RSS after (MiB)", "RSS per conn (KiB)", "heap per conn (KiB)"],
+    rows: [[memory.connections, fmt(memory.before.rss / 2 ** 20, 1), fmt(memory.after.rss / 2 ** 20, 1), kb(memory.rssPerConn), kb(memory.heapPerConn)]],
+  };
+  const echo = cells.filter((c) => c.op === "diag.echo");
+  const target = (of: (n: number) => Summary, what: string) => {
+    const rs = echo.map((c) => ({ c, r: ratio(c.summary.p50, of(c.clients).p50) }));
+    const over = rs.filter((x) => !(x.r <= 2));
+    return `against ${what}: ${fmt(Math.min(...rs.map((x) => x.r)))}-${fmt(Math.max(...rs.map((x) => x.r)))}x -> ${over.length === 0 ? "met at every row" : `not met at ${over.map((x) => `${x.c.transport.toUpperCase()} x${x.c.clients}`).join(", ")}`}`;
+  };
+  const notes = [
+    `Target "the gateway adds no more than 2x raw NATS's p50" (diag.echo p50 / raw p50), ${target(rawOf, "raw NATS with a connection per client (same sockets as the gateway's clients)")}; ${target(sharedOf, "raw NATS with one shared connection")}.`,
+    `Target "WebSocket p99 under 10 ms at a paced 1,000 req/s": p99 ${fmt(paced.summary.p99, 3)} ms -> ${paced.summary.p99 < 10 ? "met" : "not met"}.`,
+    `Target "under 20 KB per idle WebSocket connection": ${kb(memory.rssPerConn)} KiB RSS, ${kb(memory.heapPerConn)} KiB heap -> ${memory.rssPerConn < 20_000 ? "met" : "not met"}.`,
+    "Where it ran: nats-server, one services process (auth + diag + gateway), one raw-NATS responder process and one load process (every client of a row), all on the same 2 cores; ping is answered by the gateway itself (no NATS hop), diag.echo goes client -> gateway -> NATS -> diag and back, the raw rows are requester -> NATS -> responder and back, with one NATS connection per concurrent requester or all requesters sharing one (as the gateway itself shares one).",
+    "Gateway rows run with COLMENA_RATE_LIMIT raised so the per-connection limiter (1,000/s by default) does not cap a closed-loop client.",
+  ];
+  return { tables: [closed, pacedTable, memTable], notes, data: { plan, cells, paced: pacedRuns, memory } };
+}
+
+export const gatewayBenchmark: Benchmark = {
+  name: "gateway",
+  title: "Gateway request/reply vs raw NATS (issue 2)",
+  run,
+};

@@ -1,0 +1,43 @@
+/**
+ * The services-under-test process: auth, diag and a gateway on one NATS
+ * connection each, as the local runner would run them. Reports the gateway's ports when ready and
+ * its own memory on request (the gateway lives here, so this is the process
+ * the idle-connection figure measures).
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { silentLogger } from "@colmena/runtime";
+import { startAuth } from "@colmena/auth";
+import { startDiag } from "@colmena/diag";
+import { startGateway } from "@colmena/gateway";
+import { serveParent, memoryNow } from "../lib/child.ts";
+
+const url = process.env.BENCH_NATS_URL!;
+const log = silentLogger();
+const conns: NatsConnection[] = [];
+const nats = async (name: string) => {
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1 });
+  conns.push(nc);
+  return nc;
+};
+
+const stops: (() => Promise<unknown>)[] = [];
+const auth = await startAuth({ nc: await nats("bench-auth"), log, env: process.env });
+stops.push(() => auth.stop());
+const diag = await startDiag({ nc: await nats("bench-diag"), log });
+stops.push(() => diag.stop());
+const gateway = await startGateway({
+  nc: await nats("bench-gateway"),
+  log,
+  env: process.env,
+  // The default per-connection rate limit (1,000/s) would cap a closed-loop client; the benchmark measures the path, not the limiter.
+  overrides: { host: "127.0.0.1", tcpPort: 0, httpPort: 0, rateLimit: 1_000_000_000, idleTimeoutMs: 3_600_000 },
+});
+stops.unshift(() => gateway.stop());
+
+serveParent({ tcp: gateway.ports.tcp, http: gateway.ports.http, pid: process.pid }, {
+  memory: () => memoryNow(),
+  stop: async () => {
+    for (const s of stops) await s().catch(() => undefined);
+    await Promise.all(conns.map((c) => c.close()));
+  },
+});
