@@ -73,7 +73,8 @@ export async function listServices(nc: NatsConnection, waitMs = 1000): Promise<{
       endpoints: info.endpoints.map((ep) => {
         const s = epStats.get(ep.name);
         return {
-          name: ep.name,
+          // Endpoint names cannot hold '.', so hosts put the op in the metadata: show the op.
+          name: ep.metadata?.op || ep.name,
           subject: ep.subject,
           num_requests: s?.num_requests ?? 0,
           num_errors: s?.num_errors ?? 0,
