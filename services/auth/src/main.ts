@@ -14,6 +14,12 @@ if (unknown.length) log.warn({ unknown }, "unknown COLMENA_* variables (typos?)"
 const lifecycle = new Lifecycle(log);
 const nc = await connectNats({ servers: config.natsUrl, name: `auth-${config.instance}`, log });
 lifecycle.onClose("nats", () => nc.drain());
-const auth = await startAuth({ nc, log, config });
-lifecycle.onClose("auth", () => auth.stop());
 lifecycle.handleSignals();
+try {
+  const auth = await startAuth({ nc, log, config });
+  lifecycle.onClose("auth", () => auth.stop());
+} catch (err) {
+  log.fatal({ err }, "auth failed to start");
+  await lifecycle.close();
+  process.exit(1);
+}

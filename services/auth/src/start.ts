@@ -42,6 +42,8 @@ export async function startAuth(deps: StartAuthDeps): Promise<RunningAuth> {
     .handle(authOps["auth.login"], (data) => service.login(data))
     .handle(authOps["auth.refresh"], (data) => service.refresh(data))
     .handle(authOps["auth.logout"], (_data, ctx) => service.logout(callerOf(ctx), ctx.headers?.get(Headers.tokenFamily) || undefined));
+  // "Ready" means the server has our subscriptions, so the next request can reach us.
+  await deps.nc.flush();
   log.info({ id: host.id, kid: key.kid }, "auth ready");
   return { id: host.id, service, stop: () => host.stop() };
 }
