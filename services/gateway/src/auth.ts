@@ -50,8 +50,11 @@ function readPem(path: string): string {
   return readFileSync(path, "utf8");
 }
 
-/** Binds a verified user to the connection (replacing another user) and joins its user channel. */
-export function authenticate(conn: Conn, claims: AccessClaims, hub: ChannelHub): void {
+/**
+ * Binds a verified user to the connection (replacing another user) and joins
+ * its user channel; resolves once pushes to that channel will arrive.
+ */
+export async function authenticate(conn: Conn, claims: AccessClaims, hub: ChannelHub): Promise<void> {
   let ch: string;
   try {
     ch = userChannel(claims.userId);
@@ -60,7 +63,7 @@ export function authenticate(conn: Conn, claims: AccessClaims, hub: ChannelHub):
   }
   if (conn.user && conn.user.id !== claims.userId) unauthenticate(conn, hub);
   conn.user = { id: claims.userId, username: claims.username, family: claims.family, expiresAt: claims.expiresAt };
-  hub.join(conn, ch);
+  await hub.join(conn, ch).ready;
 }
 
 /** Forgets the user of a connection and leaves its user channel. */

@@ -38,23 +38,30 @@ export class ChannelHub {
     return this.channels.get(ch)?.conns.size ?? 0;
   }
 
-  join(conn: Conn, ch: string): boolean {
-    if (conn.closed || !isChannel(ch)) return false;
-    if (conn.channels.has(ch)) return true;
+  /**
+   * Adds a connection to a channel. When that opens a new NATS subscription,
+   * `ready` resolves once the server has it, so a reply sent after it
+   * guarantees that later pushes arrive.
+   */
+  join(conn: Conn, ch: string): { joined: boolean; ready?: Promise<void> } {
+    if (conn.closed || !isChannel(ch)) return { joined: false };
+    if (conn.channels.has(ch)) return { joined: true };
     if (conn.channels.size >= MAX_CHANNELS_PER_CONN) {
       conn.log.warn({ conn: conn.id, channel: ch }, "too many channels; not subscribing");
-      return false;
+      return { joined: false };
     }
+    let ready: Promise<void> | undefined;
     let c = this.channels.get(ch);
     if (!c) {
       const members = new Set<Conn>();
       const sub = this.nc.subscribe(pushSubject(ch), { callback: (err, msg) => (err ? this.log.warn({ err, channel: ch }, "push subscription failed") : this.deliver(members, msg)) });
       c = { sub, conns: members };
       this.channels.set(ch, c);
+      ready = this.nc.flush().catch(() => undefined);
     }
     c.conns.add(conn);
     conn.channels.add(ch);
-    return true;
+    return { joined: true, ready };
   }
 
   leave(conn: Conn, ch: string): void {

@@ -61,7 +61,7 @@ export class Router {
       ping: () => ({ ts: Date.now() }),
       "auth.token": async (conn, data) => {
         const claims = await deps.tokens.verify(String(data.access_token));
-        authenticate(conn, claims, deps.hub);
+        await authenticate(conn, claims, deps.hub);
         return { user_id: claims.userId, username: claims.username };
       },
       "auth.whoami": (conn) => ({ user_id: conn.user!.id, username: conn.user!.username }),
@@ -159,7 +159,7 @@ export class Router {
       headers: family ? { [Headers.tokenFamily]: family } : undefined,
       encoding: enc,
     });
-    for (const ch of reply.subscribe) hub.join(conn, ch);
+    const ready = reply.subscribe.map((ch) => hub.join(conn, ch).ready);
     for (const ch of reply.unsubscribe) hub.leave(conn, ch);
     if (def.op === "auth.login") {
       const body = JSON.parse(reply.raw) as { access_token?: unknown };
@@ -170,10 +170,11 @@ export class Router {
         conn.log.warn({ err, conn: conn.id }, "auth issued a token this gateway cannot verify");
         throw new ColmenaError("unauthorized", "logged in, but this gateway could not verify the token; send auth.token");
       }
-      authenticate(conn, claims, hub);
+      await authenticate(conn, claims, hub);
     } else if (def.op === "auth.logout") {
       unauthenticate(conn, hub);
     }
+    await Promise.all(ready);
     conn.replyRaw(id, reply.raw, enc);
   }
 }

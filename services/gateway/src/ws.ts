@@ -60,7 +60,7 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
   const onSocket = (ws: WebSocket, req: IncomingMessage, claims: AccessClaims | undefined) => {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
     const conn = deps.open("ws", remote, wsSink(ws));
-    if (claims) authenticate(conn, claims, deps.hub);
+    if (claims) void authenticate(conn, claims, deps.hub).catch((err) => deps.log.warn({ err, conn: conn.id }, "could not bind the connect token"));
     ws.on("message", (data, isBinary) => {
       const buf = asBuffer(data);
       if (buf.length > deps.maxFrameBytes) return deps.router.tooLarge(conn, isBinary ? "msgpack" : "json");
