@@ -1,0 +1,153 @@
+/**
+ * The tasks API: `tasks.submit`, `tasks.get`, `tasks.list`, `tasks.cancel`.
+ * Writes go to the TASKS stream (the truth); reads come from this
+ * instance's read model, after it has applied the caller's last write
+ * (`Colmena-Min-Seq`), so any replica may answer any request.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { z } from "zod";
+import { ColmenaError, notFound, tasksOps, type TaskStatus } from "@colmena/protocol";
+import { ServiceHost, callerOf, type Logger, type RequestContext } from "@colmena/runtime";
+import type { TasksConfig } from "./config.ts";
+import { TERMINAL_KINDS, cancelSubject, encode, idempotentTaskId, newTaskId, workSubject, type SubmittedEvent, type TaskEvent } from "./events.ts";
+import { isTerminal, toRecord, type TaskQueries, type TaskRow } from "./model.ts";
+import { workItemOf } from "./scheduler.ts";
+import type { TaskLog } from "./task-log.ts";
+import type { TaskTypes } from "./types/registry.ts";
+import type { TaskWatch } from "./watch.ts";
+
+export interface ApiDeps {
+  nc: NatsConnection;
+  log: Logger;
+  config: TasksConfig;
+  types: TaskTypes;
+  taskLog: TaskLog;
+  queries: TaskQueries;
+  watch: TaskWatch;
+  /** The read model's `waitFor`. */
+  waitForSeq(seq: number, timeoutMs?: number): Promise<void>;
+}
+
+type SubmitData = z.output<(typeof tasksOps)["tasks.submit"]["request"]>;
+
+/** The caller's task, or `not_found` (also for anyone else's: only the submitter sees a task). */
+function ownTask(queries: TaskQueries, taskId: string, userId: string): TaskRow {
+  const row = queries.get(taskId);
+  if (!row || row.user_id !== userId) throw notFound(`no task ${taskId}`);
+  return row;
+}
+
+const statusOfKind = (kind: TaskEvent["kind"]): TaskStatus => (kind === "done" ? "done" : kind === "failed" ? "failed" : "cancelled");
+
+export function createTasksApi(deps: ApiDeps) {
+  const { config, types, taskLog, queries, watch } = deps;
+
+  const queue = (row: TaskRow) => taskLog.enqueue(workSubject(row.priority), encode(workItemOf(row)), row.task_id);
+
+  async function submit(data: SubmitData, ctx: RequestContext) {
+    const user = callerOf(ctx);
+    const type = types.resolve(data.type);
+    const input = type.parse(data.input);
+    const now = Date.now();
+    const taskId = data.idempotency_key ? idempotentTaskId(user.id, data.idempotency_key) : newTaskId();
+    const ev: SubmittedEvent = {
+      kind: "submitted",
+      task_id: taskId,
+      attempt: 0,
+      user_id: user.id,
+      username: user.username ?? user.id,
+      type: type.name,
+      input,
+      priority: data.priority ?? "normal",
+      max_attempts: data.max_attempts ?? config.maxAttempts,
+      ts: now,
+    };
+    if (data.delay_ms) ev.run_at = now + data.delay_ms;
+    // Expecting "no event yet" makes the id unique cluster-wide: an idempotent resubmit, on any replica, lands here.
+    const r = await taskLog.append(ev, 0, taskId);
+    let seq: number;
+    if (r.ok && !r.duplicate) {
+      seq = r.seq;
+      if (!ev.run_at) {
+        await taskLog.enqueue(workSubject(ev.priority), encode({ task_id: taskId, user_id: ev.user_id, username: ev.username, type: ev.type, input, max_attempts: ev.max_attempts, seq }), taskId);
+      }
+    } else {
+      seq = r.ok ? r.seq : ((await taskLog.last(taskId))?.seq ?? 0);
+      await deps.waitForSeq(seq);
+      const row = ownTask(queries, taskId, user.id);
+      // The first submit's instance may have died between its two writes; queueing again is de-duplicated.
+      if (row.last_kind === "submitted" && !row.run_at) await queue(row);
+      seq = Math.max(seq, row.last_seq);
+    }
+    ctx.setSeq(seq);
+    if (!data.wait) return { task_id: taskId, status: queries.get(taskId)?.status ?? ("queued" as const) };
+
+    const timeoutMs = data.timeout_ms ?? config.waitTimeoutMs;
+    const row = await watch.until(taskId, timeoutMs, () => {
+      const r = queries.get(taskId);
+      return r && isTerminal(r.status) ? r : undefined;
+    });
+    ctx.setSeq(row.last_seq);
+    if (row.status === "done") {
+      return { task_id: taskId, status: "done" as const, result: JSON.parse(row.result ?? "null"), worker: row.worker ?? undefined, attempts: row.attempts };
+    }
+    const details = { task_id: taskId, status: row.status, attempts: row.attempts, error: row.error ?? undefined };
+    if (row.status === "cancelled") throw new ColmenaError("conflict", `task ${taskId} was cancelled`, { details });
+    throw new ColmenaError("internal", `task ${taskId} failed after ${row.attempts} attempt(s): ${row.error ?? "unknown error"}`, { details, retryable: false });
+  }
+
+  async function cancel(taskId: string, ctx: RequestContext) {
+    const user = callerOf(ctx);
+    let row = ownTask(queries, taskId, user.id);
+    if (isTerminal(row.status)) return { task_id: taskId, status: row.status };
+    let expect = row.last_seq;
+    let attempt = row.attempts;
+    let was: string = row.status;
+    for (let round = 0; round < 10; round++) {
+      const r = await taskLog.append({ kind: "cancelled", task_id: taskId, attempt, was, ts: Date.now() }, expect);
+      if (r.ok) {
+        // A worker running it stops at once; one that looks later finds it cancelled.
+        deps.nc.publish(cancelSubject(taskId));
+        ctx.setSeq(r.seq);
+        return { task_id: taskId, status: "cancelled" as const };
+      }
+      const last = await taskLog.last(taskId);
+      if (!last) throw notFound(`no task ${taskId}`);
+      if (TERMINAL_KINDS.has(last.ev.kind)) {
+        ctx.setSeq(last.seq);
+        return { task_id: taskId, status: statusOfKind(last.ev.kind) };
+      }
+      expect = last.seq;
+      attempt = last.ev.attempt;
+      was = last.ev.kind === "started" || last.ev.kind === "progress" ? "running" : "queued";
+    }
+    throw new ColmenaError("conflict", `task ${taskId} kept changing; try again`);
+  }
+
+  return { submit, cancel };
+}
+
+/** Serves the four ops on a ServiceHost (queue group `tasks`). */
+export async function startTasksApi(deps: ApiDeps, version: string): Promise<ServiceHost> {
+  const api = createTasksApi(deps);
+  const host = await ServiceHost.start({
+    nc: deps.nc,
+    name: "tasks",
+    version,
+    description: "durable distributed tasks",
+    log: deps.log,
+    waitForSeq: (seq) => deps.waitForSeq(seq),
+  });
+  host
+    .handle(tasksOps["tasks.submit"], (data, ctx) => api.submit(data, ctx))
+    .handle(tasksOps["tasks.get"], (data, ctx) => toRecord(ownTask(deps.queries, data.task_id, callerOf(ctx).id)))
+    .handle(tasksOps["tasks.list"], (data, ctx) => {
+      const limit = data.limit ?? 50;
+      const rows = deps.queries.list(callerOf(ctx).id, { status: data.status, before: data.before, limit });
+      const next = rows.length === limit ? rows[rows.length - 1].submit_seq : undefined;
+      return { tasks: rows.map(toRecord), ...(next ? { next } : {}) };
+    })
+    .handle(tasksOps["tasks.cancel"], (data, ctx) => api.cancel(data.task_id, ctx));
+  await deps.nc.flush();
+  return host;
+}

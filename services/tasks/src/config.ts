@@ -1,0 +1,24 @@
+/**
+ * The tasks service's settings: the common ones plus worker and scheduler
+ * tuning. Loaded once at boot and frozen.
+ */
+import { z } from "zod";
+import { commonSettings, defineConfig, int, setting, type ConfigOf } from "@colmena/runtime";
+
+const ms = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
+
+export const tasksSettings = {
+  ...commonSettings,
+  role: setting("COLMENA_TASKS_ROLE", z.enum(["api", "worker", "all"]).default("all"), "what this process runs: the API, a worker, or both"),
+  workerId: setting("COLMENA_WORKER_ID", z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(), "this worker's id (default: worker-<hostname>-<n>, n claimed in KV)"),
+  concurrency: setting("COLMENA_TASKS_CONCURRENCY", z.coerce.number().int().min(1).max(1024).default(16), "tasks one worker runs at once"),
+  ackWaitMs: setting("COLMENA_TASKS_ACK_WAIT_MS", ms(30_000, 1000), "a worker silent this long is presumed dead and its task runs elsewhere"),
+  maxAttempts: setting("COLMENA_TASKS_MAX_ATTEMPTS", int(3), "default max_attempts of a task"),
+  backoffBaseMs: setting("COLMENA_TASKS_BACKOFF_MS", ms(1000), "first retry delay; doubles each attempt, with jitter"),
+  backoffMaxMs: setting("COLMENA_TASKS_BACKOFF_MAX_MS", ms(60_000), "longest retry delay"),
+  leaderTtlMs: setting("COLMENA_TASKS_LEADER_TTL_MS", ms(5000, 1000), "the scheduler leader key's TTL; a dead leader is replaced within it"),
+  waitTimeoutMs: setting("COLMENA_TASKS_WAIT_TIMEOUT_MS", ms(30_000), "default timeout_ms of `wait: true`"),
+};
+
+export const tasksConfig = defineConfig(tasksSettings);
+export type TasksConfig = ConfigOf<typeof tasksSettings>;

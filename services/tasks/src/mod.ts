@@ -1,0 +1,10 @@
+export { startTasks, TASKS_VERSION } from "./start.ts";
+export type { RunningTasks, StartTasksDeps, TasksRole } from "./start.ts";
+export { tasksConfig, tasksSettings } from "./config.ts";
+export type { TasksConfig } from "./config.ts";
+export { LEADER_BUCKET, TASKS_STREAM, WORK_STREAM, cancelSubject, idempotentTaskId, taskSubject, workSubject } from "./events.ts";
+export type { TaskEvent, WorkItem } from "./events.ts";
+export { TaskTypes, BUILTIN_TYPES } from "./types/registry.ts";
+export { abortable, defineTaskType, textInput } from "./types/define.ts";
+export type { TaskContext, TaskType } from "./types/define.ts";
+export { backoffDelay } from "./worker.ts";

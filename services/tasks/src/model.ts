@@ -1,0 +1,168 @@
+/**
+ * The API's read model: the TASKS stream folded into one SQLite row per
+ * task. `apply` is deterministic (times come from the events, never from the
+ * clock) and a finished task never changes again, whatever arrives later.
+ */
+import type Database from "better-sqlite3";
+import type { TaskRecord, TaskStatus } from "@colmena/protocol";
+import type { TaskEvent } from "./events.ts";
+
+export function migrate(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS tasks (
+      task_id TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL,
+      username TEXT NOT NULL,
+      submit_seq INTEGER NOT NULL,
+      last_seq INTEGER NOT NULL,
+      last_kind TEXT NOT NULL,
+      type TEXT NOT NULL,
+      status TEXT NOT NULL,
+      input TEXT NOT NULL,
+      result TEXT,
+      error TEXT,
+      worker TEXT,
+      attempts INTEGER NOT NULL,
+      max_attempts INTEGER NOT NULL,
+      priority TEXT NOT NULL,
+      run_at INTEGER,
+      progress REAL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_id, submit_seq);
+    CREATE INDEX IF NOT EXISTS tasks_by_user_status ON tasks (user_id, status, submit_seq);
+    CREATE INDEX IF NOT EXISTS tasks_queued ON tasks (status, run_at);
+  `);
+}
+
+const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
+
+/** Folds one event of `tasks.ev.task.<id>` into its row. */
+export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent): void {
+  if (ev.kind === "submitted") {
+    db.prepare(
+      `INSERT OR IGNORE INTO tasks (task_id, user_id, username, submit_seq, last_seq, last_kind, type, status, input,
+         attempts, max_attempts, priority, run_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
+    ).run(ev.task_id, ev.user_id, ev.username, seq, seq, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
+    return;
+  }
+  const row = db.prepare("SELECT status FROM tasks WHERE task_id = ?").get(ev.task_id) as { status: string } | undefined;
+  if (!row) return;
+  const touch = db.prepare("UPDATE tasks SET last_seq = ?, last_kind = ?, updated_at = ? WHERE task_id = ?");
+  touch.run(seq, ev.kind, ev.ts, ev.task_id);
+  if (TERMINAL.has(row.status)) return;
+  const set = (sql: string, ...args: unknown[]) => db.prepare(`UPDATE tasks SET ${sql} WHERE task_id = ?`).run(...args, ev.task_id);
+  switch (ev.kind) {
+    case "started":
+      set("status = 'running', attempts = ?, worker = ?, progress = NULL", ev.attempt, ev.worker);
+      break;
+    case "progress":
+      set("progress = ?", ev.progress);
+      break;
+    case "retry":
+      set("status = 'queued', attempts = ?, error = ?", ev.attempt, ev.error);
+      break;
+    case "done":
+      set("status = 'done', attempts = ?, result = ?, worker = ?, error = NULL, progress = 1", ev.attempt, JSON.stringify(ev.result ?? null), ev.worker);
+      break;
+    case "failed":
+      set("status = 'failed', attempts = ?, error = ?", ev.attempt, ev.error);
+      break;
+    case "cancelled":
+      set("status = 'cancelled'");
+      break;
+  }
+}
+
+export interface TaskRow {
+  task_id: string;
+  user_id: string;
+  username: string;
+  submit_seq: number;
+  last_seq: number;
+  last_kind: string;
+  type: string;
+  status: TaskStatus;
+  input: string;
+  result: string | null;
+  error: string | null;
+  worker: string | null;
+  attempts: number;
+  max_attempts: number;
+  priority: TaskRecord["priority"];
+  run_at: number | null;
+  progress: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function isTerminal(status: string): boolean {
+  return TERMINAL.has(status);
+}
+
+/** The wire form of a row (protocol.md section 5, plus priority, max_attempts, run_at, progress). */
+export function toRecord(r: TaskRow): TaskRecord {
+  const rec: TaskRecord = {
+    task_id: r.task_id,
+    type: r.type,
+    status: r.status,
+    input: JSON.parse(r.input),
+    attempts: r.attempts,
+    max_attempts: r.max_attempts,
+    priority: r.priority,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+  if (r.result !== null) rec.result = JSON.parse(r.result);
+  if (r.error !== null) rec.error = r.error;
+  if (r.worker !== null) rec.worker = r.worker;
+  if (r.run_at !== null) rec.run_at = r.run_at;
+  if (r.progress !== null) rec.progress = r.progress;
+  return rec;
+}
+
+/** Read-side queries, with their statements prepared once. */
+export class TaskQueries {
+  private readonly one: Database.Statement;
+  private readonly due: Database.Statement;
+  private readonly stale: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.one = db.prepare("SELECT * FROM tasks WHERE task_id = ?");
+    this.due = db.prepare(
+      `SELECT * FROM tasks WHERE status = 'queued' AND last_kind = 'submitted' AND run_at IS NOT NULL
+         AND (run_at > ? OR (run_at = ? AND task_id > ?)) AND run_at <= ? ORDER BY run_at, task_id LIMIT ?`,
+    );
+    this.stale = db.prepare(
+      `SELECT * FROM tasks WHERE status = 'queued' AND last_kind = 'submitted'
+         AND COALESCE(run_at, created_at) BETWEEN ? AND ? ORDER BY submit_seq LIMIT ?`,
+    );
+  }
+
+  get(taskId: string): TaskRow | undefined {
+    return this.one.get(taskId) as TaskRow | undefined;
+  }
+
+  /** A user's tasks, newest first, before a submit sequence (the page cursor). */
+  list(userId: string, opts: { status?: TaskStatus; before?: number; limit: number }): TaskRow[] {
+    const where = ["user_id = ?"];
+    const args: unknown[] = [userId];
+    if (opts.status) { where.push("status = ?"); args.push(opts.status); }
+    if (opts.before) { where.push("submit_seq < ?"); args.push(opts.before); }
+    return this.db
+      .prepare(`SELECT * FROM tasks WHERE ${where.join(" AND ")} ORDER BY submit_seq DESC LIMIT ?`)
+      .all(...args, opts.limit) as TaskRow[];
+  }
+
+  /** Delayed tasks not started yet, after a (run_at, task_id) cursor and due by `until`, in due order. */
+  delayedAfter(cursor: { at: number; id: string }, until: number, limit = 500): TaskRow[] {
+    return this.due.all(cursor.at, cursor.at, cursor.id, until, limit) as TaskRow[];
+  }
+
+  /** Tasks queued in a time window that never started: candidates for a (de-duplicated) re-release. */
+  staleQueued(from: number, to: number, limit = 1000): TaskRow[] {
+    return this.stale.all(from, to, limit) as TaskRow[];
+  }
+}

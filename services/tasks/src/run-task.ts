@@ -1,0 +1,164 @@
+/**
+ * What one worker does with one work message: claim the task (append
+ * `started`, expecting the task's last event), run its handler under a
+ * timeout with heartbeats, and record the outcome (`done`, `retry` + a
+ * delayed nak, or `failed`), each append expecting the worker's own last
+ * event. If anything else wrote to the task meanwhile (a cancel, or another
+ * worker that took over after this one looked dead), the append fails and
+ * this worker steps back: exactly one `done` is ever recorded.
+ */
+import { ColmenaError, userChannel } from "@colmena/protocol";
+import { publishEvent, type Logger } from "@colmena/runtime";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { TERMINAL_KINDS, type TaskEvent, type WorkItem } from "./events.ts";
+import type { WorkMsg } from "./pull.ts";
+import type { LastEvent, TaskLog } from "./task-log.ts";
+import type { TaskTypes } from "./types/registry.ts";
+
+export interface RunDeps {
+  nc: NatsConnection;
+  log: Logger;
+  taskLog: TaskLog;
+  types: TaskTypes;
+  workerId: string;
+  ackWaitMs: number;
+  backoff(attempt: number): number;
+  /** Registers the running task's abort hook for cancels; returns the unregister function. */
+  track(taskId: string, abort: (reason: Error) => void): () => void;
+  outcome(type: string, outcome: string, ms: number): void;
+}
+
+export class Cancelled extends Error {
+  override name = "Cancelled";
+}
+class Superseded extends Error {
+  override name = "Superseded";
+}
+
+const message = (err: unknown) => (err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}` : String(err));
+
+/** Tells the submitter's connections how the task ended. */
+function announce(deps: RunDeps, item: WorkItem, ev: TaskEvent): void {
+  const ch = userChannel(item.user_id);
+  if (ev.kind === "done") publishEvent(deps.nc, ch, "task.done", { task_id: item.task_id, result: ev.result, worker: ev.worker });
+  else if (ev.kind === "failed") publishEvent(deps.nc, ch, "task.failed", { task_id: item.task_id, error: ev.error });
+}
+
+/** Decides from the task's last event whether and as which attempt this delivery runs; null means "not this time". */
+async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem): Promise<{ attempt: number; seq: number } | null> {
+  let expect = item.seq;
+  let attempt = 1;
+  for (let round = 0; round < 10; round++) {
+    const started = await deps.taskLog.append({ kind: "started", task_id: item.task_id, attempt, worker: deps.workerId, ts: Date.now() }, expect);
+    if (started.ok) return { attempt, seq: started.seq };
+    const last = await deps.taskLog.last(item.task_id);
+    if (!last) { msg.term("task has no events"); return null; }
+    const ev = last.ev;
+    if (TERMINAL_KINDS.has(ev.kind)) {
+      // A worker that recorded the end but died before acking may not have told the client.
+      if (msg.deliveryCount > 1) announce(deps, item, ev);
+      msg.ack();
+      return null;
+    }
+    if (ev.kind === "started" || ev.kind === "progress") {
+      // First delivery while an attempt is under way: a duplicate copy of the work message.
+      if (msg.deliveryCount === 1) { msg.ack(); return null; }
+      // Redelivered after ack_wait: the worker of that attempt went silent (died or hung).
+      if (ev.attempt >= item.max_attempts) {
+        const failed: TaskEvent = { kind: "failed", task_id: item.task_id, attempt: ev.attempt, error: `worker lost on attempt ${ev.attempt} (no heartbeat within ack_wait)`, ts: Date.now() };
+        const r = await deps.taskLog.append(failed, last.seq);
+        if (r.ok) { announce(deps, item, failed); msg.ack(); return null; }
+        continue;
+      }
+      deps.log.warn({ task: item.task_id, attempt: ev.attempt }, "previous attempt went silent; running the task again");
+    }
+    expect = last.seq;
+    attempt = ev.attempt + 1;
+  }
+  // Ten lost races in a row: let the message come back later.
+  msg.nak(deps.backoff(1));
+  return null;
+}
+
+/** After a failed append: was the task finished by someone else (ack), or taken over (leave the message alone)? */
+async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: number): Promise<void> {
+  const last: LastEvent | null = await deps.taskLog.last(taskId);
+  if (!last || TERMINAL_KINDS.has(last.ev.kind)) msg.ack();
+  else deps.log.info({ task: taskId, attempt, now: last.ev.attempt }, "task taken over by another attempt; stepping back");
+}
+
+export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
+  const item = msg.json<WorkItem>();
+  const type = deps.types.get(item.type);
+  const t0 = Date.now();
+  const claimed = await claim(deps, msg, item);
+  if (!claimed) return;
+  let { seq } = claimed;
+  const { attempt } = claimed;
+  const controller = new AbortController();
+  const untrack = deps.track(item.task_id, (reason) => controller.abort(reason));
+  const heartbeat = setInterval(() => msg.working(), Math.max(500, Math.floor(deps.ackWaitMs / 3)));
+  // Progress appends run one after another, each expecting the previous one.
+  let chain: Promise<void> = Promise.resolve();
+  const progress = (fraction: number) => {
+    const p = Math.max(0, Math.min(1, Number(fraction) || 0));
+    chain = chain.then(async () => {
+      if (controller.signal.aborted) return;
+      const r = await deps.taskLog.append({ kind: "progress", task_id: item.task_id, attempt, progress: p, ts: Date.now() }, seq);
+      if (!r.ok) { controller.abort(new Superseded("the task changed while running")); return; }
+      seq = r.seq;
+      publishEvent(deps.nc, userChannel(item.user_id), "task.progress", { task_id: item.task_id, progress: p });
+    }).catch((err) => deps.log.warn({ err, task: item.task_id }, "could not record progress"));
+  };
+  let result: unknown;
+  let failure: unknown;
+  try {
+    if (!type) throw new ColmenaError("bad_request", `this worker does not know task type "${item.type}"`);
+    const timeoutMs = type.timeoutMs(item.input as never);
+    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    try {
+      result = await new Promise((resolve, reject) => {
+        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+        Promise.resolve()
+          .then(() => type.run(type.parse(item.input), { signal: controller.signal, progress, attempt }))
+          .then(resolve, reject);
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (err) {
+    failure = controller.signal.aborted ? controller.signal.reason : err;
+  } finally {
+    clearInterval(heartbeat);
+    untrack();
+  }
+  await chain;
+
+  if (failure instanceof Cancelled || failure instanceof Superseded) {
+    deps.outcome(item.type, "cancelled", Date.now() - t0);
+    await stepBack(deps, msg, item.task_id, attempt);
+    return;
+  }
+  let ev: TaskEvent;
+  if (failure === undefined) {
+    ev = { kind: "done", task_id: item.task_id, attempt, result, worker: deps.workerId, ts: Date.now() };
+  } else {
+    const permanent = failure instanceof ColmenaError && !failure.retryable;
+    const error = message(failure);
+    if (!permanent && attempt < item.max_attempts) {
+      const delay = deps.backoff(attempt);
+      const retry: TaskEvent = { kind: "retry", task_id: item.task_id, attempt, error, retry_at: Date.now() + delay, worker: deps.workerId, ts: Date.now() };
+      const r = await deps.taskLog.append(retry, seq);
+      deps.outcome(item.type, "retry", Date.now() - t0);
+      if (r.ok) msg.nak(delay);
+      else await stepBack(deps, msg, item.task_id, attempt);
+      return;
+    }
+    ev = { kind: "failed", task_id: item.task_id, attempt, error, worker: deps.workerId, ts: Date.now() };
+  }
+  const r = await deps.taskLog.append(ev, seq);
+  deps.outcome(item.type, ev.kind, Date.now() - t0);
+  if (!r.ok) { await stepBack(deps, msg, item.task_id, attempt); return; }
+  announce(deps, item, ev);
+  msg.ack();
+}

@@ -1,0 +1,174 @@
+/**
+ * The due-task scheduler. Delayed tasks wait in the TASKS stream (their
+ * `submitted` event names `run_at`); one API instance at a time, the leader,
+ * moves each into the work queue when it falls due. Leadership is a KV key
+ * with a TTL: the leader refreshes it (an update naming the revision it
+ * holds, so two instances can never both believe they refreshed it), the
+ * others try to create it, which succeeds only once it has expired or was
+ * given up. A release is published with `Nats-Msg-Id` = task id, so even a
+ * release repeated by a new leader inside the de-duplication window is
+ * stored once; outside it, the worker's claim protocol still runs a task once.
+ *
+ * The leader also sweeps: a task recorded as submitted but never queued (its
+ * API instance died between the two writes) is queued again, de-duplicated
+ * the same way.
+ */
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "@colmena/runtime";
+import { encode, workSubject, type WorkItem } from "./events.ts";
+import type { TaskQueries, TaskRow } from "./model.ts";
+import type { TaskLog } from "./task-log.ts";
+
+const LEADER_KEY = "scheduler";
+/** Sweep tasks queued between these ages: old enough to be suspicious, young enough to be inside the 2 min de-dup window. */
+const SWEEP_FROM_MS = 90_000;
+const SWEEP_TO_MS = 20_000;
+const SWEEP_EVERY_MS = 10_000;
+
+export interface SchedulerOptions {
+  kv: KV;
+  queries: TaskQueries;
+  taskLog: TaskLog;
+  instanceId: string;
+  ttlMs: number;
+  log: Logger;
+}
+
+export function workItemOf(row: TaskRow): WorkItem {
+  return {
+    task_id: row.task_id,
+    user_id: row.user_id,
+    username: row.username,
+    type: row.type,
+    input: JSON.parse(row.input),
+    max_attempts: row.max_attempts,
+    seq: row.last_seq,
+  };
+}
+
+export class Scheduler {
+  private revision = 0;
+  private leading = false;
+  private stopped = false;
+  private electionTimer: NodeJS.Timeout | null = null;
+  private releaseTimer: NodeJS.Timeout | null = null;
+  private releaseAt = Infinity;
+  private lastSweep = 0;
+  /** Every delayed task up to this (run_at, task_id) has been released in this term. */
+  private cursor = { at: -1, id: "" };
+  private releasing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): this {
+    void this.elect();
+    return this;
+  }
+
+  /**
+   * Called (after the commit) when a delayed task is recorded: the leader
+   * re-arms its timer if the task is due sooner, or releases it at once if
+   * the release cursor has already passed its due time.
+   */
+  delayed(taskId: string, runAt: number): void {
+    if (!this.leading) return;
+    const c = this.cursor;
+    if (runAt < c.at || (runAt === c.at && taskId <= c.id)) {
+      const row = this.opts.queries.get(taskId);
+      if (row && row.status === "queued" && row.last_kind === "submitted") {
+        this.releasing = this.releasing.then(() => this.release(row)).catch((err) => this.opts.log.warn({ err, task: taskId }, "could not release a delayed task"));
+      }
+    } else if (runAt < this.releaseAt) {
+      this.arm(runAt);
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.electionTimer = setTimeout(() => void this.elect(), ms);
+  }
+
+  private async elect(): Promise<void> {
+    const { kv, instanceId, ttlMs, log } = this.opts;
+    try {
+      if (this.leading) {
+        this.revision = await kv.update(LEADER_KEY, instanceId, this.revision);
+        if (Date.now() - this.lastSweep >= SWEEP_EVERY_MS) await this.sweep();
+      } else {
+        this.revision = await kv.create(LEADER_KEY, instanceId);
+        this.leading = true;
+        log.info({ instance: instanceId }, "became the scheduler leader");
+        this.cursor = { at: -1, id: "" };
+        this.arm(Date.now());
+      }
+    } catch (err) {
+      if (this.leading) {
+        log.warn({ instance: instanceId, err: (err as Error).message }, "lost the scheduler leadership");
+        this.resign();
+      }
+    }
+    this.schedule(Math.max(200, Math.floor(ttlMs / 3)));
+  }
+
+  private resign(): void {
+    this.leading = false;
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = null;
+    this.releaseAt = Infinity;
+  }
+
+  private arm(at: number): void {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseAt = at;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null;
+      this.releaseAt = Infinity;
+      this.releasing = this.releasing.then(() => this.releaseDue()).catch((err) => {
+        this.opts.log.warn({ err }, "releasing due tasks failed; retrying");
+        if (this.leading) this.arm(Date.now() + 500);
+      });
+    }, Math.max(0, at - Date.now()));
+  }
+
+  private async release(row: TaskRow): Promise<void> {
+    await this.opts.taskLog.enqueue(workSubject(row.priority), encode(workItemOf(row)), row.task_id);
+    this.opts.log.debug({ task: row.task_id, late_ms: Date.now() - (row.run_at ?? 0) }, "released a delayed task");
+  }
+
+  /** Releases every delayed task due now, in due order, moving the cursor past each. */
+  private async releaseDue(): Promise<void> {
+    const { queries } = this.opts;
+    while (this.leading) {
+      const due = queries.delayedAfter(this.cursor, Date.now());
+      for (const row of due) {
+        await this.release(row);
+        this.cursor = { at: row.run_at!, id: row.task_id };
+      }
+      if (due.length < 500) break;
+    }
+    const next = queries.delayedAfter(this.cursor, Number.MAX_SAFE_INTEGER, 1)[0];
+    if (next && this.leading) this.arm(next.run_at!);
+  }
+
+  private async sweep(): Promise<void> {
+    this.lastSweep = Date.now();
+    const now = Date.now();
+    const rows = this.opts.queries.staleQueued(now - SWEEP_FROM_MS, now - SWEEP_TO_MS);
+    for (const row of rows) await this.opts.taskLog.enqueue(workSubject(row.priority), encode(workItemOf(row)), row.task_id);
+    if (rows.length > 0) this.opts.log.info({ count: rows.length }, "re-queued tasks that were never started (de-duplicated by task id)");
+  }
+
+  /** Stops; a leader gives the key up so another instance takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.electionTimer) clearTimeout(this.electionTimer);
+    const wasLeader = this.leading;
+    this.resign();
+    await this.releasing.catch(() => undefined);
+    if (wasLeader) await this.opts.kv.delete(LEADER_KEY, { previousSeq: this.revision }).catch(() => undefined);
+  }
+}

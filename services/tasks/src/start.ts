@@ -1,0 +1,150 @@
+/**
+ * Starts the tasks service in one of its roles on a NATS connection:
+ * `api` (the four ops, the read model and the due-task scheduler), `worker`
+ * (runs tasks from the work queue), or `all` (both, as the local runner does).
+ */
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
+import { startTasksApi } from "./api.ts";
+import { tasksConfig, type TasksConfig } from "./config.ts";
+import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allTaskEvents, type TaskEvent } from "./events.ts";
+import { TaskQueries, applyEvent, migrate } from "./model.ts";
+import { Scheduler } from "./scheduler.ts";
+import { ensureTaskStreams, ensureWorkConsumers, openTtlBucket } from "./streams.ts";
+import { TaskLog } from "./task-log.ts";
+import type { TaskType } from "./types/define.ts";
+import { BUILTIN_TYPES, TaskTypes } from "./types/registry.ts";
+import { TaskWatch } from "./watch.ts";
+import { claimWorkerId, type WorkerIdClaim } from "./worker-id.ts";
+import { Worker } from "./worker.ts";
+
+export const TASKS_VERSION = "0.1.0";
+export type TasksRole = "api" | "worker" | "all";
+
+export interface StartTasksDeps {
+  nc: NatsConnection;
+  log: Logger;
+  /** Read when `config` is not given (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  overrides?: Parameters<typeof tasksConfig.load>[1];
+  config?: TasksConfig;
+  /** Overrides the configured role. */
+  role?: TasksRole;
+  /** Task types beyond the built-in ones (tests add failing and hanging types). */
+  extraTypes?: readonly TaskType[];
+}
+
+export interface RunningTasks {
+  readonly role: TasksRole;
+  /** The worker's id, when this instance runs a worker. */
+  readonly workerId?: string;
+  /** The API's micro service instance id, when it runs the API. */
+  readonly apiId?: string;
+  /** Whether this instance currently leads the due-task scheduler. */
+  isLeader(): boolean;
+  /** Stops taking work, lets running tasks finish (bounded), closes the read model; leaves the connection open. */
+  stop(): Promise<void>;
+}
+
+/** Read model files in use by this process, so two API instances in one process never share one. */
+const filesInUse = new Set<string>();
+
+function modelFile(config: TasksConfig): string {
+  const base = (n: number) => {
+    const instance = n === 1 ? config.instance : `${config.instance}-${n}`;
+    return config.dataDir ? join(config.dataDir, `tasks-${instance.replace(/[^A-Za-z0-9_.-]/g, "_")}.sqlite`) : readModelFile("tasks", instance);
+  };
+  let n = 1;
+  while (filesInUse.has(base(n))) n++;
+  return base(n);
+}
+
+export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
+  const config = deps.config ?? tasksConfig.load(deps.env ?? process.env, deps.overrides);
+  const role = deps.role ?? config.role;
+  const { nc, log } = deps;
+  const jsm = await ensureTaskStreams(nc);
+  await ensureWorkConsumers(jsm, config.ackWaitMs);
+  const taskLog = await TaskLog.open(nc);
+  const types = new TaskTypes([...BUILTIN_TYPES, ...(deps.extraTypes ?? [])]);
+  const closers: (() => Promise<unknown>)[] = [];
+
+  let host: ServiceHost | undefined;
+  let scheduler: Scheduler | undefined;
+  if (role !== "worker") {
+    const watch = new TaskWatch();
+    const file = modelFile(config);
+    filesInUse.add(file);
+    const model = await ReadModel.open({
+      nc,
+      stream: TASKS_STREAM,
+      filterSubjects: [allTaskEvents],
+      file,
+      name: "tasks",
+      log,
+      migrate,
+      apply: (db, stored) => {
+        const ev = stored.json<TaskEvent>();
+        applyEvent(db, stored.seq, ev);
+        watch.changed(ev.task_id);
+        if (ev.kind === "submitted" && ev.run_at !== undefined) {
+          const runAt = ev.run_at;
+          queueMicrotask(() => scheduler?.delayed(ev.task_id, runAt));
+        }
+      },
+    });
+    const queries = new TaskQueries(model.db);
+    const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
+    scheduler = new Scheduler({ kv, queries, taskLog, instanceId: `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ttlMs: config.leaderTtlMs, log }).start();
+    host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t) }, TASKS_VERSION);
+    const s = scheduler;
+    closers.push(async () => {
+      await host!.stop();
+      await s.stop();
+      await model.close();
+      filesInUse.delete(file);
+    });
+  }
+
+  let worker: Worker | undefined;
+  let claim: WorkerIdClaim | undefined;
+  if (role !== "api") {
+    const kv = await openTtlBucket(nc, WORKER_IDS_BUCKET, 15_000);
+    claim = await claimWorkerId(kv, 15_000, log, config.workerId);
+    worker = new Worker({
+      nc,
+      log: log.child({ worker: claim.id }),
+      taskLog,
+      types,
+      workerId: claim.id,
+      concurrency: config.concurrency,
+      ackWaitMs: config.ackWaitMs,
+      backoffBaseMs: config.backoffBaseMs,
+      backoffMaxMs: config.backoffMaxMs,
+    }).start();
+    const w = worker;
+    const c = claim;
+    // Workers stop before the API, so a `wait: true` under way can still see its task end.
+    closers.unshift(async () => {
+      await w.stop();
+      await c.release();
+    });
+  }
+  await nc.flush();
+  log.info({ role, worker: claim?.id, api: host?.id }, "tasks ready");
+
+  let stopping: Promise<void> | null = null;
+  return {
+    role,
+    workerId: claim?.id,
+    apiId: host?.id,
+    isLeader: () => scheduler?.isLeader ?? false,
+    stop: () =>
+      (stopping ??= (async () => {
+        for (const close of closers) {
+          try { await close(); } catch (err) { log.warn({ err }, "error while stopping tasks"); }
+        }
+      })()),
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Creates (or updates) what the tasks service keeps in JetStream, so any
+ * instance can start first: the TASKS event stream, the TASKS_WORK work
+ * queue with one durable pull consumer per priority (shared by all workers),
+ * and the two small KV buckets for the scheduler leader and worker ids.
+ */
+import { AckPolicy, DeliverPolicy, RetentionPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ensureStream } from "@colmena/runtime";
+import { LEADER_BUCKET, PRIORITIES, TASKS_STREAM, WORKER_IDS_BUCKET, WORK_STREAM, allTaskEvents, allWork, workConsumer, workSubject } from "./events.ts";
+
+const replicas = () => Number(process.env.COLMENA_STREAM_REPLICAS ?? 1);
+
+export async function ensureTaskStreams(nc: NatsConnection): Promise<JetStreamManager> {
+  const jsm = await ensureStream(nc, { name: TASKS_STREAM, subjects: [allTaskEvents] });
+  await ensureStream(jsm, { name: WORK_STREAM, subjects: [allWork], retention: RetentionPolicy.Workqueue });
+  return jsm;
+}
+
+/**
+ * The work consumers. `ack_wait` is the stall timeout: a worker that neither
+ * acks nor sends `working()` for that long is presumed dead and the task is
+ * redelivered. Deliveries are unbounded because the service counts attempts
+ * itself, in the task's events (a redelivery after a cancel is not an attempt).
+ */
+export async function ensureWorkConsumers(jsm: JetStreamManager, ackWaitMs: number): Promise<void> {
+  for (const p of PRIORITIES) {
+    const cfg = {
+      durable_name: workConsumer(p),
+      filter_subject: workSubject(p),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ackWaitMs * 1_000_000,
+      max_deliver: -1,
+      max_ack_pending: 100_000,
+      max_waiting: 4096,
+    };
+    try {
+      await jsm.consumers.add(WORK_STREAM, cfg);
+    } catch (err) {
+      if (!/already exists|already in use/i.test(String((err as Error).message))) throw err;
+      await jsm.consumers.update(WORK_STREAM, cfg.durable_name, { ack_wait: cfg.ack_wait, max_ack_pending: cfg.max_ack_pending });
+    }
+  }
+}
+
+/** A KV bucket whose keys expire after `ttlMs` unless refreshed. */
+export async function openTtlBucket(nc: NatsConnection, name: typeof LEADER_BUCKET | typeof WORKER_IDS_BUCKET, ttlMs: number): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    return await kvm.create(name, { ttl: ttlMs, history: 1, replicas: replicas() });
+  } catch {
+    // Exists with another TTL (another instance configured differently): use it as it is.
+    return await kvm.open(name);
+  }
+}

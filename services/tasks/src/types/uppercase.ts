@@ -1,0 +1,10 @@
+import { defineTaskType, textInput } from "./define.ts";
+
+/** `uppercase` (1, mayus, upper): the input in upper case. */
+export const uppercase = defineTaskType({
+  name: "uppercase",
+  aliases: ["1", "mayus", "upper"],
+  parse: textInput,
+  run: (s: string) => s.toUpperCase(),
+  timeoutMs: () => 10_000,
+});
