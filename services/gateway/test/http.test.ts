@@ -1,0 +1,97 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Headers, findOp } from "@colmena/protocol";
+import { ServiceHost, silentLogger } from "@colmena/runtime";
+import { coreServices } from "@colmena/gateway";
+import { startRig, until } from "./helpers.ts";
+
+const get = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+
+test("http - /healthz follows the NATS connection and /readyz waits for every core service", async () => {
+  await using rig = await startRig();
+  const port = rig.gw.ports.http;
+  assert.equal((await get(port, "/healthz")).status, 200);
+  const notReady = await get(port, "/readyz");
+  assert.equal(notReady.status, 503);
+  const body = (await notReady.json()) as { services: Record<string, boolean> };
+  assert.ok(coreServices().includes("auth"));
+  assert.ok(!coreServices().includes("diag") && !coreServices().includes("gateway"));
+  assert.deepEqual(Object.keys(body.services).sort(), coreServices());
+
+  // Stand-ins answer $SRV.PING for every core service: ready.
+  const hosts = await Promise.all(coreServices().map((name) => ServiceHost.start({ nc: rig.nc, name, version: "0.0.0", log: silentLogger() })));
+  try {
+    const ready = await get(port, "/readyz");
+    assert.equal(ready.status, 200, JSON.stringify(await ready.clone().json()));
+    assert.equal(((await ready.json()) as { ready: boolean }).ready, true);
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+  assert.equal((await get(port, "/readyz")).status, 503);
+
+  // NATS gone: not healthy; back: healthy again.
+  await rig.ns.kill("SIGKILL");
+  await until(async () => (await get(port, "/healthz")).status === 503, 10_000, "healthz 503");
+  await rig.ns.restart();
+  await until(async () => (await get(port, "/healthz")).status === 200, 15_000, "healthz 200 again");
+});
+
+test("http - /metrics shows connections, frames and request latency in Prometheus text", async () => {
+  await using rig = await startRig();
+  const c = await rig.login("u-metrics", "m");
+  await c.request("diag.echo", { payload: 1 });
+  await c.request("nope");
+  const r = await get(rig.gw.ports.http, "/metrics");
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type") ?? "", /text\/plain/);
+  const text = await r.text();
+  assert.match(text, /colmena_gateway_connections\{transport="tcp"\} [1-9]/);
+  assert.match(text, /colmena_gateway_frames_total\{op="diag.echo",outcome="ok"\} [1-9]/);
+  assert.match(text, /colmena_gateway_frames_total\{op="-",outcome="unknown_op"\} [1-9]/);
+  assert.match(text, /colmena_gateway_request_seconds_bucket\{le="[^"]+",op="diag.echo"\}/);
+  assert.equal((await get(rig.gw.ports.http, "/nothing")).status, 404);
+});
+
+test("legacy - task frames need a login unless anonymous is allowed, and are checked before they go out", async () => {
+  await using rig = await startRig();
+  const c = await rig.tcp();
+  c.sendRaw('{"tipo":"uppercase","contenido":"hola mundo"}');
+  assert.deepEqual(await c.inbox.take(), { estado: "error", mensaje: "login required" });
+  c.sendRaw('{"tipo":{"x":1},"contenido":"hola"}');
+  assert.equal((await c.inbox.take()).estado, "error");
+  c.sendRaw('{"tipo":"uppercase"}');
+  assert.match((await c.inbox.take()).mensaje, /contenido/);
+  // Over WebSocket a legacy frame is just a frame without op.
+  const w = await rig.ws();
+  w.sendRaw('{"tipo":"uppercase","contenido":"hola"}');
+  assert.equal((await w.inbox.take()).error.code, "bad_frame");
+});
+
+test("legacy - an anonymous task frame becomes tasks.submit with wait and comes back in the original shape", async (t) => {
+  const def = findOp("tasks.submit");
+  if (!def) return t.skip("the tasks ops are not in the registry");
+  await using rig = await startRig({ overrides: { legacyAnonymous: true, requestTimeoutMs: 2000 } });
+  const c = await rig.tcp();
+  c.sendRaw('{"tipo":"uppercase","contenido":"hola"}');
+  const none = await c.inbox.take();
+  assert.equal(none.estado, "error", "no tasks instance: an error in the legacy shape");
+
+  // A stand-in tasks service shows what the gateway sends and how it reshapes the reply.
+  const seen: { data: unknown; user?: string; username?: string }[] = [];
+  const tasks = await ServiceHost.start({ nc: rig.nc, name: "tasks", version: "0.0.0", log: silentLogger() });
+  try {
+    tasks.handle(def, (data: unknown, ctx) => {
+      seen.push({ data, user: ctx.headers?.get(Headers.user), username: ctx.headers?.get(Headers.username) });
+      const d = data as { input: string };
+      return { task_id: "t_" + "0".repeat(32), status: "done", result: String(d.input).toUpperCase(), worker: "w-1", attempts: 1 } as never;
+    });
+    c.sendRaw('{"tipo":"uppercase","contenido":"hola mundo","tarea_id":"mine-1"}');
+    assert.deepEqual(await c.inbox.take(), { estado: "ok", resultado: "HOLA MUNDO", tarea_id: "mine-1", worker: "w-1" });
+    c.sendRaw('{"tipo":1,"contenido":"abc"}');
+    assert.deepEqual(await c.inbox.take(), { estado: "ok", resultado: "ABC", tarea_id: "t_" + "0".repeat(32), worker: "w-1" });
+    assert.deepEqual(seen[0], { data: { type: "uppercase", input: "hola mundo", wait: true, idempotency_key: "mine-1" }, user: "anonymous", username: "anonymous" });
+    assert.deepEqual((seen[1].data as { type: unknown }).type, 1);
+  } finally {
+    await tasks.stop();
+  }
+});
