@@ -17,6 +17,9 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
   // The services log JSON; warnings and errors only, unless asked for more.
   const log = createLogger({ service: "runner", level: env.COLMENA_LOG_LEVEL ?? "warn" });
   const lifecycle = new Lifecycle(log);
+  // Registered first, so it runs last: everything else has stopped by then.
+  let quiet = false;
+  lifecycle.onClose("goodbye", () => quiet || say("everything stopped"));
   try {
     const config = runnerConfig.load(env);
     const home = colmenaHome();
@@ -41,7 +44,7 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
       COLMENA_DATA_DIR: env.COLMENA_DATA_DIR ?? join(home, "data"),
     };
     const started = await startServices(services, { nc, log, env: serviceEnv }, (name, s) => lifecycle.onClose(name, () => s.stop()));
-    lifecycle.handleSignals();
+    stopOnSignals(lifecycle, say);
     if (started.gatewayPorts) {
       process.stdout.write(
         formatEndpoints({ host: serviceEnv.COLMENA_HOST, ports: started.gatewayPorts, natsUrl, natsMonitorUrl, home, services: started.running.map((r) => r.name) }) + "\n",
@@ -52,7 +55,34 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
     return -1;
   } catch (err) {
     say(err instanceof RunnerError ? err.message : `could not start: ${(err as Error).message}`);
+    quiet = true;
     await lifecycle.close();
     return 1;
   }
+}
+
+/**
+ * Ctrl-C stops everything, then exits 0. Unlike Lifecycle.handleSignals, a
+ * second signal within a second is taken as the same Ctrl-C relayed by npm or
+ * tsx (which forward the signal the process group already got), not as an
+ * impatient user; a later one exits at once.
+ */
+function stopOnSignals(lifecycle: Lifecycle, say: (s: string) => void, graceMs = 15_000): void {
+  let first = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (first !== 0) {
+      if (Date.now() - first < 1_000) return;
+      say(`${sig} again: exiting without waiting`);
+      process.exit(130);
+    }
+    first = Date.now();
+    say(`${sig}: stopping ...`);
+    setTimeout(() => {
+      say(`not stopped after ${graceMs / 1000} s: exiting`);
+      process.exit(1);
+    }, graceMs).unref();
+    void lifecycle.close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 }
