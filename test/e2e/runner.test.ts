@@ -141,7 +141,7 @@ test("runner - npm start in a fresh clone serves clients and stops cleanly on Ct
 
     // Ctrl-C: SIGINT to the whole foreground process group (npm, sh, tsx, the runner).
     process.kill(-r.proc.pid!, "SIGINT");
-    const exit = await Promise.race([r.exited, sleep(30_000).then(() => null)]);
+    const exit = await Promise.race([r.exited, sleep(30_000, null, { ref: false })]);
     assert.ok(exit, `npm did not exit in 30 s after SIGINT:\n${r.stderr()}`);
     // npm passes on the shell's death by SIGINT (dash re-raises it); the runner's own clean exit shows in its last line.
     assert.ok(exit.code === 0 || exit.signal === "SIGINT", `npm exit ${JSON.stringify(exit)}:\n${r.stderr()}`);
@@ -174,7 +174,7 @@ test("runner - without any nats-server to be had it says how to install one and 
       COLMENA_NATS_MONITOR_PORT: String(await freePort()),
     };
     const r = runUp(env);
-    const exit = await Promise.race([r.exited, sleep(60_000).then(() => null)]);
+    const exit = await Promise.race([r.exited, sleep(60_000, null, { ref: false })]);
     killGroup(r);
     assert.ok(exit, "exited");
     assert.equal(exit.code, 1, r.stderr());
@@ -201,7 +201,7 @@ test("runner - a NATS port already in use is named in one sentence, exit 1", asy
     };
     delete env.NATS_URL;
     const r = runUp(env);
-    const exit = await Promise.race([r.exited, sleep(60_000).then(() => null)]);
+    const exit = await Promise.race([r.exited, sleep(60_000, null, { ref: false })]);
     killGroup(r);
     assert.ok(exit, "exited");
     assert.equal(exit.code, 1, r.stderr());

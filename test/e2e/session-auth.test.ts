@@ -29,6 +29,17 @@ const isCode = (code: string) => (e: unknown) => {
   return true;
 };
 
+/** Resolves when `closed` does, or fails after `ms`. */
+async function closedWithin(closed: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`not closed in ${ms} ms`)), ms)));
+  try {
+    await Promise.race([closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The signing key auth keeps in KV, to mint tokens the gateway would accept but for their expiry. */
 async function kvSigningKey(): Promise<SigningKey> {
   const kv = await new Kvm(sys.nc).open(AUTH_KEYS_BUCKET);
@@ -255,7 +266,7 @@ describe("bad frames", () => {
     raw.write(JSON.stringify({ id: 1, op: "ping", data: { pad: "x".repeat(MAX_FRAME + 10) } }) + "\n");
     const reply = await raw.json();
     assert.equal(reply.error?.code, "frame_too_large");
-    await Promise.race([raw.closed, new Promise((_, rej) => setTimeout(() => rej(new Error("not closed in 5 s")), 5_000))]);
+    await closedWithin(raw.closed, 5_000);
     // The gateway itself is fine.
     const c = await sys.client();
     await c.ping();
@@ -267,7 +278,7 @@ describe("bad frames", () => {
     const reply = await raw.json();
     assert.equal(reply.error?.code, "frame_too_large");
     assert.equal(reply.id, null);
-    await Promise.race([raw.closed, new Promise((_, rej) => setTimeout(() => rej(new Error("not closed in 5 s")), 5_000))]);
+    await closedWithin(raw.closed, 5_000);
   });
 
   test("oversized frame (ws) - answered frame_too_large and the connection stays open", async () => {
