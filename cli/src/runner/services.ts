@@ -8,5 +8,6 @@ import type { ServiceEntry } from "./start-services.ts";
 export const services: ServiceEntry[] = [
   { name: "auth", start: async (d) => (await import("@colmena/auth")).startAuth(d) },
   { name: "diag", start: async (d) => (await import("@colmena/diag")).startDiag(d) },
+  { name: "tasks", start: async (d) => (await import("@colmena/tasks")).startTasks(d) },
   { name: "gateway", start: async (d) => (await import("@colmena/gateway")).startGateway(d) },
 ];

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, Headers, opSubject, type ErrorBody } from "@colmena/protocol";
 import { createLogger, silentLogger } from "@colmena/runtime";
-import { startTasks, type RunningTasks, type StartTasksDeps } from "@colmena/tasks";
+import { jetstream } from "@nats-io/jetstream";
+import { TASKS_STREAM, startTasks, taskSubject, type RunningTasks, type StartTasksDeps, type TaskEvent } from "@colmena/tasks";
 
 export const fastEnv = (dataDir: string): NodeJS.ProcessEnv => ({
   COLMENA_DATA_DIR: dataDir,
@@ -72,7 +73,8 @@ export async function call<T = Record<string, any>>(nc: NatsConnection, op: stri
   if (m.headers?.get(Headers.serviceErrorCode)) throw ColmenaError.fromBody(m.json<ErrorBody>());
   const out = m.json<T & { _seq?: number }>();
   const seq = Number(m.headers?.get(Headers.seq) || 0);
-  if (seq) out._seq = seq;
+  // Not enumerable, so replies still compare equal to plain objects.
+  if (seq) Object.defineProperty(out, "_seq", { value: seq, enumerable: false });
   return out;
 }
 
@@ -85,4 +87,20 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Every event of one task, in stream order. */
+export async function taskEvents(nc: NatsConnection, taskId: string): Promise<(TaskEvent & { seq: number })[]> {
+  const js = jetstream(nc);
+  const oc = await js.consumers.get(TASKS_STREAM, { filter_subjects: [taskSubject(taskId)] });
+  const n = (await oc.info()).num_pending;
+  const out: (TaskEvent & { seq: number })[] = [];
+  if (n === 0) return out;
+  const it = await oc.fetch({ max_messages: n, expires: 5000 });
+  for await (const m of it) {
+    out.push({ ...m.json<TaskEvent>(), seq: m.seq });
+    if (out.length >= n) break;
+  }
+  await oc.delete().catch(() => undefined);
+  return out;
 }
