@@ -44,5 +44,7 @@ export async function startDiag({ nc, log }: DiagDeps): Promise<Diag> {
       publishEvent(nc, ch, data.event, data.data ?? {}, { excludeConn: data.exclude_self ? ctx.connId : undefined });
       return {};
     });
+  // Resolve only once the server has the endpoints' subscriptions: callers may route to diag at once.
+  await nc.flush();
   return { id: host.id, stop: () => host.stop() };
 }

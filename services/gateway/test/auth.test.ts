@@ -135,6 +135,7 @@ test("auth - auth.login and auth.logout go to the auth service; no auth instance
         families.push(ctx.headers?.get(Headers.tokenFamily));
         return {};
       });
+    await rig.nc.flush();
     const bad = await c.request("auth.login", { username: "ana", password: "wrongpass" });
     assert.equal(bad.error.code, "unauthorized");
     assert.equal((await c.request("auth.whoami")).error.code, "unauthorized");

@@ -20,6 +20,7 @@ test("http - /healthz follows the NATS connection and /readyz waits for every co
 
   // Stand-ins answer $SRV.PING for every core service: ready.
   const hosts = await Promise.all(coreServices().map((name) => ServiceHost.start({ nc: rig.nc, name, version: "0.0.0", log: silentLogger() })));
+  await rig.nc.flush();
   try {
     const ready = await get(port, "/readyz");
     assert.equal(ready.status, 200, JSON.stringify(await ready.clone().json()));
@@ -85,6 +86,7 @@ test("legacy - an anonymous task frame becomes tasks.submit with wait and comes 
       const d = data as { input: string };
       return { task_id: "t_" + "0".repeat(32), status: "done", result: String(d.input).toUpperCase(), worker: "w-1", attempts: 1 } as never;
     });
+    await rig.nc.flush();
     c.sendRaw('{"tipo":"uppercase","contenido":"hola mundo","tarea_id":"mine-1"}');
     assert.deepEqual(await c.inbox.take(), { estado: "ok", resultado: "HOLA MUNDO", tarea_id: "mine-1", worker: "w-1" });
     c.sendRaw('{"tipo":1,"contenido":"abc"}');
