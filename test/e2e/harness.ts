@@ -31,8 +31,8 @@ export interface SystemOptions {
 }
 
 export interface ClientChoice extends Partial<Omit<ClientOptions, "url">> {
-  /** `tcp` (default) or `ws`. */
-  transport?: "tcp" | "ws";
+  /** `tcp` (default), `tls` (needs a TLS system) or `ws`. */
+  transport?: "tcp" | "tls" | "ws";
   codec?: Codec;
 }
 
@@ -47,6 +47,8 @@ export interface TestUser {
 
 export interface GatewayEndpoints {
   tcpUrl: string;
+  /** Only when the system was started with `COLMENA_TLS_CERT` and `COLMENA_TLS_KEY`. */
+  tlsUrl?: string;
   wsUrl: string;
   httpUrl: string;
   ports: GatewayPorts;
@@ -121,11 +123,13 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   for (const r of started.running) running.set(r.name, r.service);
   const ports = started.gatewayPorts!;
   const urls = endpointUrls({ host: "127.0.0.1", ports });
-  const gateway: GatewayEndpoints = { tcpUrl: urls.tcp, wsUrl: urls.ws, httpUrl: urls.http, ports };
+  const gateway: GatewayEndpoints = { tcpUrl: urls.tcp, tlsUrl: urls.tls, wsUrl: urls.ws, httpUrl: urls.http, ports };
 
   const client = async (choice: ClientChoice = {}) => {
     const { transport = "tcp", ...rest } = choice;
-    const c = await ColmenaClient.connect({ url: transport === "ws" ? gateway.wsUrl : gateway.tcpUrl, requestTimeoutMs: 15_000, ...rest });
+    const url = transport === "ws" ? gateway.wsUrl : transport === "tls" ? gateway.tlsUrl : gateway.tcpUrl;
+    if (!url) throw new Error("this system has no TLS listener: start it with COLMENA_TLS_CERT and COLMENA_TLS_KEY");
+    const c = await ColmenaClient.connect({ url, requestTimeoutMs: 15_000, ...rest });
     clients.add(c);
     c.onStatus((s) => s.type === "closed" && clients.delete(c));
     return c;
@@ -153,7 +157,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     const old = running.get(name);
     if (old) await stopService(name);
     // A restarted gateway must come back where clients reconnect to.
-    const pinned: NodeJS.ProcessEnv = name === "gateway" ? { COLMENA_TCP_PORT: String(ports.tcp), COLMENA_HTTP_PORT: String(ports.http) } : {};
+    const pinned: NodeJS.ProcessEnv =
+      name === "gateway" ? { COLMENA_TCP_PORT: String(ports.tcp), COLMENA_HTTP_PORT: String(ports.http), ...(ports.tls ? { COLMENA_TLS_PORT: String(ports.tls) } : {}) } : {};
     const again = await startServices([entry], { nc: nc!, log, env: { ...env, ...pinned } });
     running.set(name, again.running[0].service);
   };

@@ -1,6 +1,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ColmenaClient, ColmenaError, type ClientStatus } from "@colmena/client";
 import { startSystem, type System } from "../../../test/e2e/harness.ts";
 
@@ -147,4 +151,26 @@ test("client - connecting to a closed port rejects with unavailable", async () =
   const port = (server.address() as { port: number }).port;
   await new Promise((r) => server.close(r));
   await assert.rejects(ColmenaClient.connect({ url: `tcp://127.0.0.1:${port}` }), (e: unknown) => ColmenaError.is(e, "unavailable"));
+});
+
+test("client - tls:// connects with a private CA, reconnects and logs in again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-tls-"));
+  try {
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    await using tlsSys = await startSystem({ services: ["auth"], env: { COLMENA_TLS_CERT: cert, COLMENA_TLS_KEY: key } });
+    assert.match(tlsSys.gateway.tlsUrl ?? "", /^tls:\/\/127\.0\.0\.1:\d+$/);
+    const ca = readFileSync(cert);
+    const { client, username } = await tlsSys.user({ transport: "tls", tls: { ca } });
+    assert.equal((await client.whoami()).username, username);
+    const back = statusOf(client, "reauthenticated");
+    await tlsSys.restart("gateway");
+    await back;
+    assert.equal((await client.whoami()).username, username);
+    // Without the CA the certificate is refused.
+    await assert.rejects(tlsSys.client({ transport: "tls" }), (e: unknown) => ColmenaError.is(e, "unavailable"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
