@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { diagOps, userChannel } from "@colmena/protocol";
+import { Headers, diagOps, userChannel } from "@colmena/protocol";
 import { ServiceHost, callerOf, publishEvent, type Logger } from "@colmena/runtime";
 
 export interface DiagDeps {
@@ -26,7 +26,9 @@ export async function startDiag({ nc, log }: DiagDeps): Promise<Diag> {
     .handle(diagOps["diag.echo"], async (data, ctx) => {
       const user = callerOf(ctx);
       if (data.delay_ms) await sleep(data.delay_ms);
-      return { payload: data.payload ?? null, user_id: user.id, ts: Date.now() };
+      if (data.set_seq) ctx.setSeq(data.set_seq);
+      const minSeq = Number(ctx.headers?.get(Headers.minSeq) || 0);
+      return { payload: data.payload ?? null, user_id: user.id, ts: Date.now(), request_id: ctx.requestId, ...(minSeq ? { min_seq: minSeq } : {}) };
     })
     .handle(diagOps["diag.subscribe"], (data, ctx) => {
       callerOf(ctx);

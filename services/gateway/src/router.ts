@@ -78,7 +78,12 @@ export class Router {
     } catch {
       return this.refuse(conn, null, new FrameError(null, "a frame must be valid JSON"), "json");
     }
-    void this.dispatch(conn, value, "json");
+    this.run(conn, value, "json");
+  }
+
+  /** No input may crash the process: whatever escapes a request is logged, never thrown. */
+  private run(conn: Conn, value: unknown, enc: Encoding): void {
+    this.dispatch(conn, value, enc).catch((err) => conn.log.error({ err, conn: conn.id }, "frame handling failed"));
   }
 
   /** A MessagePack binary WebSocket message. */
@@ -90,7 +95,7 @@ export class Router {
     } catch {
       return this.refuse(conn, null, new FrameError(null, "a binary frame must be valid MessagePack"), "msgpack");
     }
-    void this.dispatch(conn, value, "msgpack");
+    this.run(conn, value, "msgpack");
   }
 
   /** A frame over `COLMENA_MAX_FRAME_BYTES`; the transport decides whether to close. */

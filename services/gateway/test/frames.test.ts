@@ -153,3 +153,20 @@ test("gateway - a service's bad_request passes through with its details", async 
   assert.equal(r.error.code, "bad_request");
   assert.ok(Array.isArray(r.error.details) && r.error.details.length >= 1);
 });
+
+test("gateway - requests carry a request id per frame and the highest Colmena-Seq seen per service as Colmena-Min-Seq", async () => {
+  await using rig = await startRig();
+  const c = await rig.login("u-seq");
+  const first = await c.request("diag.echo", {});
+  assert.equal(first.data.min_seq, undefined, "no sequence seen yet");
+  assert.match(first.data.request_id, new RegExp(`^${rig.gw.id}-[0-9a-z]+-\\d+$`));
+  await c.request("diag.echo", { set_seq: 42 });
+  assert.equal((await c.request("diag.echo", {})).data.min_seq, 42);
+  await c.request("diag.echo", { set_seq: 7 });
+  const after = await c.request("diag.echo", {});
+  assert.equal(after.data.min_seq, 42, "the highest sequence is kept");
+  assert.notEqual(after.data.request_id, first.data.request_id);
+  // Per connection: another connection of the same user starts from nothing.
+  const other = await rig.login("u-seq");
+  assert.equal((await other.request("diag.echo", {})).data.min_seq, undefined);
+});

@@ -17,9 +17,20 @@ export const diagOps = {
     op: "diag.echo",
     service: "diag",
     access: "user",
-    summary: "Echoes the payload with the caller's user id and the server time (optionally after a delay).",
-    request: z.strictObject({ payload: z.json().optional(), delay_ms: z.number().int().min(0).max(60_000).optional() }),
-    reply: z.object({ payload: z.unknown(), user_id: z.string(), ts: z.number().int() }),
+    summary: "Echoes the payload with the caller's user id and the server time (optionally after a delay); tells the request id and `Colmena-Min-Seq` it got, and can report a `Colmena-Seq`.",
+    request: z.strictObject({
+      payload: z.json().optional(),
+      delay_ms: z.number().int().min(0).max(60_000).optional(),
+      /** Reported back as `Colmena-Seq`, as a write would. */
+      set_seq: z.number().int().min(1).optional(),
+    }),
+    reply: z.object({
+      payload: z.unknown(),
+      user_id: z.string(),
+      ts: z.number().int(),
+      request_id: z.string().optional(),
+      min_seq: z.number().int().optional(),
+    }),
   }),
   "diag.subscribe": defineOp({
     op: "diag.subscribe",
