@@ -21,3 +21,5 @@ export type { AccessClaims, SigningKey } from "./jwt.ts";
 export { startHealthServer } from "./health-server.ts";
 export { ReadModel, readModelFile } from "./read-model.ts";
 export type { ReadModelOptions, StoredEvent } from "./read-model.ts";
+export { defaultBackoff, runConsumer } from "./consumer.ts";
+export type { RunningConsumer, WorkConsumerOptions, WorkMessage } from "./consumer.ts";

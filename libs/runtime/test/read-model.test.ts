@@ -1,10 +1,10 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type Database from "better-sqlite3";
 import { startNats, uniqueName } from "@colmena/testing";
@@ -45,6 +45,20 @@ async function publish(nc: NatsConnection, subject: string, body: unknown): Prom
   return ack.seq;
 }
 
+/** A connection closed after the test, pass or fail. */
+async function conn(t: TestContext, url: string, opts: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+  const nc = await connect({ servers: url, ...opts });
+  t.after(() => nc.close());
+  return nc;
+}
+
+/** A read model closed after the test, pass or fail (closing twice is harmless). */
+async function open(t: TestContext, opts: ReadModelOptions): Promise<ReadModel> {
+  const rm = await ReadModel.open(opts);
+  t.after(() => rm.close());
+  return rm;
+}
+
 async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -53,9 +67,9 @@ async function until(what: string, cond: () => boolean, ms = 15_000): Promise<vo
   }
 }
 
-test("read model - folds events in batched transactions and resumes from its last sequence", async () => {
+test("read model - folds events in batched transactions and resumes from its last sequence", async (t) => {
   await using ns = await startNats();
-  const nc = await connect({ servers: ns.url });
+  const nc = await conn(t, ns.url);
   const { stream, subj, subjects } = await setup("rmfold");
   await ensureStream(nc, { name: stream, subjects });
   for (let i = 0; i < 300; i++) await publish(nc, `${subj}.ev.item.i${i % 50}`, { op: "set", value: `v${i}` });
@@ -74,7 +88,7 @@ test("read model - folds events in batched transactions and resumes from its las
       base.apply(db, ev);
     },
   };
-  let rm = await ReadModel.open(opts);
+  let rm = await open(t, opts);
   assert.equal(rm.lastSeq, 300);
   assert.equal(applied, 300);
   assert.ok(seenMeta.size < 300 / 2, `expected batches, got ${seenMeta.size} flushes for 300 events`);
@@ -85,18 +99,17 @@ test("read model - folds events in batched transactions and resumes from its las
 
   applied = 0;
   await publish(nc, `${subj}.ev.item.i7`, { op: "del" });
-  rm = await ReadModel.open(opts);
+  rm = await open(t, opts);
   assert.equal(applied, 1, "reopening applies only the new event");
   assert.equal(rm.lastSeq, 301);
   assert.equal(dump(rm.db).length, 49);
   await rm.close();
-  await nc.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("read model - deleting the SQLite file rebuilds the same state", async () => {
+test("read model - deleting the SQLite file rebuilds the same state", async (t) => {
   await using ns = await startNats();
-  const nc = await connect({ servers: ns.url });
+  const nc = await conn(t, ns.url);
   const { stream, subj, subjects } = await setup("rmdel");
   await ensureStream(nc, { name: stream, subjects });
   const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
@@ -104,7 +117,7 @@ test("read model - deleting the SQLite file rebuilds the same state", async () =
   const file = readModelFile("svc", "inst-1");
   delete process.env.COLMENA_DATA_DIR;
   assert.equal(file, join(dir, "svc-inst-1.sqlite"));
-  let rm = await ReadModel.open(itemsModel(nc, stream, file));
+  let rm = await open(t, itemsModel(nc, stream, file));
   for (let i = 0; i < 120; i++) {
     const seq = await publish(nc, `${subj}.ev.item.k${i % 17}`, i % 5 === 4 ? { op: "del" } : { op: "set", value: `x${i}` });
     if (i % 40 === 39) await rm.waitFor(seq);
@@ -114,22 +127,21 @@ test("read model - deleting the SQLite file rebuilds the same state", async () =
   assert.ok(before.length > 0);
   await rm.close();
   for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-  rm = await ReadModel.open(itemsModel(nc, stream, file));
+  rm = await open(t, itemsModel(nc, stream, file));
   assert.equal(rm.lastSeq, 120);
   assert.deepEqual(dump(rm.db), before);
   await rm.close();
-  await nc.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("read model - two replicas on separate connections read their writes with waitFor", async () => {
+test("read model - two replicas on separate connections read their writes with waitFor", async (t) => {
   await using ns = await startNats();
-  const nc1 = await connect({ servers: ns.url });
-  const nc2 = await connect({ servers: ns.url });
+  const nc1 = await conn(t, ns.url);
+  const nc2 = await conn(t, ns.url);
   const { stream, subj, subjects } = await setup("rmryw");
   await ensureStream(nc1, { name: stream, subjects });
-  const a = await ReadModel.open(itemsModel(nc1, stream, ":memory:"));
-  const b = await ReadModel.open(itemsModel(nc2, stream, ":memory:"));
+  const a = await open(t, itemsModel(nc1, stream, ":memory:"));
+  const b = await open(t, itemsModel(nc2, stream, ":memory:"));
   for (let i = 0; i < 50; i++) {
     const writer = i % 2 === 0 ? nc1 : nc2;
     const reader = i % 2 === 0 ? b : a;
@@ -141,16 +153,14 @@ test("read model - two replicas on separate connections read their writes with w
   await a.close();
   await b.close();
   await assert.rejects(a.waitFor(10_000), (e: unknown) => ColmenaError.is(e, "unavailable"));
-  await nc1.close();
-  await nc2.close();
 });
 
-test("read model - folding continues across a nats-server restart", async () => {
+test("read model - folding continues across a nats-server restart", async (t) => {
   await using ns = await startNats();
-  const nc = await connect({ servers: ns.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await conn(t, ns.url, { maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const { stream, subj, subjects } = await setup("rmrestart");
   await ensureStream(nc, { name: stream, subjects });
-  const rm = await ReadModel.open(itemsModel(nc, stream, ":memory:"));
+  const rm = await open(t, itemsModel(nc, stream, ":memory:"));
   await rm.waitFor(await publish(nc, `${subj}.ev.item.a`, { op: "set", value: "1" }));
   await ns.restart();
   // Publishing may fail until the client has reconnected.
@@ -167,18 +177,17 @@ test("read model - folding continues across a nats-server restart", async () => 
   await rm.waitFor(seq, 30_000);
   assert.deepEqual(dump(rm.db).map((r) => (r as { id: string }).id), ["a", "b", "c"]);
   await rm.close();
-  await nc.close();
 });
 
-test("read model - a recreated stream rebuilds the tables, while running and at open", async () => {
+test("read model - a recreated stream rebuilds the tables, while running and at open", async (t) => {
   await using ns = await startNats();
-  const nc = await connect({ servers: ns.url });
+  const nc = await conn(t, ns.url);
   const jsm = await jetstreamManager(nc);
   const { stream, subj, subjects } = await setup("rmrecreate");
   await ensureStream(nc, { name: stream, subjects });
   const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
   const file = join(dir, "m.sqlite");
-  const rm = await ReadModel.open(itemsModel(nc, stream, file, { checkIntervalMs: 1000 }));
+  const rm = await open(t, itemsModel(nc, stream, file, { checkIntervalMs: 1000 }));
   for (let i = 0; i < 5; i++) await publish(nc, `${subj}.ev.item.old${i}`, { op: "set", value: "old" });
   await rm.waitFor(5);
   await jsm.streams.delete(stream);
@@ -195,22 +204,21 @@ test("read model - a recreated stream rebuilds the tables, while running and at 
   await jsm.streams.delete(stream);
   await ensureStream(nc, { name: stream, subjects });
   await publish(nc, `${subj}.ev.item.third`, { op: "set", value: "3rd" });
-  const again = await ReadModel.open(itemsModel(nc, stream, file));
+  const again = await open(t, itemsModel(nc, stream, file));
   assert.deepEqual(dump(again.db), [{ id: "third", value: "3rd", seq: 1 }]);
   await again.close();
-  await nc.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("read model - a purge of unapplied events rebuilds; a purge of applied ones keeps their effects", async () => {
+test("read model - a purge of unapplied events rebuilds; a purge of applied ones keeps their effects", async (t) => {
   await using ns = await startNats();
-  const nc = await connect({ servers: ns.url });
+  const nc = await conn(t, ns.url);
   const jsm = await jetstreamManager(nc);
   const { stream, subj, subjects } = await setup("rmpurge");
   await ensureStream(nc, { name: stream, subjects });
   const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
   const file = join(dir, "m.sqlite");
-  let rm = await ReadModel.open(itemsModel(nc, stream, file));
+  let rm = await open(t, itemsModel(nc, stream, file));
   for (let i = 1; i <= 3; i++) await publish(nc, `${subj}.ev.item.a${i}`, { op: "set", value: "a" });
   await rm.waitFor(3);
   // Applied, then purged: the model keeps them, like a snapshot.
@@ -222,21 +230,20 @@ test("read model - a purge of unapplied events rebuilds; a purge of applied ones
   await publish(nc, `${subj}.ev.item.c1`, { op: "set", value: "c" });
   await jsm.streams.purge(stream);
   const last = await publish(nc, `${subj}.ev.item.d`, { op: "set", value: "d" });
-  rm = await ReadModel.open(itemsModel(nc, stream, file));
+  rm = await open(t, itemsModel(nc, stream, file));
   assert.equal(rm.lastSeq, last);
   assert.deepEqual(dump(rm.db), [{ id: "d", value: "d", seq: last }]);
   await rm.close();
-  await nc.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("read model - a filtered model moves past other subjects and skips an event whose apply throws", async () => {
+test("read model - a filtered model moves past other subjects and skips an event whose apply throws", async (t) => {
   await using ns = await startNats();
-  const nc = await connect({ servers: ns.url });
+  const nc = await conn(t, ns.url);
   const { stream, subj, subjects } = await setup("rmfilter");
   await ensureStream(nc, { name: stream, subjects });
   const base = itemsModel(nc, stream, ":memory:", { filterSubjects: [`${subj}.ev.item.>`, `${subj}.ev.bad.>`] });
-  const rm = await ReadModel.open({
+  const rm = await open(t, {
     ...base,
     apply: (db, ev) => {
       base.apply(db, ev);
@@ -252,5 +259,4 @@ test("read model - a filtered model moves past other subjects and skips an event
   await rm.waitFor(await publish(nc, `${subj}.ev.item.w`, { op: "set", value: "w" }));
   assert.deepEqual(dump(rm.db).map((r) => (r as { id: string }).id), ["w", "x"], "the throwing event was rolled back");
   await rm.close();
-  await nc.close();
 });

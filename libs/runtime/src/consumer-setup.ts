@@ -1,0 +1,45 @@
+/**
+ * The durable pull consumer behind `runConsumer`, created or brought up to
+ * date at start and recreated whenever it goes missing.
+ */
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+
+export interface DurableSpec {
+  stream: string;
+  durable: string;
+  filterSubjects?: string[];
+  ackWaitMs: number;
+  /** What the server enforces: our maxDeliver plus the one delivery reserved for the dead-letter hook. */
+  serverMaxDeliver: number;
+  maxAckPending: number;
+}
+
+const ms = (n: number) => n * 1_000_000;
+
+function filterOf(spec: DurableSpec): Partial<ConsumerConfig> {
+  const f = spec.filterSubjects ?? [];
+  if (f.length === 0) return {};
+  return f.length === 1 ? { filter_subject: f[0] } : { filter_subjects: f };
+}
+
+/** Creates the durable, or updates the settings we own when it already exists with others. */
+export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): Promise<void> {
+  const changeable: Partial<ConsumerConfig> = {
+    ack_wait: ms(spec.ackWaitMs),
+    max_deliver: spec.serverMaxDeliver,
+    max_ack_pending: spec.maxAckPending,
+    ...filterOf(spec),
+  };
+  try {
+    await jsm.consumers.add(spec.stream, {
+      durable_name: spec.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ...changeable,
+    });
+  } catch (err) {
+    // Creating over an existing durable with other settings is refused; update those we own.
+    if (!/already exists|already in use/i.test(String((err as Error).message))) throw err;
+    await jsm.consumers.update(spec.stream, spec.durable, changeable);
+  }
+}

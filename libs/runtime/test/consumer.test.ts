@@ -1,0 +1,243 @@
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { startNats, uniqueName } from "@colmena/testing";
+import { ColmenaError } from "@colmena/protocol";
+import { defaultBackoff, ensureStream, runConsumer, silentLogger, type RunningConsumer, type WorkConsumerOptions, type WorkMessage } from "@colmena/runtime";
+
+async function workStream(nc: NatsConnection) {
+  const stream = uniqueName("WORK");
+  const subject = `${stream.toLowerCase()}.job`;
+  await ensureStream(nc, { name: stream, subjects: [`${subject}.>`], retention: RetentionPolicy.Workqueue });
+  const js = jetstream(nc);
+  const publish = async (n: number) => {
+    const seqs: number[] = [];
+    for (let i = 0; i < n; i++) seqs.push((await js.publish(`${subject}.${i}`, JSON.stringify({ i }))).seq);
+    return seqs;
+  };
+  return { stream, durable: uniqueName("workers"), publish };
+}
+
+function base(nc: NatsConnection, stream: string, durable: string, handle: WorkConsumerOptions["handle"]): WorkConsumerOptions {
+  return { nc, stream, durable, handle, log: silentLogger(), fetchExpiresMs: 2000 };
+}
+
+/** A connection closed after the test, pass or fail. */
+async function conn(t: TestContext, url: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: url });
+  t.after(() => nc.close());
+  return nc;
+}
+
+/** A running consumer stopped after the test, pass or fail. */
+async function run(t: TestContext, opts: WorkConsumerOptions): Promise<RunningConsumer> {
+  const c = await runConsumer(opts);
+  t.after(() => c.stop());
+  return c;
+}
+
+async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+test("work consumer - default backoff grows with the delivery count, with jitter, capped at 30 s", () => {
+  for (let n = 1; n <= 8; n++) {
+    const full = Math.min(30_000, 500 * 2 ** (n - 1));
+    for (let k = 0; k < 20; k++) {
+      const d = defaultBackoff(n);
+      assert.ok(d >= full / 2 && d <= full, `delivery ${n}: ${d} not in [${full / 2}, ${full}]`);
+    }
+  }
+  assert.ok(defaultBackoff(40) <= 30_000);
+});
+
+test("work consumer - acks on success", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  const seen: number[] = [];
+  const c = await run(t, base(nc, stream, durable, async (m) => { seen.push(m.json<{ i: number }>().i); }));
+  await publish(5);
+  await until("5 messages", () => seen.length === 5);
+  const jsm = await jetstreamManager(nc);
+  let ci = await jsm.consumers.info(stream, durable);
+  for (let i = 0; i < 100 && ci.ack_floor.stream_seq < 5; i++) {
+    await sleep(20);
+    ci = await jsm.consumers.info(stream, durable);
+  }
+  assert.equal(ci.num_ack_pending, 0);
+  assert.equal(ci.ack_floor.stream_seq, 5);
+  assert.equal(ci.config.max_deliver, 6, "one delivery is reserved for the dead-letter hook");
+  assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+  await c.stop();
+});
+
+test("work consumer - a throwing handler is retried with growing delay and delivery count", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  const deliveries: { count: number; at: number }[] = [];
+  const c = await run(t, {
+    ...base(nc, stream, durable, async (m) => {
+      deliveries.push({ count: m.deliveryCount, at: Date.now() });
+      if (m.deliveryCount < 3) throw new Error("flaky");
+    }),
+    backoffMs: (n) => n * 400,
+  });
+  await publish(1);
+  await until("3 deliveries", () => deliveries.length === 3);
+  assert.deepEqual(deliveries.map((d) => d.count), [1, 2, 3]);
+  const gap1 = deliveries[1].at - deliveries[0].at;
+  const gap2 = deliveries[2].at - deliveries[1].at;
+  assert.ok(gap1 >= 350, `first retry after ${gap1} ms, asked 400`);
+  assert.ok(gap2 >= 750, `second retry after ${gap2} ms, asked 800`);
+  await c.stop();
+});
+
+test("work consumer - a non-retryable ColmenaError dead-letters at once", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  let handled = 0;
+  const dead: { msg: WorkMessage; err: unknown }[] = [];
+  const c = await run(t, {
+    ...base(nc, stream, durable, async () => { handled++; throw new ColmenaError("bad_request", "no such thing"); }),
+    ackWaitMs: 1000,
+    onDeadLetter: async (msg, err) => { dead.push({ msg, err }); },
+  });
+  await publish(1);
+  await until("the dead letter", () => dead.length === 1);
+  assert.equal(dead[0].msg.deliveryCount, 1);
+  assert.ok(ColmenaError.is(dead[0].err, "bad_request"));
+  await sleep(1500); // past ack_wait: nothing comes back
+  assert.equal(handled, 1);
+  assert.equal(dead.length, 1);
+  const ci = await (await jetstreamManager(nc)).consumers.info(stream, durable);
+  assert.equal(ci.num_ack_pending + ci.num_pending, 0);
+  await c.stop();
+});
+
+test("work consumer - exhausted deliveries call onDeadLetter exactly once, even when the last attempt stalls", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  const calls = new Map<number, number[]>();
+  const dead: { seq: number; count: number; err: unknown }[] = [];
+  const [failing, stalling] = await publish(2);
+  const c = await run(t, {
+    ...base(nc, stream, durable, async (m) => {
+      calls.set(m.seq, [...(calls.get(m.seq) ?? []), m.deliveryCount]);
+      if (m.seq === stalling && m.deliveryCount === 3) await sleep(2500); // past ack_wait, no result
+      throw new Error("always fails");
+    }),
+    concurrency: 2,
+    maxDeliver: 3,
+    ackWaitMs: 1000,
+    backoffMs: () => 50,
+    onDeadLetter: async (msg, err) => { dead.push({ seq: msg.seq, count: msg.deliveryCount, err }); },
+  });
+  await until("both dead letters", () => dead.length === 2);
+  await sleep(2000);
+  assert.deepEqual(calls.get(failing), [1, 2, 3]);
+  assert.deepEqual(calls.get(stalling), [1, 2, 3]);
+  assert.equal(dead.filter((d) => d.seq === failing).length, 1);
+  assert.equal(dead.filter((d) => d.seq === stalling).length, 1);
+  const stalled = dead.find((d) => d.seq === stalling)!;
+  assert.equal(stalled.count, 4, "the reserved delivery runs the hook, not the handler");
+  assert.ok(ColmenaError.is(stalled.err, "timeout"));
+  await c.stop();
+});
+
+test("work consumer - two instances share the work, each message handled once", async (t) => {
+  await using ns = await startNats();
+  const nc1 = await conn(t, ns.url);
+  const nc2 = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc1);
+  const handledBy = new Map<number, string[]>();
+  const worker = (nc: NatsConnection, name: string) =>
+    run(t, {
+      ...base(nc, stream, durable, async (m) => {
+        handledBy.set(m.seq, [...(handledBy.get(m.seq) ?? []), name]);
+        await sleep(15);
+      }),
+      concurrency: 2,
+    });
+  const a = await worker(nc1, "a");
+  const b = await worker(nc2, "b");
+  const seqs = await publish(40);
+  await until("40 messages", () => handledBy.size === 40);
+  await sleep(300);
+  for (const s of seqs) assert.equal(handledBy.get(s)?.length, 1, `seq ${s} handled by ${handledBy.get(s)}`);
+  const byA = [...handledBy.values()].filter((v) => v[0] === "a").length;
+  assert.ok(byA > 0 && byA < 40, `a handled ${byA} of 40`);
+  await a.stop();
+  await b.stop();
+});
+
+test("work consumer - a handler that stalls past ack_wait is redelivered to another instance; working() prevents it", async (t) => {
+  await using ns = await startNats();
+  const nc1 = await conn(t, ns.url);
+  const nc2 = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc1);
+  const log: string[] = [];
+  const [stalled, kept] = await publish(2);
+  const a = await run(t, {
+    ...base(nc1, stream, durable, async (m) => {
+      log.push(`a:${m.seq}:${m.deliveryCount}`);
+      if (m.seq === stalled) { await sleep(2500); return; }
+      for (let i = 0; i < 10; i++) { m.working(); await sleep(250); }
+    }),
+    ackWaitMs: 1000,
+    concurrency: 2,
+  });
+  await until("a took both", () => log.length === 2);
+  const b = await run(t, {
+    ...base(nc2, stream, durable, async (m) => { log.push(`b:${m.seq}:${m.deliveryCount}`); }),
+    ackWaitMs: 1000,
+  });
+  await until("the stalled one redelivered to b", () => log.includes(`b:${stalled}:2`), 10_000);
+  await sleep(2000); // the kept one has run 2.5 s, well past ack_wait
+  assert.ok(!log.some((l) => l.startsWith(`b:${kept}`)), log.join(" "));
+  assert.equal(log.filter((l) => l.includes(`:${kept}:`)).length, 1);
+  await a.stop();
+  await b.stop();
+});
+
+test("work consumer - stop() waits for in-flight work and fetches no more", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  let started = 0;
+  let finished = 0;
+  const c = await run(t, base(nc, stream, durable, async () => { started++; await sleep(500); finished++; }));
+  await publish(1);
+  await until("work started", () => started === 1);
+  await c.stop();
+  assert.equal(finished, 1);
+  await publish(1);
+  await sleep(500);
+  assert.equal(started, 1);
+  const ci = await (await jetstreamManager(nc)).consumers.info(stream, durable);
+  assert.equal(ci.num_pending, 1);
+});
+
+test("work consumer - recovers when its durable is deleted under it", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  const seen: number[] = [];
+  const c = await run(t, base(nc, stream, durable, async (m) => { seen.push(m.seq); }));
+  await publish(1);
+  await until("first message", () => seen.length === 1);
+  await (await jetstreamManager(nc)).consumers.delete(stream, durable);
+  await publish(1);
+  await until("the consumer recreated and the second message handled", () => seen.length === 2, 30_000);
+  assert.deepEqual(seen, [1, 2]);
+  await c.stop();
+});
