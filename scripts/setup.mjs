@@ -3,27 +3,23 @@
 // machine (Node.js, npm and apt only): the npm packages, then nats-server 2.10+
 // (libs/runtime/src/nats-binary.ts). Plain JavaScript: it runs before any package is installed.
 import { execFileSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
-function needsInstall() {
-  const marker = join(root, "node_modules", ".package-lock.json");
-  if (!existsSync(marker)) return true;
-  for (const f of ["package.json", "package-lock.json"]) {
-    const p = join(root, f);
-    if (existsSync(p) && statSync(p).mtimeMs > statSync(marker).mtimeMs + 1000) return true;
-  }
-  return false;
-}
+// node_modules is current when it was installed from this very lockfile.
+const lockfile = join(root, "package-lock.json");
+const marker = join(root, "node_modules", ".colmena-installed");
+const lockHash = createHash("sha256").update(readFileSync(lockfile)).digest("hex");
 
-if (needsInstall()) {
-  console.error("installing npm packages ...");
-  const args = existsSync(join(root, "package-lock.json")) ? ["ci", "--no-audit", "--no-fund"] : ["install", "--no-audit", "--no-fund"];
-  execFileSync(npm, args, { cwd: root, stdio: "inherit" });
+if (!existsSync(marker) || readFileSync(marker, "utf8") !== lockHash) {
+  console.error("installing npm packages (npm ci) ...");
+  execFileSync(npm, ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  writeFileSync(marker, lockHash);
 }
 
 const tsx = join(root, "node_modules", ".bin", "tsx");
