@@ -5,6 +5,8 @@ export type { TasksConfig } from "./config.ts";
 export { LEADER_BUCKET, TASKS_STREAM, WORK_STREAM, cancelSubject, idempotentTaskId, taskSubject, workSubject } from "./events.ts";
 export type { TaskEvent, WorkItem } from "./events.ts";
 export { TaskTypes, BUILTIN_TYPES } from "./types/registry.ts";
+export { toRecord } from "./model.ts";
+export type { TaskQueries, TaskRow } from "./model.ts";
 export { abortable, defineTaskType, textInput } from "./types/define.ts";
 export type { TaskContext, TaskType } from "./types/define.ts";
 export { backoffDelay } from "./worker.ts";

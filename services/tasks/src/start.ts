@@ -41,6 +41,8 @@ export interface RunningTasks {
   readonly workerId?: string;
   /** The API's micro service instance id, when it runs the API. */
   readonly apiId?: string;
+  /** This API instance's read model: its queries and how far it has folded the stream (for tests and diagnostics). */
+  readonly view?: { queries: TaskQueries; lastSeq(): number };
   /** Whether this instance currently leads the due-task scheduler. */
   isLeader(): boolean;
   /** Stops taking work, lets running tasks finish (bounded), closes the read model; leaves the connection open. */
@@ -71,6 +73,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   const closers: (() => Promise<unknown>)[] = [];
 
   let host: ServiceHost | undefined;
+  let view: RunningTasks["view"];
   let scheduler: Scheduler | undefined;
   if (role !== "worker") {
     const watch = new TaskWatch();
@@ -95,6 +98,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
       },
     });
     const queries = new TaskQueries(model.db);
+    view = { queries, lastSeq: () => model.lastSeq };
     const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
     scheduler = new Scheduler({ kv, queries, taskLog, instanceId: `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ttlMs: config.leaderTtlMs, log }).start();
     host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t) }, TASKS_VERSION);
@@ -139,6 +143,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
     role,
     workerId: claim?.id,
     apiId: host?.id,
+    view,
     isLeader: () => scheduler?.isLeader ?? false,
     stop: () =>
       (stopping ??= (async () => {
