@@ -1,0 +1,56 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { TASKS_STREAM, WORK_STREAM } from "@colmena/tasks";
+import { startNatsCluster } from "@colmena/testing";
+import { call, tasksFixture } from "./helpers.ts";
+
+// Streams and KV buckets at 3 replicas, as in production (read by ensureStream from the environment).
+process.env.COLMENA_STREAM_REPLICAS = "3";
+
+test("tasks cluster - kill the stream leader's node while 1,000 tasks are in flight: every acknowledged task is done", async (t) => {
+  await using cluster = await startNatsCluster(3);
+  await using fx = await tasksFixture(cluster.urls);
+  const api = await fx.start({ role: "api", instance: "api" });
+  await fx.start({ role: "worker", instance: "w1" });
+  await fx.start({ role: "worker", instance: "w2" });
+  const jsm = await jetstreamManager(fx.nc);
+  for (const s of [TASKS_STREAM, WORK_STREAM]) assert.equal((await jsm.streams.info(s)).config.num_replicas, 3);
+  const leader = (await jsm.streams.info(TASKS_STREAM)).cluster?.leader;
+  const victim = cluster.servers.find((s) => s.name === leader)!;
+  assert.ok(victim, `the TASKS leader ${leader} is one of ours`);
+
+  const acked: string[] = [];
+  let refused = 0;
+  let killed: Promise<void> | null = null;
+  const submits = Array.from({ length: 1000 }, async (_, i) => {
+    // Spread the submits over a couple of seconds so the kill lands mid-stream.
+    await new Promise((r) => setTimeout(r, i * 2));
+    try {
+      const r = await call(fx.nc, "tasks.submit", { type: "upper", input: `n${i}` }, `user${i % 10}`, { timeoutMs: 60_000 });
+      acked.push(r.task_id);
+    } catch {
+      refused++;
+    }
+    if (acked.length === 300 && !killed) killed = victim.kill("SIGKILL");
+  });
+  await Promise.all(submits);
+  await killed;
+  t.diagnostic(`${acked.length} submits acknowledged, ${refused} refused, node ${leader} killed mid-run`);
+  assert.ok(killed, "the node was killed while tasks were in flight");
+  assert.ok(acked.length >= 900, `most submits are acknowledged: ${acked.length}`);
+
+  const deadline = Date.now() + 90_000;
+  const pending = new Set(acked);
+  while (pending.size > 0 && Date.now() < deadline) {
+    const rows = [...pending].map((id) => api.view!.queries.get(id));
+    for (const r of rows) if (r?.status === "done") pending.delete(r.task_id);
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(pending.size, 0, `${pending.size} acknowledged tasks never finished`);
+  for (const id of acked) {
+    const r = api.view!.queries.get(id)!;
+    assert.equal(r.status, "done");
+    assert.equal(JSON.parse(r.result!), JSON.parse(r.input).toUpperCase());
+  }
+});
