@@ -25,9 +25,22 @@ export interface TcpDeps {
 const LINGER_MS = 2000;
 
 function socketSink(socket: Socket): Sink {
+  // Frames written in one tick (a burst of pushes, pipelined replies) leave in one syscall.
+  let corked = false;
+  const write = (data: string | Uint8Array) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(data);
+  };
   return {
-    writeText: (text) => void socket.write(text + "\n"),
-    writeBinary: (bytes) => void socket.write(bytes),
+    writeText: (text) => write(text + "\n"),
+    writeBinary: (bytes) => write(bytes),
     buffered: () => socket.writableLength,
     close: (_reason, graceful) => {
       if (!graceful) return void socket.destroy();

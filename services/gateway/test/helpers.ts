@@ -88,6 +88,7 @@ export class TcpClient extends Client {
 
   private constructor(readonly socket: Socket) {
     super();
+    socket.setNoDelay(true);
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {
       this.buf += chunk;
