@@ -218,6 +218,11 @@ export class ReadModel {
       },
     });
     this.messages = messages;
+    // Closed (or superseded) while the consumer was being created: do not leak it.
+    if (this.closed || gen !== this.generation) {
+      await messages.close().catch(() => undefined);
+      return;
+    }
     void this.watch(messages, gen);
   }
 

@@ -241,3 +241,24 @@ test("work consumer - recovers when its durable is deleted under it", async (t) 
   assert.deepEqual(seen, [1, 2]);
   await c.stop();
 });
+
+test("work consumer - keeps working across a nats-server restart", async (t) => {
+  await using ns = await startNats();
+  const nc = await connect({ servers: ns.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  t.after(() => nc.close());
+  const { stream, durable, publish } = await workStream(nc);
+  const seen: number[] = [];
+  await run(t, base(nc, stream, durable, async (m) => { seen.push(m.seq); }));
+  await publish(1);
+  await until("first message", () => seen.length === 1);
+  await ns.restart();
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try { await publish(1); break; } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
+  await until("the message published after the restart", () => seen.length === 2, 30_000);
+  assert.deepEqual(seen, [1, 2]);
+});
