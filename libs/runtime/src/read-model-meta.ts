@@ -19,6 +19,18 @@ export interface ReadModelMeta {
   lastSeq: number;
 }
 
+/** What the stream says about itself, for `staleReason`. */
+export interface StreamState { created: string; firstSeq: number; lastSeq: number }
+
+/** Why stored tables no longer describe this stream (so they must be rebuilt), or undefined. */
+export function staleReason(meta: ReadModelMeta, s: StreamState, shape: string): string | undefined {
+  if (meta.streamCreated !== s.created) return "stream recreated";
+  if (meta.shape !== shape) return "filter or version changed";
+  if (meta.lastSeq > s.lastSeq) return "stream went backwards";
+  if (meta.lastSeq > 0 && s.firstSeq > meta.lastSeq + 1) return "unapplied events purged";
+  return undefined;
+}
+
 export function ensureMetaTable(db: Database.Database): void {
   db.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (
     id INTEGER PRIMARY KEY CHECK (id = 1),

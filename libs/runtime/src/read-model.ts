@@ -25,7 +25,7 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ColmenaError } from "@colmena/protocol";
 import { counter, gauge } from "./metrics.ts";
-import { dropUserSchema, ensureMetaTable, metaWriter, readMeta, type ReadModelMeta } from "./read-model-meta.ts";
+import { dropUserSchema, ensureMetaTable, metaWriter, readMeta, staleReason, type ReadModelMeta, type StreamState } from "./read-model-meta.ts";
 import { SeqWaiters } from "./seq-waiters.ts";
 
 export { readModelFile } from "./read-model-meta.ts";
@@ -72,8 +72,6 @@ const rebuilds = counter("colmena_read_model_rebuilds_total", "times the read mo
 
 /** Flush inside the message callback once this many events wait, to bound memory during catch-up. */
 const MAX_BATCH = 5000;
-
-interface StreamState { created: string; firstSeq: number; lastSeq: number }
 
 export class ReadModel {
   readonly db: Database.Database;
@@ -152,7 +150,7 @@ export class ReadModel {
     const stream = await this.streamState();
     const meta = readMeta(db);
     this.streamCreated = stream.created;
-    const reason = meta && this.staleReason(meta, stream);
+    const reason = meta && staleReason(meta, stream, this.shape);
     if (reason) this.wipe(reason, meta.lastSeq);
     else if (meta) this.seq = meta.lastSeq;
     if (!meta || reason) db.transaction(() => this.writeMeta(this.metaAt(this.seq)))();
@@ -161,14 +159,6 @@ export class ReadModel {
     const every = opts.checkIntervalMs ?? 30_000;
     this.timer = setInterval(() => this.resync(false), every);
     this.timer.unref();
-  }
-
-  private staleReason(meta: ReadModelMeta, s: StreamState): string | undefined {
-    if (meta.streamCreated !== s.created) return "stream recreated";
-    if (meta.shape !== this.shape) return "filter or version changed";
-    if (meta.lastSeq > s.lastSeq) return "stream went backwards";
-    if (meta.lastSeq > 0 && s.firstSeq > meta.lastSeq + 1) return "unapplied events purged";
-    return undefined;
   }
 
   private async streamState(): Promise<StreamState> {
@@ -263,7 +253,7 @@ export class ReadModel {
         const before = this.seq;
         const s = await this.streamState();
         if (this.closed) return;
-        const reason = s.created !== this.streamCreated ? "stream recreated" : this.staleReason(this.metaAt(before), s);
+        const reason = s.created !== this.streamCreated ? "stream recreated" : staleReason(this.metaAt(before), s, this.shape);
         if (!reason && !restart) return;
         this.generation++;
         await this.messages?.close().catch(() => undefined);
