@@ -10,6 +10,7 @@ export const commandGroups: (() => Promise<{ commands: Command[] }>)[] = [
   () => import("./status.ts"),
   () => import("./session.ts"),
   () => import("./call.ts"),
+  () => import("./tasks.ts"),
 ];
 
 export async function loadCommands(): Promise<Command[]> {

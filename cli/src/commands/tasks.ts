@@ -1,0 +1,131 @@
+/**
+ * `colmena tasks ...`: submit, get, list, cancel and watch tasks (protocol.md
+ * section 5) as the logged-in user. Options take the `--name=value` form.
+ */
+import { UsageError, type Args } from "../args.ts";
+import { openSession } from "../connect.ts";
+import { printJson, type Command } from "./command.ts";
+
+const USAGE = [
+  "submit <type> <input> [--wait] [--timeout=MS] [--priority=high|normal|low] [--delay=MS] [--attempts=N] [--key=IDEMPOTENCY_KEY]",
+  "get <task_id>",
+  "list [--status=queued|running|done|failed|cancelled] [--limit=N] [--before=CURSOR]",
+  "cancel <task_id>",
+  "watch [<task_id>]   (prints task.done / task.failed / task.progress events; with an id, until that task ends)",
+].join("\n       colmena tasks ");
+
+function opt(args: Args, name: string): string | undefined {
+  const v = args.flags[name];
+  if (v === true) throw new UsageError(`--${name} needs a value: --${name}=VALUE`);
+  return typeof v === "string" ? v : undefined;
+}
+
+function intOpt(args: Args, name: string): number | undefined {
+  const v = opt(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, not ${v}`);
+  return n;
+}
+
+function need(args: Args, index: number, what: string): string {
+  const v = args.positionals[index];
+  if (v === undefined) throw new UsageError(`${what} is required`);
+  return v;
+}
+
+/** Builds the `tasks.submit` data from the command line. */
+export function submitData(args: Args): Record<string, unknown> {
+  const data: Record<string, unknown> = { type: need(args, 1, "a task type"), input: need(args, 2, "the input") };
+  if (args.flags.wait === true) data.wait = true;
+  const fields: [string, string][] = [["timeout", "timeout_ms"], ["delay", "delay_ms"], ["attempts", "max_attempts"]];
+  for (const [flag, field] of fields) {
+    const n = intOpt(args, flag);
+    if (n !== undefined) data[field] = n;
+  }
+  const priority = opt(args, "priority");
+  if (priority) data.priority = priority;
+  const key = opt(args, "key");
+  if (key) data.idempotency_key = key;
+  return data;
+}
+
+async function watch(args: Args): Promise<number> {
+  const only = args.positionals[1];
+  const client = await openSession(args);
+  return await new Promise<number>((resolve, reject) => {
+    let code = 0;
+    const end = () => { client.close(); resolve(code); };
+    for (const event of ["task.done", "task.failed", "task.progress"]) {
+      client.on(event, (data, frame) => {
+        const d = data as { task_id?: string };
+        if (only && d.task_id !== only) return;
+        process.stdout.write(JSON.stringify(frame) + "\n");
+        if (only && event !== "task.progress") {
+          code = event === "task.failed" ? 1 : 0;
+          end();
+        }
+      });
+    }
+    client.onStatus((s) => s.type === "closed" && resolve(code));
+    process.once("SIGINT", end);
+    process.once("SIGTERM", end);
+    process.stderr.write(`watching ${only ? `task ${only}` : "your tasks"} as ${client.session?.username}; Ctrl-C to stop\n`);
+    // A task that ended before we listened sends no more events: print its record instead.
+    if (only) {
+      client.request<{ status: string }>("tasks.get", { task_id: only }).then((rec) => {
+        if (rec.status === "done" || rec.status === "failed" || rec.status === "cancelled") {
+          process.stdout.write(JSON.stringify(rec) + "\n");
+          code = rec.status === "done" ? 0 : 1;
+          end();
+        }
+      }, (err) => { client.close(); reject(err); });
+    }
+  });
+}
+
+export const commands: Command[] = [
+  {
+    name: "tasks",
+    usage: "submit|get|list|cancel|watch ...",
+    summary: "durable tasks: submit one, look at them, cancel, or watch their events",
+    async run(args) {
+      const sub = args.positionals[0];
+      if (sub === "watch") return watch(args);
+      let op: string;
+      let data: Record<string, unknown>;
+      let timeoutMs: number | undefined;
+      switch (sub) {
+        case "submit":
+          op = "tasks.submit";
+          data = submitData(args);
+          if (data.wait) timeoutMs = Number(data.timeout_ms ?? 30_000) + 5_000;
+          break;
+        case "get":
+        case "cancel":
+          op = `tasks.${sub}`;
+          data = { task_id: need(args, 1, "a task id") };
+          break;
+        case "list": {
+          op = "tasks.list";
+          data = {};
+          const status = opt(args, "status");
+          if (status) data.status = status;
+          for (const f of ["limit", "before"]) {
+            const n = intOpt(args, f);
+            if (n !== undefined) data[f] = n;
+          }
+          break;
+        }
+        default:
+          throw new UsageError(`usage: colmena tasks ${USAGE}`);
+      }
+      const client = await openSession(args);
+      try {
+        printJson(await client.request(op, data, timeoutMs ? { timeoutMs } : {}));
+      } finally {
+        client.close();
+      }
+    },
+  },
+];
