@@ -7,6 +7,7 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { metrics, type Logger } from "@colmena/runtime";
 import { coreServices, pingServices } from "./sys.ts";
+import { listenOn } from "./tcp.ts";
 
 export interface HttpDeps {
   host: string;
@@ -52,12 +53,5 @@ export function startHttp(deps: HttpDeps): Promise<{ server: Server; port: numbe
     });
   });
   server.on("clientError", (_err, socket) => socket.destroy());
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: deps.host, port: deps.port, ipv6Only: false }, () => {
-      server.off("error", reject);
-      const addr = server.address();
-      resolve({ server, port: typeof addr === "object" && addr ? addr.port : deps.port });
-    });
-  });
+  return listenOn(server, deps.host, deps.port, deps.log).then((port) => ({ server, port }));
 }

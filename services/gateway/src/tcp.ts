@@ -110,7 +110,7 @@ function serve(socket: Socket, transport: Transport, deps: TcpDeps): void {
   socket.on("close", () => conn.gone());
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+function listenOnce(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, ipv6Only: false }, () => {
@@ -121,11 +121,26 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
+/**
+ * Listens dual-stack; on a machine without IPv6, `::` falls back to
+ * `0.0.0.0` rather than failing to start. Resolves with the bound port.
+ */
+export async function listenOn(server: Server, host: string, port: number, log?: Logger): Promise<number> {
+  try {
+    return await listenOnce(server, host, port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (host !== "::" || (code !== "EAFNOSUPPORT" && code !== "EADDRNOTAVAIL")) throw err;
+    log?.warn({ code }, "no IPv6 here; listening on 0.0.0.0");
+    return listenOnce(server, "0.0.0.0", port);
+  }
+}
+
 /** Starts the plain TCP listener; resolves with the bound port. */
 export async function startTcp(deps: TcpDeps): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => serve(socket, "tcp", deps));
   server.on("error", (err) => deps.log.error({ err }, "tcp listener error"));
-  const port = await listen(server, deps.host, deps.port);
+  const port = await listenOn(server, deps.host, deps.port, deps.log);
   return { server, port };
 }
 
@@ -134,6 +149,6 @@ export async function startTls(deps: TcpDeps, certFile: string, keyFile: string)
   const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (socket) => serve(socket, "tls", deps));
   server.on("tlsClientError", (err) => deps.log.debug({ err }, "tls handshake failed"));
   server.on("error", (err) => deps.log.error({ err }, "tls listener error"));
-  const port = await listen(server, deps.host, deps.port);
+  const port = await listenOn(server, deps.host, deps.port, deps.log);
   return { server, port };
 }
