@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ColmenaError } from "@colmena/protocol";
+import { ColmenaError, Headers, pushSubject, userChannel } from "@colmena/protocol";
 import { startNats } from "@colmena/testing";
 import { call, eventually, tasksFixture } from "./helpers.ts";
 import { TEST_TYPES } from "./test-types.ts";
@@ -18,6 +18,9 @@ test("tasks failures - throws are retried with backoff, then done; a hang times 
   });
 
   await t.test("a handler that always throws fails after max_attempts, with its error, and is listed as a dead letter", async () => {
+    // What the gateways get for the submitter's connections.
+    const pushes: { event: string; data: { task_id: string; error: string } }[] = [];
+    const sub = fx.nc.subscribe(pushSubject(userChannel("u1")), { callback: (_e, m) => pushes.push({ event: m.headers?.get(Headers.event) ?? "", data: m.json() }) });
     const err = await call(fx.nc, "tasks.submit", { type: "boom", input: "x", wait: true, max_attempts: 2 }).catch((e) => e);
     assert.ok(ColmenaError.is(err), String(err));
     const details = err.details as { task_id: string; status: string; attempts: number; error: string };
@@ -29,6 +32,12 @@ test("tasks failures - throws are retried with backoff, then done; a hang times 
     assert.match(rec.error, /kaboom/);
     const dead = await call(fx.nc, "tasks.list", { status: "failed" });
     assert.ok(dead.tasks.some((x: { task_id: string }) => x.task_id === details.task_id));
+    await eventually("task.failed", () => (pushes.some((p) => p.event === "task.failed") ? true : undefined));
+    const failed = pushes.filter((p) => p.data.task_id === details.task_id);
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].event, "task.failed");
+    assert.match(failed[0].data.error, /kaboom/);
+    sub.unsubscribe();
   });
 
   await t.test("a handler that hangs past its timeout is aborted and retried, then fails", async () => {
