@@ -16,6 +16,7 @@
  */
 import { startNats } from "@colmena/testing";
 import { spawnChild, type Child } from "./lib/child.ts";
+import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
 import { FrameClient } from "./lib/frame-client.ts";
 import { mergeSummaries, ratio, summarise, type Summary } from "./lib/stats.ts";
 import { fmt, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
@@ -30,6 +31,8 @@ interface Cell {
   clients: number;
   summary: Summary;
   firstError?: string;
+  /** CPU microseconds per request, by process. */
+  cpu: Record<string, number>;
 }
 
 interface Plan {
@@ -45,9 +48,13 @@ interface Plan {
 const fullPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 1000, durationMs: 4000, pacedRate: 1000, pacedMs: 10_000, idleConnections: 10_000, idleProcesses: 2 };
 const quickPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 150, durationMs: 400, pacedRate: 1000, pacedMs: 1000, idleConnections: 400, idleProcesses: 2 };
 
-async function runOn(load: Child, args: RunArgs): Promise<{ summary: Summary; firstError?: string }> {
+type Pids = Record<string, number | null>;
+
+async function runOn(load: Child, args: RunArgs, pids: Pids): Promise<{ summary: Summary; firstError?: string; cpu: Record<string, number> }> {
+  const before = cpuSnapshot(pids);
   const r = await load.call<RunResult>("run", args);
-  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError };
+  const cpu = cpuPerOp(before, cpuSnapshot(pids), r.completed ?? r.latencies.length);
+  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu };
 }
 
 async function run(ctx: BenchContext): Promise<BenchReport> {
@@ -63,8 +70,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   try {
     ctx.progress("starting services (auth, diag, gateway), responder and load processes");
     const services = await spawn("./procs/services.ts", "services", ["--expose-gc"]);
-    await spawn("./procs/nats-responder.ts", "responder");
+    const responder = await spawn("./procs/nats-responder.ts", "responder");
     const load = await spawn("./procs/load.ts", "load");
+    const pids: Pids = { "nats-server": nats.pid(), services: services.pid, responder: responder.pid, load: load.pid };
     const tcpUrl = `tcp://127.0.0.1:${services.info.tcp}`;
     const wsUrl = `ws://127.0.0.1:${services.info.http}/ws`;
 
@@ -76,18 +84,18 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     const cells: Cell[] = [];
     const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
     for (const clients of plan.concurrency) {
-      const raw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: clients, ...timing });
+      const raw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: clients, ...timing }, pids);
       cells.push({ path: "raw NATS, a connection per client", transport: "nats", op: "bench.echo", clients, ...raw });
       ctx.progress(`raw NATS x${clients}: ${fmt(raw.summary.rate)} req/s, p50 ${fmt(raw.summary.p50, 3)} ms`);
       if (clients > 1) {
-        const shared = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: clients, connections: 1, ...timing });
+        const shared = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: clients, connections: 1, ...timing }, pids);
         cells.push({ path: "raw NATS, one shared connection", transport: "nats-shared", op: "bench.echo", clients, ...shared });
         ctx.progress(`raw NATS shared x${clients}: ${fmt(shared.summary.rate)} req/s, p50 ${fmt(shared.summary.p50, 3)} ms`);
       }
       for (const [transport, url] of [["tcp", tcpUrl], ["ws", wsUrl]] as const) {
         for (const op of ["ping", "diag.echo"]) {
           const data = op === "ping" ? undefined : { payload: PAYLOAD };
-          const r = await runOn(load, { url, op, data, token, concurrency: clients, ...timing });
+          const r = await runOn(load, { url, op, data, token, concurrency: clients, ...timing }, pids);
           cells.push({ path: `gateway ${transport.toUpperCase()} ${op}`, transport, op, clients, ...r });
           ctx.progress(`${transport} ${op} x${clients}: ${fmt(r.summary.rate)} req/s, p50 ${fmt(r.summary.p50, 3)} ms${r.firstError ? ` (error: ${r.firstError})` : ""}`);
         }
@@ -95,8 +103,8 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     }
 
     ctx.progress(`paced: diag.echo over WebSocket at ${plan.pacedRate}/s for ${plan.pacedMs / 1000} s`);
-    const paced = await runOn(load, { url: wsUrl, op: "diag.echo", data: { payload: PAYLOAD }, token, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs });
-    const pacedRaw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs });
+    const paced = await runOn(load, { url: wsUrl, op: "diag.echo", data: { payload: PAYLOAD }, token, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs }, pids);
+    const pacedRaw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs }, pids);
 
     return report(cells, { paced, pacedRaw, rate: plan.pacedRate }, memory, plan);
   } finally {
@@ -169,6 +177,12 @@ function report(cells: Cell[], pacedRuns: { paced: { summary: Summary }; pacedRa
       ["raw NATS request", pacedRaw.summary.count, fmt(pacedRaw.summary.p50, 3), fmt(pacedRaw.summary.p90, 3), fmt(pacedRaw.summary.p99, 3), fmt(pacedRaw.summary.max, 3), pacedRaw.summary.errors],
     ],
   };
+  const procs = ["nats-server", "services", "responder", "load"];
+  const cpuTable: Table = {
+    title: "CPU per request (microseconds, whole process, warm-up and connection setup included), by process",
+    columns: ["path", "clients", ...procs, "total"],
+    rows: cells.map((c) => [c.path, c.clients, ...procs.map((p) => fmt(c.cpu[p], 0)), fmt(procs.reduce((a, p) => a + (c.cpu[p] ?? 0), 0), 0)]),
+  };
   const kb = (b: number) => fmt(b / 1024, 1);
   const memTable: Table = {
     title: `Idle WebSocket connections: memory of the gateway's process (auth, diag, gateway) after a full GC`,
@@ -188,7 +202,7 @@ function report(cells: Cell[], pacedRuns: { paced: { summary: Summary }; pacedRa
     "Where it ran: nats-server, one services process (auth + diag + gateway), one raw-NATS responder process and one load process (every client of a row), all on the same 2 cores; ping is answered by the gateway itself (no NATS hop), diag.echo goes client -> gateway -> NATS -> diag and back, the raw rows are requester -> NATS -> responder and back, with one NATS connection per concurrent requester or all requesters sharing one (as the gateway itself shares one).",
     "Gateway rows run with COLMENA_RATE_LIMIT raised so the per-connection limiter (1,000/s by default) does not cap a closed-loop client.",
   ];
-  return { tables: [closed, pacedTable, memTable], notes, data: { plan, cells, paced: pacedRuns, memory } };
+  return { tables: [closed, cpuTable, pacedTable, memTable], notes, data: { plan, cells, paced: pacedRuns, memory } };
 }
 
 export const gatewayBenchmark: Benchmark = {

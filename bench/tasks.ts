@@ -1,10 +1,208 @@
-/** Benchmark 2 (issue 3): placeholder until services/tasks lands. */
-import type { Benchmark } from "./lib/report.ts";
+/**
+ * Benchmark 2 (issue 3): the same workload on Colmena's tasks service and on
+ * its peers, in one run: 16 concurrent clients submit N `uppercase` tasks
+ * between them, each waiting for its task's result before submitting the next.
+ *
+ * - Colmena: client -> gateway -> tasks API -> JetStream (file storage) ->
+ *   worker process(es) -> result, with `wait: true`; 1 and 2 worker processes.
+ * - BullMQ on a local redis-server: Queue.add + job.waitUntilFinished.
+ * - Celery on the same redis-server: task.delay().get().
+ *
+ * At two durability levels: NATS `sync_interval` lazy (the server default)
+ * against Redis's default persistence (RDB snapshots, no AOF), and NATS
+ * `sync_interval: always` against Redis `appendonly yes` + `appendfsync always`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startNats } from "@colmena/testing";
+import { spawnChild, type Child } from "./lib/child.ts";
+import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
+import { FrameClient } from "./lib/frame-client.ts";
+import { ensureDebianPackages, startRedis, type Redis, type RedisDurability } from "./lib/redis.ts";
+import { fmt, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
+import { ratio, summarise, type Summary } from "./lib/stats.ts";
+import { CELERY_PACKAGES, runCeleryClients, startCeleryWorker } from "./peers/celery.ts";
+import type { RunArgs, RunResult } from "./procs/load.ts";
+
+const INPUT = "colmena benchmark: hola mundo, make me uppercase please";
+const CLIENTS = 16;
+/** Celery's prefork processes: one per core, Celery's own default. */
+const CELERY_CONCURRENCY = 2;
+
+interface Level {
+  name: "lazy" | "always";
+  nats: string;
+  redis: RedisDurability;
+  label: string;
+}
+
+const LEVELS: Level[] = [
+  { name: "lazy", nats: "lazy", redis: "default", label: "lazy: NATS sync_interval default (2 min) / Redis default (RDB snapshots, no AOF)" },
+  { name: "always", nats: "always", redis: "always", label: "always: NATS sync_interval always / Redis appendonly yes + appendfsync always" },
+];
+
+interface Row {
+  level: Level["name"];
+  system: "Colmena" | "BullMQ" | "Celery";
+  workers: string;
+  summary: Summary;
+  firstError?: string;
+  /** CPU microseconds per task, by process (warm-up included). */
+  cpu: Record<string, number>;
+}
+
+type Outcome = Pick<Row, "summary" | "firstError" | "cpu">;
+
+interface Plan {
+  total: number;
+  warmupPerClient: number;
+}
+
+async function run(ctx: BenchContext): Promise<BenchReport> {
+  const plan: Plan = ctx.quick ? { total: 160, warmupPerClient: 2 } : { total: 2000, warmupPerClient: 5 };
+  ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
+  const rows: Row[] = [];
+  for (const level of LEVELS) {
+    for (const workers of [1, 2]) {
+      ctx.progress(`${level.name}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
+      rows.push({ level: level.name, system: "Colmena", workers: `${workers} process${workers > 1 ? "es" : ""} x 16`, ...(await colmena(level, workers, plan)) });
+      ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s`);
+    }
+    ctx.progress(`${level.name}: BullMQ and Celery on redis-server (${level.redis} persistence)`);
+    const redis = await startRedis(level.redis);
+    try {
+      rows.push({ level: level.name, system: "BullMQ", workers: "1 process x 16", ...(await bullmq(redis, plan)) });
+      ctx.progress(`  BullMQ ${fmt(rows.at(-1)!.summary.rate)} tasks/s`);
+      rows.push({ level: level.name, system: "Celery", workers: `1 worker, prefork x ${CELERY_CONCURRENCY}`, ...(await celery(redis, plan)) });
+      ctx.progress(`  Celery ${fmt(rows.at(-1)!.summary.rate)} tasks/s`);
+    } finally {
+      await redis.stop();
+    }
+  }
+  return report(rows, plan);
+}
+
+/** Spawns the children of one run and stops them all afterwards, whatever happens. */
+async function withChildren<T>(body: (spawn: (file: string, label: string, env: Record<string, string>) => Promise<Child>) => Promise<T>): Promise<T> {
+  const children: Child[] = [];
+  try {
+    return await body(async (file, label, env) => {
+      const c = await spawnChild(new URL(file, import.meta.url), { label, env });
+      children.push(c);
+      return c;
+    });
+  } finally {
+    // Load first, then workers, then the API: nothing is left waiting on a stopped peer.
+    for (const c of [...children].reverse()) await c.stop();
+  }
+}
+
+async function colmena(level: Level, workers: number, plan: Plan): Promise<Outcome> {
+  await using nats = await startNats({ jetstream: true, sync: level.nats });
+  const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-tasks-"));
+  try {
+    return await withChildren(async (spawn) => {
+      const env = { BENCH_NATS_URL: nats.url, COLMENA_DATA_DIR: dataDir };
+      const services = await spawn("./procs/services.ts", "services", { ...env, BENCH_TASKS_API: "1" });
+      const pids: Record<string, number | null> = { "nats-server": nats.pid(), services: services.pid };
+      for (let i = 1; i <= workers; i++) {
+        const w = await spawn("./procs/worker.ts", `worker-${i}`, { ...env, BENCH_WORKER: "colmena", COLMENA_WORKER_ID: `bench-w${i}` });
+        pids[`worker-${i}`] = w.pid;
+      }
+      const load = await spawn("./procs/load.ts", "load", env);
+      pids.load = load.pid;
+      const url = `tcp://127.0.0.1:${services.info.tcp}`;
+      const token = await accessToken(url);
+      const out = await counted(load, { url, op: "tasks.submit", data: { type: "uppercase", input: INPUT, wait: true, timeout_ms: 10_000 }, token, concurrency: CLIENTS }, plan, pids);
+      // One figure for all worker processes together.
+      for (const k of Object.keys(out.cpu).filter((k) => k.startsWith("worker-"))) {
+        out.cpu.workers = (out.cpu.workers ?? 0) + out.cpu[k];
+        delete out.cpu[k];
+      }
+      return out;
+    });
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function bullmq(redis: Redis, plan: Plan): Promise<Outcome> {
+  return withChildren(async (spawn) => {
+    const worker = await spawn("./procs/worker.ts", "bullmq-worker", { BENCH_WORKER: "bullmq", BENCH_REDIS_URL: redis.url });
+    const load = await spawn("./procs/load.ts", "load", {});
+    const pids = { "redis-server": redis.pid, workers: worker.pid, load: load.pid };
+    return counted(load, { url: redis.url, op: "uppercase", data: { input: INPUT }, concurrency: CLIENTS }, plan, pids);
+  });
+}
+
+async function celery(redis: Redis, plan: Plan): Promise<Outcome> {
+  const worker = startCeleryWorker(redis.url, CELERY_CONCURRENCY);
+  try {
+    const pids = { "redis-server": redis.pid, workers: worker.pid };
+    const before = cpuSnapshot(pids);
+    const r = await runCeleryClients(redis.url, plan.total, CLIENTS, plan.warmupPerClient);
+    const completed = plan.warmupPerClient * CLIENTS + r.latencies.length + r.errors;
+    const cpu = cpuPerOp(before, cpuSnapshot(pids), completed);
+    cpu.load = (r.cpu_s * 1e6) / Math.max(1, r.latencies.length + r.errors); // measured part only, see celery_client.py
+    return { summary: summarise(r.latencies, r.seconds, r.errors), cpu };
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function counted(load: Child, target: Omit<RunArgs, "warmupMs" | "durationMs">, plan: Plan, pids: Record<string, number | null>): Promise<Outcome> {
+  const before = cpuSnapshot(pids);
+  const r = await load.call<RunResult>("run", { ...target, warmupMs: 0, durationMs: 0, total: plan.total, warmupPerClient: plan.warmupPerClient });
+  const cpu = cpuPerOp(before, cpuSnapshot(pids), r.completed ?? r.latencies.length);
+  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu };
+}
+
+/** Registers a throwaway user and logs in once; every load connection presents the token. */
+async function accessToken(url: string): Promise<string> {
+  const c = await FrameClient.open(url);
+  try {
+    const username = `bench_${process.pid}_${Date.now() % 100_000}`;
+    await c.call("auth.register", { username, password: "benchmark-password" });
+    return ((await c.call("auth.login", { username, password: "benchmark-password" })) as { access_token: string }).access_token;
+  } finally {
+    c.close();
+  }
+}
+
+function report(rows: Row[], plan: Plan): BenchReport {
+  const find = (level: string, system: string, workers?: string) => rows.find((r) => r.level === level && r.system === system && (!workers || r.workers.startsWith(workers)))!;
+  const results: Table = {
+    title: `${plan.total} uppercase tasks from ${CLIENTS} concurrent clients (each waits for its result before the next), after ${plan.warmupPerClient} unrecorded tasks per client; latency submit-to-result in ms`,
+    columns: ["durability", "system", "workers", "tasks/s", "p50", "p99", "errors"],
+    rows: rows.map((r) => [r.level, r.system, r.workers, r.summary.rate, fmt(r.summary.p50), fmt(r.summary.p99), r.summary.errors]),
+  };
+  const roles = ["nats-server", "redis-server", "services", "workers", "load"];
+  const cpuTable: Table = {
+    title: "CPU per task (microseconds, whole process trees, warm-up included), by role",
+    columns: ["durability", "system", "workers", "nats-server", "redis-server", "gateway + tasks API", "worker(s)", "clients", "total"],
+    rows: rows.map((r) => [r.level, r.system, r.workers, ...roles.map((k) => fmt(r.cpu[k], 0)), fmt(roles.reduce((a, k) => a + (r.cpu[k] ?? 0), 0), 0)]),
+  };
+  const ratios: Table = {
+    title: "Colmena's throughput as a ratio to each peer (target: >= 1.0x BullMQ, >= 5x Celery)",
+    columns: ["durability", "Colmena workers", "vs BullMQ", "vs Celery"],
+    rows: LEVELS.flatMap((l) =>
+      [1, 2].map((w) => {
+        const c = find(l.name, "Colmena", String(w)).summary.rate;
+        return [l.name, `${w}`, `${fmt(ratio(c, find(l.name, "BullMQ").summary.rate))}x`, `${fmt(ratio(c, find(l.name, "Celery").summary.rate))}x`];
+      }),
+    ),
+  };
+  const notes = [
+    ...LEVELS.map((l) => `Level ${l.label}.`),
+    "Where it ran (2 cores shared by all): Colmena - nats-server, one services process (auth + gateway + tasks API), 1 or 2 tasks worker processes (16 tasks at once each), one load process (16 TCP connections, tasks.submit with wait: true); BullMQ - redis-server, one worker process (concurrency 16), one load process (16 submitters sharing one Queue and one QueueEvents); Celery - the same redis-server (broker and result backend), one celery worker (prefork, 2 processes), 16 Python client processes (delay().get()).",
+    ...rows.filter((r) => r.firstError).map((r) => `${r.level} ${r.system} ${r.workers}: first error ${r.firstError}`),
+  ];
+  return { tables: [results, ratios, cpuTable], notes, data: { plan, rows } };
+}
 
 export const tasksBenchmark: Benchmark = {
   name: "tasks",
   title: "Tasks: Colmena vs BullMQ vs Celery (issue 3)",
-  run: async () => {
-    throw new Error("not built yet");
-  },
+  run,
 };

@@ -16,6 +16,8 @@ export interface LoadResult {
   latencies: number[];
   seconds: number;
   errors: number;
+  /** Every op finished during the call, warm-up included (the denominator of CPU per op). */
+  completed?: number;
 }
 
 export interface ClosedLoopOptions {
@@ -31,11 +33,13 @@ export async function closedLoop(clients: Op[], o: ClosedLoopOptions): Promise<L
   const start = performance.now();
   const from = start + o.warmupMs;
   const until = from + o.durationMs;
+  let completed = 0;
   const worker = async (op: Op) => {
     for (;;) {
       const t0 = performance.now();
       if (t0 >= until) return;
       const ok = await op();
+      completed++;
       const t1 = performance.now();
       if (t0 >= from && t1 <= until) {
         if (ok) samples.add(t1 - t0);
@@ -44,7 +48,7 @@ export async function closedLoop(clients: Op[], o: ClosedLoopOptions): Promise<L
     }
   };
   await Promise.all(clients.map(worker));
-  return { latencies: samples.values(), seconds: o.durationMs / 1000, errors };
+  return { latencies: samples.values(), seconds: o.durationMs / 1000, errors, completed };
 }
 
 export interface PacedOptions {
@@ -87,5 +91,35 @@ export async function pacedLoop(clients: Op[], o: PacedOptions): Promise<LoadRes
   }
   const drainUntil = performance.now() + (o.drainMs ?? 5000);
   while (outstanding > 0 && performance.now() < drainUntil) await sleep(5);
-  return { latencies: samples.values(), seconds: o.durationMs / 1000, errors: errors + outstanding };
+  return { latencies: samples.values(), seconds: o.durationMs / 1000, errors: errors + outstanding, completed: sent - outstanding };
+}
+
+export interface CountedOptions {
+  /** Each client first runs this many ops, unrecorded; then all start the measured part together. */
+  warmupPerClient: number;
+  /** Ops in the measured part, taken by whichever client is free. */
+  total: number;
+  /** Stop issuing once this many ops failed (a broken system should fail the run fast, not time out N times). */
+  maxErrors?: number;
+}
+
+/** Closed loop over a fixed number of ops: throughput is `total` over the time from the common start to the last reply. */
+export async function countedLoop(clients: Op[], o: CountedOptions): Promise<LoadResult> {
+  await Promise.all(clients.map(async (op) => {
+    for (let i = 0; i < o.warmupPerClient; i++) await op();
+  }));
+  const samples = new Samples();
+  let errors = 0;
+  let issued = 0;
+  const start = performance.now();
+  await Promise.all(clients.map(async (op) => {
+    while (issued < o.total && errors <= (o.maxErrors ?? Infinity)) {
+      issued++;
+      const t0 = performance.now();
+      if (await op()) samples.add(performance.now() - t0);
+      else errors++;
+    }
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  return { latencies: samples.values(), seconds, errors, completed: o.warmupPerClient * clients.length + samples.count + errors };
 }

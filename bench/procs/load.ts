@@ -1,17 +1,19 @@
 /**
  * A load-generator process: opens N client connections (to a gateway over TCP
- * or WebSocket, or straight to NATS), runs a closed-loop or paced workload,
+ * or WebSocket, straight to NATS, or BullMQ on Redis), runs a closed-loop,
+ * paced or fixed-count workload,
  * and hands the raw latencies back to the parent. It also holds idle
  * WebSocket connections for the memory measurement.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { serveParent, memoryNow } from "../lib/child.ts";
 import { FrameClient } from "../lib/frame-client.ts";
-import { closedLoop, pacedLoop, type LoadResult, type Op } from "../lib/load.ts";
+import { closedLoop, countedLoop, pacedLoop, type LoadResult, type Op } from "../lib/load.ts";
+import { openBullmqClients } from "../peers/bullmq.ts";
 
 /** Where the requests go and what they carry. */
 export interface Target {
-  /** `tcp://h:p` or `ws://h:p/ws` for a gateway; `nats://h:p` for raw NATS. */
+  /** `tcp://h:p` or `ws://h:p/ws` for a gateway; `nats://h:p` for raw NATS; `redis://h:p` for BullMQ (data.input is uppercased). */
   url: string;
   /** A Colmena op (gateway) or a subject (NATS). */
   op: string;
@@ -28,6 +30,9 @@ export interface RunArgs extends Target {
   durationMs: number;
   /** When set, an open-loop run at this many requests per second. */
   rate?: number;
+  /** When set, a fixed-count run of this many ops (after `warmupPerClient` each), instead of a timed one. */
+  total?: number;
+  warmupPerClient?: number;
 }
 
 export interface RunResult extends LoadResult {
@@ -36,6 +41,10 @@ export interface RunResult extends LoadResult {
 
 async function openClients(t: Target): Promise<{ ops: Op[]; close: () => Promise<void>; firstError: () => string | undefined }> {
   let firstError: string | undefined;
+  if (t.url.startsWith("redis:")) {
+    const b = await openBullmqClients(t.url, t.concurrency, (t.data as { input: string }).input);
+    return { ops: b.ops, close: b.close, firstError: () => undefined };
+  }
   if (t.url.startsWith("nats:")) {
     const n = Math.max(1, Math.min(t.concurrency, t.connections ?? t.concurrency));
     const conns: NatsConnection[] = await Promise.all(Array.from({ length: n }, () => connect({ servers: t.url, name: "bench-requester" })));
@@ -79,9 +88,11 @@ serveParent({ pid: process.pid }, {
   run: async (a: RunArgs): Promise<RunResult> => {
     const { ops, close, firstError } = await openClients(a);
     try {
-      const r = a.rate
-        ? await pacedLoop(ops, { rate: a.rate, durationMs: a.durationMs, warmupMs: a.warmupMs })
-        : await closedLoop(ops, { durationMs: a.durationMs, warmupMs: a.warmupMs });
+      const r = a.total
+        ? await countedLoop(ops, { total: a.total, warmupPerClient: a.warmupPerClient ?? 0, maxErrors: Math.max(16, a.total / 100) })
+        : a.rate
+          ? await pacedLoop(ops, { rate: a.rate, durationMs: a.durationMs, warmupMs: a.warmupMs })
+          : await closedLoop(ops, { durationMs: a.durationMs, warmupMs: a.warmupMs });
       return { ...r, firstError: firstError() };
     } finally {
       await close();

@@ -1,6 +1,8 @@
 /**
- * The services-under-test process: auth, diag and a gateway on one NATS
- * connection each, as the local runner would run them. Reports the gateway's ports when ready and
+ * The services-under-test process: auth, diag (or, with `BENCH_TASKS_API=1`,
+ * the tasks API instead) and a gateway on one NATS connection each, as the
+ * local runner would run them. Tasks workers run in their own processes
+ * (bench/procs/worker.ts). Reports the gateway's ports when ready and
  * its own memory on request (the gateway lives here, so this is the process
  * the idle-connection figure measures).
  */
@@ -9,6 +11,7 @@ import { silentLogger } from "@colmena/runtime";
 import { startAuth } from "@colmena/auth";
 import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
+import { startTasks } from "@colmena/tasks";
 import { serveParent, memoryNow } from "../lib/child.ts";
 
 const url = process.env.BENCH_NATS_URL!;
@@ -23,8 +26,13 @@ const nats = async (name: string) => {
 const stops: (() => Promise<unknown>)[] = [];
 const auth = await startAuth({ nc: await nats("bench-auth"), log, env: process.env });
 stops.push(() => auth.stop());
-const diag = await startDiag({ nc: await nats("bench-diag"), log });
-stops.push(() => diag.stop());
+if (process.env.BENCH_TASKS_API) {
+  const tasks = await startTasks({ nc: await nats("bench-tasks-api"), log, env: process.env, role: "api" });
+  stops.unshift(() => tasks.stop());
+} else {
+  const diag = await startDiag({ nc: await nats("bench-diag"), log });
+  stops.push(() => diag.stop());
+}
 const gateway = await startGateway({
   nc: await nats("bench-gateway"),
   log,
