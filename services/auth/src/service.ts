@@ -9,6 +9,9 @@ import { hashPassword, verifyPassword, type PasswordHash } from "./passwords.ts"
 import { AuthStore, StaleWrite, familySubject, userSubject, type FamilyEvent, type Stored, type UserRecord } from "./store.ts";
 import { familyOf, isFamilyId, newFamilyId, newRefreshToken, sameHash, tokenHash } from "./tokens.ts";
 
+/** How many superseded refresh tokens a family remembers for reuse detection (about a year of 15-minute rotations would be far more; a thief replays soon). */
+const MAX_PREVIOUS_HASHES = 64;
+
 export interface AuthServiceDeps {
   store: AuthStore;
   key: SigningKey;
@@ -95,7 +98,12 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       const state = last.data;
       if (state.type === "family.revoked") throw unauthorized("refresh token revoked");
       if (state.expires_at <= Date.now()) throw unauthorized("refresh token expired");
-      if (!sameHash(tokenHash(refresh_token), state.token_hash)) {
+      const presented = tokenHash(refresh_token);
+      if (!sameHash(presented, state.token_hash)) {
+        // Only a token this family really issued counts as a reuse; a made-up
+        // secret (the family id is no secret: it rides in the access token) must
+        // not let anyone end someone else's session.
+        if (!(state.previous_hashes ?? []).some((h) => sameHash(presented, h))) throw unauthorized("invalid refresh token");
         // An old token of the family came back: someone holds a copy. End the family.
         await revoke(family, state, "reuse");
         throw unauthorized("refresh token already used; its session is revoked");
@@ -104,7 +112,15 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       try {
         await store.append(
           familySubject(family),
-          { type: "family.rotated", user_id: state.user_id, username: state.username, token_hash: tokenHash(next), expires_at: Date.now() + deps.refreshTtlS * 1000, at: Date.now() },
+          {
+            type: "family.rotated",
+            user_id: state.user_id,
+            username: state.username,
+            token_hash: tokenHash(next),
+            previous_hashes: [state.token_hash, ...(state.previous_hashes ?? [])].slice(0, MAX_PREVIOUS_HASHES),
+            expires_at: Date.now() + deps.refreshTtlS * 1000,
+            at: Date.now(),
+          },
           last.seq,
         );
       } catch (err) {

@@ -33,7 +33,16 @@ export interface UserRecord {
  * event alone tells who the family belongs to and which token is current.
  */
 export type FamilyEvent =
-  | { type: "family.issued" | "family.rotated"; user_id: string; username: string; token_hash: string; expires_at: number; at: number }
+  | {
+      type: "family.issued" | "family.rotated";
+      user_id: string;
+      username: string;
+      token_hash: string;
+      /** Hashes of the tokens this one superseded, newest first (bounded): presenting one of them is a reuse. */
+      previous_hashes?: string[];
+      expires_at: number;
+      at: number;
+    }
   | { type: "family.revoked"; user_id: string; username: string; reason: "logout" | "reuse"; at: number };
 
 export interface Stored<T> {

@@ -72,6 +72,19 @@ test("auth tokens - refresh rotates; the used token fails and its reuse revokes 
   await call<Tokens>(a.nc, "auth.refresh", { refresh_token: again.refresh_token });
 });
 
+test("auth tokens - a made-up secret for a real family is refused without ending the family", async () => {
+  await using ns = await startNats();
+  await using a = await startTestAuth(ns.url);
+  const login = await registerAndLogin(a.nc, "jara");
+  // The family id is no secret (it rides in the access token as `fam`); the secret is.
+  const forged = `${familyOfToken(login.refresh_token)}.${"C".repeat(43)}`;
+  const err = await callError(a.nc, "auth.refresh", { refresh_token: forged });
+  assert.equal(err.code, "unauthorized");
+  // The owner's session goes on.
+  const next = await call<Tokens>(a.nc, "auth.refresh", { refresh_token: login.refresh_token });
+  assert.equal(familyOfToken(next.refresh_token), familyOfToken(login.refresh_token));
+});
+
 test("auth tokens - two concurrent refreshes of one token: one wins, the family is revoked", async () => {
   await using ns = await startNats();
   await using a = await startTestAuth(ns.url);
