@@ -67,7 +67,8 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   const role = deps.role ?? config.role;
   const { nc, log } = deps;
   const jsm = await ensureTaskStreams(nc);
-  await ensureWorkConsumers(jsm, config.ackWaitMs);
+  // Only workers own the consumers' ack_wait (the stall timeout their heartbeats are sized to).
+  if (role !== "api") await ensureWorkConsumers(jsm, config.ackWaitMs);
   const taskLog = await TaskLog.open(nc);
   const types = new TaskTypes([...BUILTIN_TYPES, ...(deps.extraTypes ?? [])]);
   const closers: (() => Promise<unknown>)[] = [];

@@ -40,9 +40,4 @@ export class TaskWatch {
       set.add(onChange);
     });
   }
-
-  /** Wakes everyone (on close): their checks decide. */
-  size(): number {
-    return this.waiters.size;
-  }
 }

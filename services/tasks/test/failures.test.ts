@@ -20,7 +20,7 @@ test("tasks failures - throws are retried with backoff, then done; a hang times 
   await t.test("a handler that always throws fails after max_attempts, with its error, and is listed as a dead letter", async () => {
     // What the gateways get for the submitter's connections.
     const pushes: { event: string; data: { task_id: string; error: string } }[] = [];
-    const sub = fx.nc.subscribe(pushSubject(userChannel("u1")), { callback: (_e, m) => pushes.push({ event: m.headers?.get(Headers.event) ?? "", data: m.json() }) });
+    const sub = fx.nc.subscribe(pushSubject(userChannel("u1")), { callback: (_e, m) => { pushes.push({ event: m.headers?.get(Headers.event) ?? "", data: m.json() }); } });
     const err = await call(fx.nc, "tasks.submit", { type: "boom", input: "x", wait: true, max_attempts: 2 }).catch((e) => e);
     assert.ok(ColmenaError.is(err), String(err));
     const details = err.details as { task_id: string; status: string; attempts: number; error: string };
