@@ -23,3 +23,5 @@ export { ReadModel, readModelFile } from "./read-model.ts";
 export type { ReadModelOptions, StoredEvent } from "./read-model.ts";
 export { defaultBackoff, runConsumer } from "./consumer.ts";
 export type { RunningConsumer, WorkConsumerOptions, WorkMessage } from "./consumer.ts";
+export { runServiceMain } from "./service-main.ts";
+export type { ServiceMainOptions, Stoppable } from "./service-main.ts";
