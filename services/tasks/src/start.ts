@@ -76,65 +76,71 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   let host: ServiceHost | undefined;
   let view: RunningTasks["view"];
   let scheduler: Scheduler | undefined;
-  if (role !== "worker") {
-    const watch = new TaskWatch();
-    const file = modelFile(config);
-    filesInUse.add(file);
-    const model = await ReadModel.open({
-      nc,
-      stream: TASKS_STREAM,
-      filterSubjects: [allTaskEvents],
-      file,
-      name: "tasks",
-      log,
-      migrate,
-      apply: (db, stored) => {
-        const ev = stored.json<TaskEvent>();
-        applyEvent(db, stored.seq, ev);
-        watch.changed(ev.task_id);
-        if (ev.kind === "submitted" && ev.run_at !== undefined) {
-          const runAt = ev.run_at;
-          queueMicrotask(() => scheduler?.delayed(ev.task_id, runAt));
-        }
-      },
-    });
-    const queries = new TaskQueries(model.db);
-    view = { queries, lastSeq: () => model.lastSeq };
-    const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
-    scheduler = new Scheduler({ kv, queries, taskLog, instanceId: `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ttlMs: config.leaderTtlMs, log }).start();
-    host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t) }, TASKS_VERSION);
-    const s = scheduler;
-    closers.push(async () => {
-      await host!.stop();
-      await s.stop();
-      await model.close();
-      filesInUse.delete(file);
-    });
-  }
-
   let worker: Worker | undefined;
   let claim: WorkerIdClaim | undefined;
-  if (role !== "api") {
-    const kv = await openTtlBucket(nc, WORKER_IDS_BUCKET, 15_000);
-    claim = await claimWorkerId(kv, 15_000, log, config.workerId);
-    worker = new Worker({
-      nc,
-      log: log.child({ worker: claim.id }),
-      taskLog,
-      types,
-      workerId: claim.id,
-      concurrency: config.concurrency,
-      ackWaitMs: config.ackWaitMs,
-      backoffBaseMs: config.backoffBaseMs,
-      backoffMaxMs: config.backoffMaxMs,
-    }).start();
-    const w = worker;
-    const c = claim;
-    // Workers stop before the API, so a `wait: true` under way can still see its task end.
-    closers.unshift(async () => {
-      await w.stop();
-      await c.release();
-    });
+  try {
+    if (role !== "worker") {
+      const watch = new TaskWatch();
+      const file = modelFile(config);
+      filesInUse.add(file);
+      const model = await ReadModel.open({
+        nc,
+        stream: TASKS_STREAM,
+        filterSubjects: [allTaskEvents],
+        file,
+        name: "tasks",
+        log,
+        migrate,
+        apply: (db, stored) => {
+          const ev = stored.json<TaskEvent>();
+          applyEvent(db, stored.seq, ev);
+          watch.changed(ev.task_id);
+          if (ev.kind === "submitted" && ev.run_at !== undefined) {
+            const runAt = ev.run_at;
+            queueMicrotask(() => scheduler?.delayed(ev.task_id, runAt));
+          }
+        },
+      });
+      const queries = new TaskQueries(model.db);
+      view = { queries, lastSeq: () => model.lastSeq };
+      const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
+      scheduler = new Scheduler({ kv, queries, taskLog, instanceId: `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ttlMs: config.leaderTtlMs, log }).start();
+      host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t) }, TASKS_VERSION);
+      const s = scheduler;
+      closers.push(async () => {
+        await host!.stop();
+        await s.stop();
+        await model.close();
+        filesInUse.delete(file);
+      });
+    }
+
+    if (role !== "api") {
+      const kv = await openTtlBucket(nc, WORKER_IDS_BUCKET, 15_000);
+      claim = await claimWorkerId(kv, 15_000, log, config.workerId);
+      worker = new Worker({
+        nc,
+        log: log.child({ worker: claim.id }),
+        taskLog,
+        types,
+        workerId: claim.id,
+        concurrency: config.concurrency,
+        ackWaitMs: config.ackWaitMs,
+        backoffBaseMs: config.backoffBaseMs,
+        backoffMaxMs: config.backoffMaxMs,
+      }).start();
+      const w = worker;
+      const c = claim;
+      // Workers stop before the API, so a `wait: true` under way can still see its task end.
+      closers.unshift(async () => {
+        await w.stop();
+        await c.release();
+      });
+    }
+  } catch (err) {
+    // Undo what did start, so a failed start leaves nothing running.
+    for (const close of closers) await close().catch(() => undefined);
+    throw err;
   }
   await nc.flush();
   log.info({ role, worker: claim?.id, api: host?.id }, "tasks ready");

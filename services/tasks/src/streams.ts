@@ -6,16 +6,31 @@
  */
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream } from "@colmena/runtime";
 import { LEADER_BUCKET, PRIORITIES, TASKS_STREAM, WORKER_IDS_BUCKET, WORK_STREAM, allTaskEvents, allWork, workConsumer, workSubject } from "./events.ts";
 
 const replicas = () => Number(process.env.COLMENA_STREAM_REPLICAS ?? 1);
 
+/**
+ * The two streams. A cluster that is still forming (or has a node down)
+ * answers "no suitable peers" for a while: keep trying for up to 30 s
+ * rather than fail the start.
+ */
 export async function ensureTaskStreams(nc: NatsConnection): Promise<JetStreamManager> {
-  const jsm = await ensureStream(nc, { name: TASKS_STREAM, subjects: [allTaskEvents] });
-  await ensureStream(jsm, { name: WORK_STREAM, subjects: [allWork], retention: RetentionPolicy.Workqueue });
-  return jsm;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const jsm = await ensureStream(nc, { name: TASKS_STREAM, subjects: [allTaskEvents] });
+      await ensureStream(jsm, { name: WORK_STREAM, subjects: [allWork], retention: RetentionPolicy.Workqueue });
+      return jsm;
+    } catch (err) {
+      const transient = /no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i.test(String((err as Error).message));
+      if (!transient || Date.now() > deadline) throw err;
+      await sleep(500);
+    }
+  }
 }
 
 /**

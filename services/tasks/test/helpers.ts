@@ -36,7 +36,8 @@ export async function tasksFixture(url: string | string[]): Promise<TasksFixture
   let n = 0;
   const stop = async () => {
     for (const s of started.reverse()) {
-      await s.t.stop().catch(() => undefined);
+      // Bounded, so a teardown after a failure never hangs the file.
+      await Promise.race([s.t.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 20_000).unref())]);
       await s.nc.close().catch(() => undefined);
     }
     await nc.close().catch(() => undefined);
@@ -53,6 +54,9 @@ export async function tasksFixture(url: string | string[]): Promise<TasksFixture
         log: process.env.TASKS_TEST_LOG ? createLogger({ service: "tasks", instance, level: process.env.TASKS_TEST_LOG }) : silentLogger(),
         env: { ...fastEnv(dataDir), COLMENA_INSTANCE: instance, COLMENA_WORKER_ID: `w-${instance}`, ...env },
         ...rest,
+      }).catch(async (err) => {
+        await tnc.close();
+        throw err;
       });
       started.push({ t, nc: tnc });
       return Object.assign(t, { nc: tnc });
