@@ -19,7 +19,7 @@ import { spawnChild, type Child } from "./lib/child.ts";
 import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
 import { FrameClient } from "./lib/frame-client.ts";
 import { mergeSummaries, ratio, summarise, type Summary } from "./lib/stats.ts";
-import { fmt, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
+import { fmt, times, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
 import type { RunArgs, RunResult } from "./procs/load.ts";
 
 const PAYLOAD = "colmena benchmark payload, 64 bytes of text to echo back ......";
@@ -41,12 +41,13 @@ interface Plan {
   durationMs: number;
   pacedRate: number;
   pacedMs: number;
+  pacedWarmupMs: number;
   idleConnections: number;
   idleProcesses: number;
 }
 
-const fullPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 1000, durationMs: 4000, pacedRate: 1000, pacedMs: 10_000, idleConnections: 10_000, idleProcesses: 2 };
-const quickPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 150, durationMs: 400, pacedRate: 1000, pacedMs: 1000, idleConnections: 400, idleProcesses: 2 };
+const fullPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 1000, durationMs: 4000, pacedRate: 1000, pacedMs: 10_000, pacedWarmupMs: 2000, idleConnections: 10_000, idleProcesses: 2 };
+const quickPlan: Plan = { concurrency: [1, 16, 256], warmupMs: 150, durationMs: 400, pacedRate: 1000, pacedMs: 1000, pacedWarmupMs: 200, idleConnections: 400, idleProcesses: 2 };
 
 type Pids = Record<string, number | null>;
 
@@ -68,18 +69,26 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     return c;
   };
   try {
+    // Memory first, in a services process of its own: a fresh heap, and no leftovers (10,000 closed sockets) for the latency runs.
+    ctx.progress(`memory: ${plan.idleConnections} idle WebSocket connections from ${plan.idleProcesses} processes`);
+    const memService = await spawn("./procs/services.ts", "services-memory", ["--expose-gc"]);
+    const memory = await idleMemory(memService, `ws://127.0.0.1:${memService.info.http}/ws`, plan, (f, l) => spawn(f, l));
+    await memService.stop();
+
     ctx.progress("starting services (auth, diag, gateway), responder and load processes");
-    const services = await spawn("./procs/services.ts", "services", ["--expose-gc"]);
+    const services = await spawn("./procs/services.ts", "services");
     const responder = await spawn("./procs/nats-responder.ts", "responder");
     const load = await spawn("./procs/load.ts", "load");
     const pids: Pids = { "nats-server": nats.pid(), services: services.pid, responder: responder.pid, load: load.pid };
     const tcpUrl = `tcp://127.0.0.1:${services.info.tcp}`;
     const wsUrl = `ws://127.0.0.1:${services.info.http}/ws`;
-
-    // Memory first, while the gateway's heap holds nothing left over from the load runs.
-    ctx.progress(`memory: ${plan.idleConnections} idle WebSocket connections from ${plan.idleProcesses} processes`);
-    const memory = await idleMemory(services, wsUrl, plan, (f, l) => spawn(f, l));
     const token = await accessToken(tcpUrl);
+
+    // The paced runs come before the closed-loop ones, which leave hundreds of closed sockets to collect.
+    ctx.progress(`paced: diag.echo over WebSocket at ${plan.pacedRate}/s for ${plan.pacedMs / 1000} s`);
+    const pacedTiming = { concurrency: 16, rate: plan.pacedRate, warmupMs: plan.pacedWarmupMs, durationMs: plan.pacedMs };
+    const paced = await runOn(load, { url: wsUrl, op: "diag.echo", data: { payload: PAYLOAD }, token, ...pacedTiming }, pids);
+    const pacedRaw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, ...pacedTiming }, pids);
 
     const cells: Cell[] = [];
     const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
@@ -101,10 +110,6 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
         }
       }
     }
-
-    ctx.progress(`paced: diag.echo over WebSocket at ${plan.pacedRate}/s for ${plan.pacedMs / 1000} s`);
-    const paced = await runOn(load, { url: wsUrl, op: "diag.echo", data: { payload: PAYLOAD }, token, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs }, pids);
-    const pacedRaw = await runOn(load, { url: nats.url, op: "bench.echo", data: { payload: PAYLOAD }, concurrency: 16, rate: plan.pacedRate, warmupMs: 1000, durationMs: plan.pacedMs }, pids);
 
     return report(cells, { paced, pacedRaw, rate: plan.pacedRate }, memory, plan);
   } finally {
@@ -165,7 +170,7 @@ function report(cells: Cell[], pacedRuns: { paced: { summary: Summary }; pacedRa
     rows: cells.map((c) => {
       const raw = rawOf(c.clients);
       const shared = sharedOf(c.clients);
-      return [c.path, c.clients, c.summary.rate, fmt(c.summary.p50, 3), fmt(c.summary.p99, 3), fmt(ratio(c.summary.p50, raw.p50)), fmt(ratio(c.summary.p50, shared.p50)), fmt(ratio(c.summary.rate, raw.rate)), c.summary.errors];
+      return [c.path, c.clients, c.summary.rate, fmt(c.summary.p50, 3), fmt(c.summary.p99, 3), times(ratio(c.summary.p50, raw.p50)), times(ratio(c.summary.p50, shared.p50)), times(ratio(c.summary.rate, raw.rate)), c.summary.errors];
     }),
   };
   const { paced, pacedRaw, rate } = pacedRuns;
@@ -185,7 +190,7 @@ function report(cells: Cell[], pacedRuns: { paced: { summary: Summary }; pacedRa
   };
   const kb = (b: number) => fmt(b / 1024, 1);
   const memTable: Table = {
-    title: `Idle WebSocket connections: memory of the gateway's process (auth, diag, gateway) after a full GC`,
+    title: `Idle WebSocket connections: memory of a fresh gateway process (auth, diag, gateway) after a full GC`,
     columns: ["connections", "RSS before (MiB)", "RSS after (MiB)", "RSS per conn (KiB)", "heap per conn (KiB)"],
     rows: [[memory.connections, fmt(memory.before.rss / 2 ** 20, 1), fmt(memory.after.rss / 2 ** 20, 1), kb(memory.rssPerConn), kb(memory.heapPerConn)]],
   };

@@ -20,7 +20,7 @@ import { spawnChild, type Child } from "./lib/child.ts";
 import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
 import { FrameClient } from "./lib/frame-client.ts";
 import { ensureDebianPackages, startRedis, type Redis, type RedisDurability } from "./lib/redis.ts";
-import { fmt, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
+import { fmt, times, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
 import { ratio, summarise, type Summary } from "./lib/stats.ts";
 import { CELERY_PACKAGES, runCeleryClients, startCeleryWorker } from "./peers/celery.ts";
 import type { RunArgs, RunResult } from "./procs/load.ts";
@@ -189,7 +189,7 @@ function report(rows: Row[], plan: Plan): BenchReport {
     rows: LEVELS.flatMap((l) =>
       [1, 2].map((w) => {
         const c = find(l.name, "Colmena", String(w)).summary.rate;
-        return [l.name, `${w}`, `${fmt(ratio(c, find(l.name, "BullMQ").summary.rate))}x`, `${fmt(ratio(c, find(l.name, "Celery").summary.rate))}x`];
+        return [l.name, `${w}`, times(ratio(c, find(l.name, "BullMQ").summary.rate)), times(ratio(c, find(l.name, "Celery").summary.rate))];
       }),
     ),
   };

@@ -39,8 +39,9 @@ process.once("exit", () => {
 /** Forks `file` (a path or a `new URL(..., import.meta.url)`) under tsx and waits for it to report ready. */
 export function spawnChild(file: string | URL, o: SpawnOptions): Promise<Child> {
   const path = typeof file === "string" ? file : fileURLToPath(file);
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child to <dir> (see docs/benchmarks.md).
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${o.label}-${Date.now()}.cpuprofile`] : [];
+  // BENCH_CPU_PROF=<dir> writes V8 CPU profiles of every child to <dir>/<label>-<time>/, one per thread
+  // (tsx's loader runs in a second thread; the main thread's profile is the larger file).
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${o.label}-${Date.now()}`] : [];
   const proc = fork(path, o.args ?? [], {
     execArgv: ["--import", "tsx", ...prof, ...(o.nodeArgs ?? [])],
     env: { ...process.env, ...o.env },

@@ -37,6 +37,11 @@ export function fmt(v: number | string | undefined, digits = 2): string {
   return v.toFixed(digits);
 }
 
+/** A ratio for a table cell: `1.63x`. */
+export function times(v: number): string {
+  return Number.isFinite(v) ? `${v.toFixed(2)}x` : "-";
+}
+
 /** A Markdown table (readable in a terminal too, and pasted into docs/benchmarks.md as is). */
 export function renderTable(t: Table): string {
   const cells = t.rows.map((r) => r.map((c) => (typeof c === "number" ? fmt(c) : c)));

@@ -6,8 +6,8 @@
  * its own memory on request (the gateway lives here, so this is the process
  * the idle-connection figure measures).
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { silentLogger } from "@colmena/runtime";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats, silentLogger } from "@colmena/runtime";
 import { startAuth } from "@colmena/auth";
 import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
@@ -18,7 +18,8 @@ const url = process.env.BENCH_NATS_URL!;
 const log = silentLogger();
 const conns: NatsConnection[] = [];
 const nats = async (name: string) => {
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1 });
+  // The same connection options the services' own main.ts files use.
+  const nc = await connectNats({ servers: url, name, log });
   conns.push(nc);
   return nc;
 };

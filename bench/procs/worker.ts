@@ -4,8 +4,7 @@
  * (`BENCH_WORKER=bullmq`, on `BENCH_REDIS_URL`), each running up to 16 tasks
  * at once. Celery's worker is its own Python process (bench/peers/celery_app.py).
  */
-import { connect } from "@nats-io/transport-node";
-import { silentLogger } from "@colmena/runtime";
+import { connectNats, silentLogger } from "@colmena/runtime";
 import { startTasks } from "@colmena/tasks";
 import { serveParent } from "../lib/child.ts";
 import { startBullmqWorker } from "../peers/bullmq.ts";
@@ -16,8 +15,9 @@ const kind = process.env.BENCH_WORKER;
 let close: () => Promise<unknown>;
 let id: string;
 if (kind === "colmena") {
-  const nc = await connect({ servers: process.env.BENCH_NATS_URL!, name: "bench-tasks-worker", maxReconnectAttempts: -1 });
-  const tasks = await startTasks({ nc, log: silentLogger(), env: process.env, role: "worker", overrides: { concurrency: WORKER_CONCURRENCY } });
+  const log = silentLogger();
+  const nc = await connectNats({ servers: process.env.BENCH_NATS_URL!, name: "bench-tasks-worker", log });
+  const tasks = await startTasks({ nc, log, env: process.env, role: "worker", overrides: { concurrency: WORKER_CONCURRENCY } });
   id = tasks.workerId ?? "?";
   close = async () => {
     await tasks.stop();
