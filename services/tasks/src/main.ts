@@ -4,7 +4,7 @@
  * Scale the roles apart: any number of API replicas (they share the queue
  * group and elect one scheduler) and any number of workers.
  */
-import { Lifecycle, connectNats, createLogger } from "@colmena/runtime";
+import { runServiceMain } from "@colmena/runtime";
 import { tasksConfig } from "./config.ts";
 import { startTasks, type TasksRole } from "./start.ts";
 
@@ -21,10 +21,4 @@ function roleArg(argv: string[]): TasksRole | undefined {
 
 const config = tasksConfig.load();
 const role = roleArg(process.argv.slice(2)) ?? config.role;
-const log = createLogger({ service: `tasks-${role}`, instance: config.instance, level: config.logLevel });
-const life = new Lifecycle(log);
-const nc = await connectNats({ servers: config.natsUrl, name: `tasks-${role}-${config.instance}`, log });
-life.onClose("nats", () => nc.drain());
-const tasks = await startTasks({ nc, log, config, role });
-life.onClose("tasks", () => tasks.stop());
-life.handleSignals();
+await runServiceMain({ name: `tasks-${role}`, config, start: ({ nc, log }) => startTasks({ nc, log, config, role }) });
