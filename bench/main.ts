@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     console.log(`## ${b.title}\n`);
     try {
       const loadBefore = loadavg();
-      const report = await b.run({ quick: args.quick, progress: (l) => process.stderr.write(`[${b.name}] ${l}\n`) });
+      const report = await b.run({ quick: args.quick, progress: (l) => process.stderr.write(`[${b.name} +${((Date.now() - started.getTime()) / 1000).toFixed(1)}s] ${l}\n`) });
       for (const t of report.tables) console.log(renderTable(t) + "\n");
       const load = { before: loadBefore.map((l) => Math.round(l * 100) / 100), after: loadavg().map((l) => Math.round(l * 100) / 100) };
       for (const n of report.notes) console.log(`- ${n}`);

@@ -60,22 +60,23 @@ interface Plan {
 }
 
 async function run(ctx: BenchContext): Promise<BenchReport> {
-  const plan: Plan = ctx.quick ? { total: 160, warmupPerClient: 2 } : { total: 2000, warmupPerClient: 5 };
+  const plan: Plan = ctx.quick ? { total: 160, warmupPerClient: 2 } : { total: 1500, warmupPerClient: 5 };
   ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
   const rows: Row[] = [];
   for (const level of LEVELS) {
     for (const workers of [1, 2]) {
       ctx.progress(`${level.name}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
       rows.push({ level: level.name, system: "Colmena", workers: `${workers} process${workers > 1 ? "es" : ""} x 16`, ...(await colmena(level, workers, plan)) });
-      ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s`);
+      ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
     }
     ctx.progress(`${level.name}: BullMQ and Celery on redis-server (${level.redis} persistence)`);
     const redis = await startRedis(level.redis);
+    ctx.progress("  redis-server started");
     try {
       rows.push({ level: level.name, system: "BullMQ", workers: "1 process x 16", ...(await bullmq(redis, plan)) });
-      ctx.progress(`  BullMQ ${fmt(rows.at(-1)!.summary.rate)} tasks/s`);
+      ctx.progress(`  BullMQ ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
       rows.push({ level: level.name, system: "Celery", workers: `1 worker, prefork x ${CELERY_CONCURRENCY}`, ...(await celery(redis, plan)) });
-      ctx.progress(`  Celery ${fmt(rows.at(-1)!.summary.rate)} tasks/s`);
+      ctx.progress(`  Celery ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
     } finally {
       await redis.stop();
     }
@@ -106,11 +107,12 @@ async function colmena(level: Level, workers: number, plan: Plan): Promise<Outco
       const env = { BENCH_NATS_URL: nats.url, COLMENA_DATA_DIR: dataDir };
       const services = await spawn("./procs/services.ts", "services", { ...env, BENCH_TASKS_API: "1" });
       const pids: Record<string, number | null> = { "nats-server": nats.pid(), services: services.pid };
-      for (let i = 1; i <= workers; i++) {
-        const w = await spawn("./procs/worker.ts", `worker-${i}`, { ...env, BENCH_WORKER: "colmena", COLMENA_WORKER_ID: `bench-w${i}` });
-        pids[`worker-${i}`] = w.pid;
-      }
-      const load = await spawn("./procs/load.ts", "load", env);
+      // Workers and the load process start side by side (the API has already created the streams).
+      const [load, ...ws] = await Promise.all([
+        spawn("./procs/load.ts", "load", env),
+        ...Array.from({ length: workers }, (_, i) => spawn("./procs/worker.ts", `worker-${i + 1}`, { ...env, BENCH_WORKER: "colmena", COLMENA_WORKER_ID: `bench-w${i + 1}` })),
+      ]);
+      ws.forEach((w, i) => (pids[`worker-${i + 1}`] = w.pid));
       pids.load = load.pid;
       const url = `tcp://127.0.0.1:${services.info.tcp}`;
       const token = await accessToken(url);
@@ -129,8 +131,10 @@ async function colmena(level: Level, workers: number, plan: Plan): Promise<Outco
 
 async function bullmq(redis: Redis, plan: Plan): Promise<Outcome> {
   return withChildren(async (spawn) => {
-    const worker = await spawn("./procs/worker.ts", "bullmq-worker", { BENCH_WORKER: "bullmq", BENCH_REDIS_URL: redis.url });
-    const load = await spawn("./procs/load.ts", "load", {});
+    const [worker, load] = await Promise.all([
+      spawn("./procs/worker.ts", "bullmq-worker", { BENCH_WORKER: "bullmq", BENCH_REDIS_URL: redis.url }),
+      spawn("./procs/load.ts", "load", {}),
+    ]);
     const pids = { "redis-server": redis.pid, workers: worker.pid, load: load.pid };
     return counted(load, { url: redis.url, op: "uppercase", data: { input: INPUT }, concurrency: CLIENTS }, plan, pids);
   });
