@@ -1,5 +1,5 @@
 /**
- * One-message pulls with `no_wait` from a durable pull consumer, and the
+ * Batched pulls with `no_wait` from a durable pull consumer, and the
  * acknowledgement verbs. The high-level `fetch` of @nats-io/jetstream always
  * waits at least a second for an empty consumer; a worker that prefers high
  * over normal over low priority must ask each queue "anything now?" and move
@@ -52,16 +52,17 @@ function wrap(nc: NatsConnection, m: Msg): WorkMsg {
 }
 
 /**
- * Pulls one message at a time with `no_wait`. A pulled message arrives with
- * its stream subject (not the inbox), so a plain request cannot match it:
- * the answers come on this puller's own inbox subscription instead. Each
- * pull request gets exactly one answer (a message, or a 404/408 status);
- * a message that comes after its pull timed out is kept for the next pull.
+ * Pulls with `no_wait`: up to `max` messages the consumer has ready now,
+ * in one request. A pulled message arrives with its stream subject (not the
+ * inbox), so a plain request cannot match it: the answers come on this
+ * puller's own inbox subscription instead. A request ends when `max`
+ * messages came, or with a status (404 nothing ready, 408 fewer than asked).
+ * Messages that come after their pull gave up waiting are kept for the next.
  */
 export class Puller {
   private readonly inbox: string;
   private readonly sub: Subscription;
-  private waiting: ((m: Msg | null) => void) | null = null;
+  private waiting: { max: number; got: WorkMsg[]; done: () => void } | null = null;
   private readonly stash: WorkMsg[] = [];
 
   constructor(private readonly nc: NatsConnection) {
@@ -70,27 +71,38 @@ export class Puller {
       callback: (_err, m) => {
         const isMsg = !!m.reply && m.reply.startsWith("$JS.ACK.");
         const w = this.waiting;
-        this.waiting = null;
-        if (w) w(isMsg ? m : null);
-        else if (isMsg) this.stash.push(wrap(this.nc, m));
+        if (!w) {
+          if (isMsg) this.stash.push(wrap(this.nc, m));
+          return;
+        }
+        if (isMsg) w.got.push(wrap(this.nc, m));
+        if (!isMsg || w.got.length >= w.max) {
+          this.waiting = null;
+          w.done();
+        }
       },
     });
   }
 
   /** Takes one message if the consumer has one ready now, else null (also when the server does not answer in time). */
   async pull(stream: string, consumer: string, timeoutMs = 2000): Promise<WorkMsg | null> {
-    const kept = this.stash.shift();
-    if (kept) return kept;
-    if (this.nc.isClosed()) return null;
+    return (await this.pullBatch(stream, consumer, 1, timeoutMs))[0] ?? null;
+  }
+
+  /** Takes up to `max` messages the consumer has ready now (none when the server does not answer in time). */
+  async pullBatch(stream: string, consumer: string, max: number, timeoutMs = 2000): Promise<WorkMsg[]> {
+    if (this.stash.length > 0) return this.stash.splice(0, max);
+    if (this.nc.isClosed() || max <= 0) return [];
+    const got: WorkMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
-    const answer = new Promise<Msg | null>((resolve) => {
-      this.waiting = resolve;
-      timer = setTimeout(() => { if (this.waiting === resolve) this.waiting = null; resolve(null); }, timeoutMs);
+    await new Promise<void>((resolve) => {
+      const w = { max, got, done: resolve };
+      this.waiting = w;
+      timer = setTimeout(() => { if (this.waiting === w) this.waiting = null; resolve(); }, timeoutMs);
+      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: max, no_wait: true }), { reply: this.inbox });
     });
-    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: 1, no_wait: true }), { reply: this.inbox });
-    const m = await answer;
     clearTimeout(timer);
-    return m ? wrap(this.nc, m) : null;
+    return got;
   }
 
   /** Stops listening; messages taken but not run come back after ack_wait. */

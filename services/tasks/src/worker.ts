@@ -1,11 +1,14 @@
 /**
  * A worker: runs up to `concurrency` tasks at once, taken from the three
- * priority consumers of the work queue. Whenever a slot is free it asks the
- * `high` consumer for a message, then `normal`, then `low` (no-wait pulls),
- * so under load a waiting high task always goes before normal and low ones.
- * When every queue is empty it sleeps until a message is published on the
- * work subjects (a core subscription wakes it), a slot frees, or a short
- * poll interval passes (redeliveries after a nak or ack_wait publish nothing).
+ * priority consumers of the work queue. Whenever slots are free it asks the
+ * `high` consumer for as many messages as there are free slots, then
+ * `normal` for what is left, then `low` (one no-wait pull each), so under
+ * load a waiting high task always goes before normal and low ones. When
+ * every queue is empty it sleeps until a message is published on the work
+ * subjects (a core subscription wakes it) or a short poll interval passes
+ * (redeliveries after a nak or ack_wait publish nothing); a freed slot wakes
+ * it only when the last look stopped for lack of slots, since otherwise the
+ * queues were empty and any publish since has woken it anyway.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { counter, histogram, type Logger } from "@colmena/runtime";
@@ -46,6 +49,10 @@ export class Worker {
   private loop: Promise<void> = Promise.resolve();
   private subs: Subscription[] = [];
   private puller: Puller | null = null;
+  /** A look at the queues is under way. */
+  private scanning = false;
+  /** The last look stopped because every slot was taken, not because the queues were empty. */
+  private saturated = false;
   private readonly deps: RunDeps;
 
   constructor(private readonly opts: WorkerOptions) {
@@ -95,13 +102,30 @@ export class Worker {
     w?.();
   }
 
-  private async next(): Promise<WorkMsg | null> {
+  /** A slot freed: look at the queues again only if the last look may have left messages there. */
+  private slotFreed(): void {
+    if (this.scanning || this.saturated) this.kick();
+  }
+
+  private startTask(m: WorkMsg): void {
+    const p = runTask(this.deps, m)
+      .catch((err) => this.opts.log.error({ err, worker: this.id }, "task attempt failed unexpectedly; it will be redelivered"))
+      .finally(() => { this.inflight.delete(p); this.slotFreed(); });
+    this.inflight.add(p);
+  }
+
+  /**
+   * One look at the queues: as many messages as there are free slots from
+   * `high`, the rest from `normal`, then `low` (one no-wait pull each).
+   * Returns whether it stopped for lack of slots (so queues may hold more).
+   */
+  private async scan(): Promise<boolean> {
     for (const p of PRIORITIES) {
-      if (this.stopped) return null;
-      const m = await this.puller!.pull(WORK_STREAM, workConsumer(p));
-      if (m) return m;
+      const free = this.opts.concurrency - this.inflight.size;
+      if (this.stopped || free <= 0) return free <= 0;
+      for (const m of await this.puller!.pullBatch(WORK_STREAM, workConsumer(p), free)) this.startTask(m);
     }
-    return null;
+    return this.inflight.size >= this.opts.concurrency;
   }
 
   private async run(): Promise<void> {
@@ -110,13 +134,11 @@ export class Worker {
       let kicked = false;
       // Arm the wake-up before pulling, so a publish during the pulls is not missed.
       const woken = new Promise<void>((r) => (this.wake = () => { kicked = true; r(); }));
-      while (!this.stopped && this.inflight.size < this.opts.concurrency) {
-        const m = await this.next();
-        if (!m) break;
-        const p = runTask(this.deps, m)
-          .catch((err) => this.opts.log.error({ err, worker: this.id }, "task attempt failed unexpectedly; it will be redelivered"))
-          .finally(() => { this.inflight.delete(p); this.kick(); });
-        this.inflight.add(p);
+      this.scanning = true;
+      try {
+        this.saturated = await this.scan();
+      } finally {
+        this.scanning = false;
       }
       if (this.stopped || kicked) continue;
       let timer: NodeJS.Timeout | undefined;
