@@ -8,10 +8,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError } from "@colmena/protocol";
 import { TASKS_STREAM, encode, taskSubject, type TaskEvent } from "./events.ts";
+import { JsPublisher } from "./js-publish.ts";
 
 /** The last event of a task, with its stream sequence. */
 export interface LastEvent {
@@ -28,11 +29,15 @@ const isWrongLastSeq = (err: unknown) =>
 /** How long appends keep retrying through a NATS outage (a cluster electing a new leader takes seconds). */
 const RETRY_FOR_MS = 30_000;
 
+/** Default message ids: unique per process and call, without asking the OS for randomness each time. */
+const processTag = randomBytes(6).toString("hex");
+let appends = 0;
+
 export class TaskLog {
-  private constructor(readonly js: JetStreamClient, readonly jsm: JetStreamManager) {}
+  private constructor(readonly js: JsPublisher, readonly jsm: JetStreamManager) {}
 
   static async open(nc: NatsConnection): Promise<TaskLog> {
-    return new TaskLog(jetstream(nc), await jetstreamManager(nc));
+    return new TaskLog(new JsPublisher(nc), await jetstreamManager(nc));
   }
 
   /**
@@ -40,16 +45,13 @@ export class TaskLog {
    * task must not exist yet; undefined: no expectation). `msgId` de-duplicates
    * retries; by default a fresh one per call.
    */
-  async append(ev: TaskEvent, expectSeq: number | undefined, msgId = `${ev.task_id}.${ev.kind}.${randomBytes(6).toString("hex")}`): Promise<AppendResult> {
+  async append(ev: TaskEvent, expectSeq: number | undefined, msgId = `${ev.task_id}.${ev.kind}.${processTag}${(++appends).toString(36)}`): Promise<AppendResult> {
     const subject = taskSubject(ev.task_id);
     const body = encode(ev);
     const deadline = Date.now() + RETRY_FOR_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await this.js.publish(subject, body, {
-          msgID: msgId,
-          expect: expectSeq === undefined ? undefined : { lastSubjectSequence: expectSeq },
-        });
+        const ack = await this.js.publish(subject, body, { msgId, lastSubjectSequence: expectSeq });
         return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         if (isWrongLastSeq(err)) {
@@ -92,7 +94,7 @@ export class TaskLog {
     const deadline = Date.now() + RETRY_FOR_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.js.publish(subject, body, { msgID: msgId });
+        await this.js.publish(subject, body, { msgId });
         return;
       } catch (err) {
         if (err instanceof JetStreamApiError || Date.now() > deadline) {
