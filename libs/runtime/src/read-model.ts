@@ -79,6 +79,7 @@ export class ReadModel {
   private streamCreated = "";
   private readonly shape: string;
   private readonly writeMeta: (meta: ReadModelMeta) => void;
+  private readonly applyOne: (ev: StoredEvent) => void;
   private readonly waiters = new SeqWaiters();
   private buffer: JsMsg[] = [];
   private flushScheduled = false;
@@ -103,6 +104,8 @@ export class ReadModel {
     ensureMetaTable(this.db);
     this.writeMeta = metaWriter(this.db);
     this.shape = JSON.stringify({ filter: opts.filterSubjects ?? [], version: opts.version ?? 1 });
+    // One savepoint per event, so a throwing `apply` undoes only its own changes.
+    this.applyOne = this.db.transaction((ev: StoredEvent) => opts.apply(this.db, ev));
   }
 
   /** Opens the file, migrates, and folds until caught up with the stream's last sequence at open time. */
@@ -288,13 +291,14 @@ export class ReadModel {
     this.buffer = [];
     let pos = this.seq;
     const { db, opts } = this;
-    const one = db.transaction((ev: StoredEvent) => opts.apply(db, ev));
+    const one = this.applyOne;
+    let applied = 0;
     db.transaction(() => {
       for (const m of batch) {
         if (m.seq <= pos) continue; // already applied (a consumer restart overlapped)
         try {
           one(storedEvent(m));
-          eventsApplied.inc({ model: opts.name });
+          applied++;
         } catch (err) {
           applyErrors.inc({ model: opts.name });
           opts.log.error({ model: opts.name, seq: m.seq, subject: m.subject, err }, "read model apply failed; event skipped");
@@ -306,6 +310,7 @@ export class ReadModel {
       pos = Math.max(pos, this.scanned);
       if (pos !== this.seq) this.writeMeta(this.metaAt(pos));
     })();
+    if (applied > 0) eventsApplied.inc({ model: opts.name }, applied);
     this.setSeq(pos);
   }
 

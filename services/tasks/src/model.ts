@@ -38,40 +38,73 @@ export function migrate(db: Database.Database): void {
 
 const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
 
+/** Updates of a task by the kind of its event; none touches a finished task. */
+const KIND_UPDATES = {
+  started: "status = 'running', attempts = @attempt, worker = @worker, progress = NULL",
+  progress: "progress = @progress",
+  retry: "status = 'queued', attempts = @attempt, error = @error",
+  done: "status = 'done', attempts = @attempt, result = @result, worker = @worker, error = NULL, progress = 1",
+  failed: "status = 'failed', attempts = @attempt, error = @error",
+  cancelled: "status = 'cancelled'",
+} as const;
+
+interface FoldStatements {
+  insert: Database.Statement;
+  touch: Database.Statement;
+  byKind: Record<keyof typeof KIND_UPDATES, Database.Statement>;
+}
+
+/** Statements prepared once per database (SQLite re-prepares them itself if the schema is rebuilt). */
+const prepared = new WeakMap<Database.Database, FoldStatements>();
+
+function statements(db: Database.Database): FoldStatements {
+  let st = prepared.get(db);
+  if (!st) {
+    const byKind = {} as FoldStatements["byKind"];
+    for (const [kind, sql] of Object.entries(KIND_UPDATES) as [keyof typeof KIND_UPDATES, string][]) {
+      byKind[kind] = db.prepare(`UPDATE tasks SET ${sql} WHERE task_id = @task_id AND status NOT IN ('done', 'failed', 'cancelled')`);
+    }
+    st = {
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO tasks (task_id, user_id, username, submit_seq, last_seq, last_kind, type, status, input,
+           attempts, max_attempts, priority, run_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
+      ),
+      touch: db.prepare("UPDATE tasks SET last_seq = ?, last_kind = ?, updated_at = ? WHERE task_id = ?"),
+      byKind,
+    };
+    prepared.set(db, st);
+  }
+  return st;
+}
+
 /** Folds one event of `tasks.ev.task.<id>` into its row. */
 export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent): void {
+  const st = statements(db);
   if (ev.kind === "submitted") {
-    db.prepare(
-      `INSERT OR IGNORE INTO tasks (task_id, user_id, username, submit_seq, last_seq, last_kind, type, status, input,
-         attempts, max_attempts, priority, run_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
-    ).run(ev.task_id, ev.user_id, ev.username, seq, seq, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
+    st.insert.run(ev.task_id, ev.user_id, ev.username, seq, seq, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
     return;
   }
-  const row = db.prepare("SELECT status FROM tasks WHERE task_id = ?").get(ev.task_id) as { status: string } | undefined;
-  if (!row) return;
-  const touch = db.prepare("UPDATE tasks SET last_seq = ?, last_kind = ?, updated_at = ? WHERE task_id = ?");
-  touch.run(seq, ev.kind, ev.ts, ev.task_id);
-  if (TERMINAL.has(row.status)) return;
-  const set = (sql: string, ...args: unknown[]) => db.prepare(`UPDATE tasks SET ${sql} WHERE task_id = ?`).run(...args, ev.task_id);
+  // Every event moves the row's position; only an unfinished task changes state.
+  if (st.touch.run(seq, ev.kind, ev.ts, ev.task_id).changes === 0) return;
+  const update = st.byKind[ev.kind];
+  if (!update) return;
   switch (ev.kind) {
     case "started":
-      set("status = 'running', attempts = ?, worker = ?, progress = NULL", ev.attempt, ev.worker);
+      update.run({ task_id: ev.task_id, attempt: ev.attempt, worker: ev.worker });
       break;
     case "progress":
-      set("progress = ?", ev.progress);
+      update.run({ task_id: ev.task_id, progress: ev.progress });
       break;
     case "retry":
-      set("status = 'queued', attempts = ?, error = ?", ev.attempt, ev.error);
+    case "failed":
+      update.run({ task_id: ev.task_id, attempt: ev.attempt, error: ev.error });
       break;
     case "done":
-      set("status = 'done', attempts = ?, result = ?, worker = ?, error = NULL, progress = 1", ev.attempt, JSON.stringify(ev.result ?? null), ev.worker);
-      break;
-    case "failed":
-      set("status = 'failed', attempts = ?, error = ?", ev.attempt, ev.error);
+      update.run({ task_id: ev.task_id, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker });
       break;
     case "cancelled":
-      set("status = 'cancelled'");
+      update.run({ task_id: ev.task_id });
       break;
   }
 }

@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { startTasksApi } from "./api.ts";
 import { tasksConfig, type TasksConfig } from "./config.ts";
-import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allTaskEvents, type TaskEvent } from "./events.ts";
+import { LEADER_BUCKET, TASKS_STREAM, TERMINAL_KINDS, WORKER_IDS_BUCKET, allTaskEvents, type TaskEvent } from "./events.ts";
 import { TaskQueries, applyEvent, migrate } from "./model.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ensureTaskStreams, ensureWorkConsumers, openTtlBucket } from "./streams.ts";
@@ -94,7 +94,8 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
         apply: (db, stored) => {
           const ev = stored.json<TaskEvent>();
           applyEvent(db, stored.seq, ev);
-          watch.changed(ev.task_id);
+          // Only a `wait: true` submit watches, and only for the task's end.
+          if (TERMINAL_KINDS.has(ev.kind)) watch.changed(ev.task_id);
           if (ev.kind === "submitted" && ev.run_at !== undefined) {
             const runAt = ev.run_at;
             queueMicrotask(() => scheduler?.delayed(ev.task_id, runAt));
