@@ -120,14 +120,19 @@ export class ServiceHost {
     this.inflight++;
     const h = msg.headers;
     const requestId = h?.get(Headers.requestId) || `svc-${start.toString(36)}`;
-    const log = this.opts.log.child({ req: requestId, op: def.op });
+    // A child logger costs more than most requests' own work: made on first use.
+    let log: Logger | undefined;
+    const logger = () => (log ??= this.opts.log.child({ req: requestId, op: def.op }));
     const reply = natsHeaders();
     let outcome = "ok";
+    const userId = h?.get(Headers.user);
     const ctx: RequestContext = {
       requestId,
-      user: h?.get(Headers.user) ? { id: h.get(Headers.user), username: h.get(Headers.username) } : undefined,
+      user: userId ? { id: userId, username: h!.get(Headers.username) } : undefined,
       connId: h?.get(Headers.conn) || undefined,
-      log,
+      get log() {
+        return logger();
+      },
       headers: h,
       subscribe: (ch) => reply.append(Headers.subscribe, ch),
       unsubscribe: (ch) => reply.append(Headers.unsubscribe, ch),
@@ -143,8 +148,8 @@ export class ServiceHost {
     } catch (e) {
       const err = e instanceof ColmenaError ? e : new ColmenaError("internal", `internal error (request ${requestId})`, { cause: e });
       outcome = err.code;
-      if (err.code === "internal") log.error({ err: e }, "handler failed");
-      else log.debug({ code: err.code, msg: err.message }, "op refused");
+      if (err.code === "internal") logger().error({ err: e }, "handler failed");
+      else if (this.opts.log.isLevelEnabled("debug")) logger().debug({ code: err.code, msg: err.message }, "op refused");
       stats.errors++;
       stats.lastError = `${err.code}: ${err.message}`;
       msg.respondError(statusOf(err.code), err.message.replace(/[\r\n]+/g, " "), JSON.stringify(err.toBody()), { headers: reply });
