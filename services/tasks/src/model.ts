@@ -38,19 +38,22 @@ export function migrate(db: Database.Database): void {
 
 const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
 
-/** Updates of a task by the kind of its event; none touches a finished task. */
+/**
+ * What each kind of event sets, beyond the position every event moves
+ * (last_seq, last_kind, updated_at). A finished task keeps its state: each
+ * of these columns keeps its old value when the status is terminal.
+ */
 const KIND_UPDATES = {
-  started: "status = 'running', attempts = @attempt, worker = @worker, progress = NULL",
-  progress: "progress = @progress",
-  retry: "status = 'queued', attempts = @attempt, error = @error",
-  done: "status = 'done', attempts = @attempt, result = @result, worker = @worker, error = NULL, progress = 1",
-  failed: "status = 'failed', attempts = @attempt, error = @error",
-  cancelled: "status = 'cancelled'",
+  started: { status: "'running'", attempts: "@attempt", worker: "@worker", progress: "NULL" },
+  progress: { progress: "@progress" },
+  retry: { status: "'queued'", attempts: "@attempt", error: "@error" },
+  done: { status: "'done'", attempts: "@attempt", result: "@result", worker: "@worker", error: "NULL", progress: "1" },
+  failed: { status: "'failed'", attempts: "@attempt", error: "@error" },
+  cancelled: { status: "'cancelled'" },
 } as const;
 
 interface FoldStatements {
   insert: Database.Statement;
-  touch: Database.Statement;
   byKind: Record<keyof typeof KIND_UPDATES, Database.Statement>;
 }
 
@@ -61,8 +64,10 @@ function statements(db: Database.Database): FoldStatements {
   let st = prepared.get(db);
   if (!st) {
     const byKind = {} as FoldStatements["byKind"];
-    for (const [kind, sql] of Object.entries(KIND_UPDATES) as [keyof typeof KIND_UPDATES, string][]) {
-      byKind[kind] = db.prepare(`UPDATE tasks SET ${sql} WHERE task_id = @task_id AND status NOT IN ('done', 'failed', 'cancelled')`);
+    for (const [kind, cols] of Object.entries(KIND_UPDATES) as [keyof typeof KIND_UPDATES, Record<string, string>][]) {
+      // One statement per event: SET reads the old row, so the guard sees the status before this event.
+      const sets = Object.entries(cols).map(([col, v]) => `${col} = CASE WHEN status IN ('done', 'failed', 'cancelled') THEN ${col} ELSE ${v} END`);
+      byKind[kind] = db.prepare(`UPDATE tasks SET last_seq = @seq, last_kind = @kind, updated_at = @ts, ${sets.join(", ")} WHERE task_id = @task_id`);
     }
     st = {
       insert: db.prepare(
@@ -70,7 +75,6 @@ function statements(db: Database.Database): FoldStatements {
            attempts, max_attempts, priority, run_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
       ),
-      touch: db.prepare("UPDATE tasks SET last_seq = ?, last_kind = ?, updated_at = ? WHERE task_id = ?"),
       byKind,
     };
     prepared.set(db, st);
@@ -85,26 +89,25 @@ export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent): v
     st.insert.run(ev.task_id, ev.user_id, ev.username, seq, seq, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
     return;
   }
-  // Every event moves the row's position; only an unfinished task changes state.
-  if (st.touch.run(seq, ev.kind, ev.ts, ev.task_id).changes === 0) return;
   const update = st.byKind[ev.kind];
   if (!update) return;
+  const at = { task_id: ev.task_id, seq, kind: ev.kind, ts: ev.ts };
   switch (ev.kind) {
     case "started":
-      update.run({ task_id: ev.task_id, attempt: ev.attempt, worker: ev.worker });
+      update.run({ ...at, attempt: ev.attempt, worker: ev.worker });
       break;
     case "progress":
-      update.run({ task_id: ev.task_id, progress: ev.progress });
+      update.run({ ...at, progress: ev.progress });
       break;
     case "retry":
     case "failed":
-      update.run({ task_id: ev.task_id, attempt: ev.attempt, error: ev.error });
+      update.run({ ...at, attempt: ev.attempt, error: ev.error });
       break;
     case "done":
-      update.run({ task_id: ev.task_id, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker });
+      update.run({ ...at, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker });
       break;
     case "cancelled":
-      update.run({ task_id: ev.task_id });
+      update.run(at);
       break;
   }
 }
