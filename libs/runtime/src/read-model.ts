@@ -61,7 +61,12 @@ export interface ReadModelOptions {
   log: Logger;
   /** Bump when `apply` or the schema changes meaning: a different value rebuilds the tables. Default 1. */
   version?: number;
-  /** How often the stream's identity and first sequence are checked while running. Default 30 s. */
+  /**
+   * How often the stream is checked while running: its identity and first
+   * sequence (rebuild on a mismatch), and whether the consumer still makes
+   * progress (restart it when the stream is ahead and nothing moved since the
+   * last check). Default 5 s.
+   */
   checkIntervalMs?: number;
 }
 
@@ -92,6 +97,8 @@ export class ReadModel {
   private messages: ConsumerMessages | null = null;
   private syncing: Promise<void> = Promise.resolve();
   private checkQueued = false;
+  /** `seq` at the previous periodic check, to spot a consumer that stalled silently. */
+  private seqAtLastCheck = -1;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -159,7 +166,7 @@ export class ReadModel {
     if (!meta || reason) db.transaction(() => this.writeMeta(this.metaAt(this.seq)))();
     appliedSeq.set({ model: opts.name }, this.seq);
     await this.consume(stream.lastSeq);
-    const every = opts.checkIntervalMs ?? 30_000;
+    const every = opts.checkIntervalMs ?? 5_000;
     this.timer = setInterval(() => this.resync(false), every);
     this.timer.unref();
   }
@@ -257,7 +264,13 @@ export class ReadModel {
         const s = await this.streamState();
         if (this.closed) return;
         const reason = s.created !== this.streamCreated ? "stream recreated" : staleReason(this.metaAt(before), s, this.shape);
-        if (!reason && !restart) return;
+        // A consumer can stall without closing or reporting anything (seen when
+        // a cluster node holding it dies): the stream is ahead of us and we
+        // have not moved since the last check, so start a new one.
+        const stalled = s.lastSeq > before && before === this.seqAtLastCheck;
+        this.seqAtLastCheck = before;
+        if (stalled && !reason && !restart) this.opts.log.warn({ model: this.opts.name, at: before, stream: s.lastSeq }, "read model consumer stalled; restarting");
+        if (!reason && !restart && !stalled) return;
         this.generation++;
         await this.messages?.close().catch(() => undefined);
         this.messages = null;
@@ -293,9 +306,11 @@ export class ReadModel {
     const { db, opts } = this;
     const one = this.applyOne;
     let applied = 0;
+    let fresh = 0;
     db.transaction(() => {
       for (const m of batch) {
         if (m.seq <= pos) continue; // already applied (a consumer restart overlapped)
+        fresh++;
         try {
           one(storedEvent(m));
           applied++;
@@ -305,7 +320,9 @@ export class ReadModel {
         }
         pos = m.seq;
       }
-      this.owed -= batch.length;
+      // Only new events pay off the catch-up debt: a duplicate must not let
+      // `pos` jump to the target past events not yet received.
+      this.owed -= fresh;
       if (this.owed <= 0) pos = Math.max(pos, this.target);
       pos = Math.max(pos, this.scanned);
       if (pos !== this.seq) this.writeMeta(this.metaAt(pos));
