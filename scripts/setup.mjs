@@ -17,9 +17,13 @@ const marker = join(root, "node_modules", ".colmena-installed");
 const lockHash = createHash("sha256").update(readFileSync(lockfile)).digest("hex");
 
 if (!existsSync(marker) || readFileSync(marker, "utf8") !== lockHash) {
-  console.error("installing npm packages (npm ci) ...");
-  execFileSync(npm, ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
-  writeFileSync(marker, lockHash);
+  // `npm install` with the committed lockfile installs exactly its versions, like
+  // `npm ci`, but tolerates optional platform packages the registry does not
+  // serve (msgpackr-extract's darwin/win32 builds, under bullmq), which make
+  // `npm ci`'s lockfile check fail on the registries these machines reach.
+  console.error("installing npm packages ...");
+  execFileSync(npm, ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  writeFileSync(marker, createHash("sha256").update(readFileSync(lockfile)).digest("hex"));
 }
 
 const tsx = join(root, "node_modules", ".bin", "tsx");
