@@ -57,6 +57,29 @@ test("limits - a client that stops reading is disconnected and the gateway's mem
   assert.equal((await other.request("ping")).ok, true, "other connections are unaffected");
 });
 
+test("limits - a WebSocket client that stops reading is disconnected and the gateway's memory stays bounded", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  await using rig = await startRig({ overrides: { outbufBytes: 1 << 20 } });
+  const slow = await rig.ws();
+  assert.equal((await slow.request("auth.token", { access_token: await rig.token("u-wslow") })).ok, true);
+  const other = await rig.login("u-other", "other");
+  // Stop reading at the socket: the kernel buffers fill, then the gateway's bufferedAmount grows.
+  (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const event = { pad: "x".repeat(256 * 1024) };
+  const baseline = liveBytes(gc);
+  let peak = 0;
+  for (let batch = 0; batch < 48 && rig.gw.connections() === 2; batch++) {
+    for (let i = 0; i < 8; i++) publishEvent(rig.nc, userChannel("u-wslow"), "test.big", event);
+    await rig.nc.flush();
+    await sleep(5);
+    peak = Math.max(peak, liveBytes(gc) - baseline);
+  }
+  assert.ok(peak < 40 << 20, `memory grew by ${(peak / 2 ** 20).toFixed(1)} MiB`);
+  await until(() => rig.gw.connections() === 1, 5000, "the slow WebSocket to be dropped");
+  assert.equal((await other.request("ping")).ok, true, "other connections are unaffected");
+});
+
 test("limits - a connection that sends nothing for the idle timeout is closed; one that talks stays", async () => {
   await using rig = await startRig({ overrides: { idleTimeoutMs: 300 } });
   const quiet = await rig.tcp();
