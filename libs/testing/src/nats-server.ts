@@ -84,6 +84,19 @@ async function waitHealthy(monitorUrl: string, jetstream: boolean): Promise<void
   throw new Error(`nats-server at ${monitorUrl} not healthy in 30 s`);
 }
 
+async function waitMetaCluster(monitorUrl: string, size: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${monitorUrl}/jsz`);
+      const meta = ((await r.json()) as { meta_cluster?: { leader?: string; cluster_size?: number } }).meta_cluster;
+      if (meta?.leader && meta.cluster_size === size) return;
+    } catch { /* not yet */ }
+    await sleep(100);
+  }
+  throw new Error(`JetStream meta cluster at ${monitorUrl} not formed with ${size} nodes in 30 s`);
+}
+
 interface LaunchSpec {
   name: string;
   config: (port: number, monitorPort: number) => string;
@@ -209,7 +222,11 @@ export async function startNatsCluster(size = 3, opts: StartNatsOptions = {}): P
       ),
     ),
   );
-  await Promise.all(servers.map((s) => waitHealthy(s.monitorUrl, true)));
+  // Plain /healthz also waits for JetStream's meta group to be current on each
+  // node; then every node must know the meta leader and the full cluster size,
+  // or the first R3 stream can fail with "no suitable peers for placement".
+  await Promise.all(servers.map((s) => waitHealthy(s.monitorUrl, false)));
+  await Promise.all(servers.map((s) => waitMetaCluster(s.monitorUrl, size)));
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
