@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ColmenaClient, ColmenaError, rawTcp } from "@colmena/client";
 import { silentLogger } from "@colmena/runtime";
 import { startSystem, type System, type TestUser } from "./harness.ts";
+import { waitUntil } from "@colmena/testing";
 
 let sys: System;
 let ana: TestUser;
@@ -39,13 +40,7 @@ function collect(c: ColmenaClient, event: string): { task_id: string; [k: string
   c.on(event, (d) => got.push(d as { task_id: string }));
   return got;
 }
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = waitUntil;
 
 describe("tasks - types", () => {
   const cases: [string | number, unknown, unknown][] = [

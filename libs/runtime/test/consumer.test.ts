@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
-import { startNats, uniqueName } from "@colmena/testing";
+import { startNats, uniqueName, waitUntil } from "@colmena/testing";
 import { ColmenaError } from "@colmena/protocol";
 import { defaultBackoff, ensureStream, runConsumer, silentLogger, type RunningConsumer, type WorkConsumerOptions, type WorkMessage } from "@colmena/runtime";
 
@@ -38,13 +38,7 @@ async function run(t: TestContext, opts: WorkConsumerOptions): Promise<RunningCo
   return c;
 }
 
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 20_000) => waitUntil(what, cond, ms);
 
 test("work consumer - default backoff grows with the delivery count, with jitter, capped at 30 s", () => {
   for (let n = 1; n <= 8; n++) {

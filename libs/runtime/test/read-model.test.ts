@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type Database from "better-sqlite3";
-import { startNats, uniqueName } from "@colmena/testing";
+import { startNats, uniqueName, waitUntil } from "@colmena/testing";
 import { ColmenaError } from "@colmena/protocol";
 import { ReadModel, ensureStream, readModelFile, silentLogger, type ReadModelOptions, type StoredEvent } from "@colmena/runtime";
 
@@ -59,13 +59,7 @@ async function open(t: TestContext, opts: ReadModelOptions): Promise<ReadModel> 
   return rm;
 }
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 15_000) => waitUntil(what, cond, ms);
 
 test("read model - folds events in batched transactions and resumes from its last sequence", async (t) => {
   await using ns = await startNats();

@@ -1,3 +1,4 @@
 export { freePort, startNats, startNatsCluster } from "./nats-server.ts";
 export type { NatsCluster, NatsServer, StartNatsOptions } from "./nats-server.ts";
 export { uniqueName } from "./names.ts";
+export { waitUntil } from "./wait.ts";

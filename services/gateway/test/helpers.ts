@@ -7,7 +7,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
 import { WebSocket } from "ws";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startNats, type NatsServer } from "@colmena/testing";
+import { startNats, type NatsServer, waitUntil } from "@colmena/testing";
 import { loadSigningKey, signAccessToken, silentLogger, type SigningKey } from "@colmena/runtime";
 import { startDiag, type Diag } from "@colmena/diag";
 import { startGateway, type Gateway, type GatewayOverrides } from "@colmena/gateway";
@@ -246,11 +246,4 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `fn` is true or `timeoutMs` passes. */
-export async function until(fn: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export const until = (fn: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition") => waitUntil(what, fn, timeoutMs);
