@@ -6,6 +6,7 @@
 import { headers as natsHeaders, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type OpDef } from "@colmena/protocol";
 import type { Conn, Encoding } from "./connection.ts";
+import { requesterOf } from "./requests.ts";
 
 export interface CallOptions {
   timeoutMs: number;
@@ -52,7 +53,7 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   let msg: Msg;
   try {
     const payload = opts.encoding === "msgpack" ? JSON.stringify(data, bytesAsBase64) : JSON.stringify(data);
-    msg = await nc.request(opSubject(def.op), payload, { headers: h, timeout: opts.timeoutMs });
+    msg = await requesterOf(nc).request(opSubject(def.op), payload, h, opts.timeoutMs);
   } catch (err) {
     throw requestFailure(err, def);
   }

@@ -1,0 +1,146 @@
+/**
+ * Request/reply over one NATS connection, like `nc.request` but cheaper per
+ * request: nats.js builds an Error (with a stack trace) for every request it
+ * completes, plus a timer promise and a `Promise.race`. Here one wildcard
+ * inbox subscription takes every reply, and requests with the same timeout
+ * share one timer (they expire in the order they were sent). Failures are
+ * the errors nats.js gives (TimeoutError, NoRespondersError, ...), so callers
+ * map them as before.
+ */
+import {
+  ClosedConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  PermissionViolationError,
+  RequestError,
+  TimeoutError,
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Payload,
+} from "@nats-io/transport-node";
+
+interface Pending {
+  subject: string;
+  deadline: number;
+  queue: Queue;
+  resolve(msg: Msg): void;
+  reject(err: Error): void;
+}
+
+/** The pending requests of one timeout, oldest first, and the timer for the oldest. */
+interface Queue {
+  ms: number;
+  entries: Map<string, Pending>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Requester {
+  private readonly prefix = `${createInbox()}.`;
+  private readonly pending = new Map<string, Pending>();
+  private readonly queues = new Map<number, Queue>();
+  private seq = 0;
+  /** The inbox subscription failed; the next request makes a new requester. */
+  broken = false;
+
+  constructor(private readonly nc: NatsConnection) {
+    nc.subscribe(`${this.prefix}*`, {
+      callback: (err, msg) => {
+        if (!err) return this.onReply(msg);
+        this.broken = true;
+        this.failAll(new RequestError(err.message, { cause: err }));
+      },
+    });
+    void nc.closed().then(() => this.failAll(new RequestError("connection closed")));
+    void this.watchPermissions();
+  }
+
+  request(subject: string, data: Payload, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+    const nc = this.nc;
+    if (nc.isClosed()) return Promise.reject(new ClosedConnectionError());
+    if (nc.isDraining()) return Promise.reject(new DrainingConnectionError());
+    const token = (++this.seq).toString(36);
+    try {
+      nc.publish(subject, data, { reply: this.prefix + token, headers });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<Msg>((resolve, reject) => {
+      let queue = this.queues.get(timeoutMs);
+      if (!queue) {
+        queue = { ms: timeoutMs, entries: new Map(), timer: undefined };
+        this.queues.set(timeoutMs, queue);
+      }
+      const p: Pending = { subject, deadline: performance.now() + timeoutMs, queue, resolve, reject };
+      this.pending.set(token, p);
+      queue.entries.set(token, p);
+      if (!queue.timer) this.arm(queue, timeoutMs);
+    });
+  }
+
+  private onReply(msg: Msg): void {
+    const token = msg.subject.slice(this.prefix.length);
+    const p = this.pending.get(token);
+    if (!p) return;
+    this.settle(token, p);
+    // A status-only 503 is the server saying nobody subscribes to the subject.
+    if (msg.data.length === 0 && msg.headers?.code === 503) p.reject(new NoRespondersError(p.subject));
+    else p.resolve(msg);
+  }
+
+  private settle(token: string, p: Pending): void {
+    this.pending.delete(token);
+    p.queue.entries.delete(token);
+  }
+
+  private arm(queue: Queue, ms: number): void {
+    queue.timer = setTimeout(() => this.expire(queue), Math.max(1, Math.ceil(ms)));
+  }
+
+  /** Times out every request of the queue that is due, then waits for the next oldest. */
+  private expire(queue: Queue): void {
+    queue.timer = undefined;
+    const now = performance.now();
+    for (const [token, p] of queue.entries) {
+      if (p.deadline > now) return this.arm(queue, p.deadline - now);
+      this.settle(token, p);
+      p.reject(new TimeoutError());
+    }
+    if (queue.entries.size === 0) this.queues.delete(queue.ms);
+  }
+
+  private failAll(err: Error): void {
+    for (const [token, p] of this.pending) {
+      this.settle(token, p);
+      p.reject(err);
+    }
+    for (const q of this.queues.values()) clearTimeout(q.timer);
+    this.queues.clear();
+  }
+
+  /** A request the server refused to route (no publish permission) fails at once, as with nc.request. */
+  private async watchPermissions(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.broken) return;
+      if (s.type !== "error" || !(s.error instanceof PermissionViolationError)) continue;
+      const pe = s.error;
+      if (pe.operation !== "publish") continue;
+      for (const [token, p] of this.pending) {
+        if (p.subject !== pe.subject) continue;
+        this.settle(token, p);
+        p.reject(new RequestError(pe.message, { cause: pe }));
+        break;
+      }
+    }
+  }
+}
+
+const requesters = new WeakMap<NatsConnection, Requester>();
+
+/** The requester of a connection, made on first use. */
+export function requesterOf(nc: NatsConnection): Requester {
+  let r = requesters.get(nc);
+  if (!r || r.broken) requesters.set(nc, (r = new Requester(nc)));
+  return r;
+}
