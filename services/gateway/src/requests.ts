@@ -41,6 +41,7 @@ export class Requester {
   private readonly pending = new Map<string, Pending>();
   private readonly queues = new Map<number, Queue>();
   private seq = 0;
+  private outbox: { token: string; subject: string; data: Payload; headers: MsgHdrs | undefined }[] = [];
   /** The inbox subscription failed; the next request makes a new requester. */
   broken = false;
 
@@ -61,10 +62,14 @@ export class Requester {
     if (nc.isClosed()) return Promise.reject(new ClosedConnectionError());
     if (nc.isDraining()) return Promise.reject(new DrainingConnectionError());
     const token = (++this.seq).toString(36);
-    try {
-      nc.publish(subject, data, { reply: this.prefix + token, headers });
-    } catch (err) {
-      return Promise.reject(err);
+    // Alone (nothing in flight, nothing queued): no one to share a write with, so no turn's wait.
+    const sent = this.pending.size === 0 && this.outbox.length === 0;
+    if (sent) {
+      try {
+        nc.publish(subject, data, { reply: this.prefix + token, headers });
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     return new Promise<Msg>((resolve, reject) => {
       let queue = this.queues.get(timeoutMs);
@@ -76,8 +81,31 @@ export class Requester {
       this.pending.set(token, p);
       queue.entries.set(token, p);
       if (!queue.timer) this.arm(queue, timeoutMs);
+      if (sent) return;
+      this.outbox.push({ token, subject, data, headers });
+      if (this.outbox.length === 1) setImmediate(this.flush);
     });
   }
+
+  /**
+   * Publishes what was asked since the last flush. Requests that arrive on
+   * many client sockets in one event-loop turn thus leave in one write to
+   * NATS (nats.js flushes per microtask turn, i.e. after every socket read).
+   */
+  private readonly flush = (): void => {
+    const out = this.outbox;
+    this.outbox = [];
+    for (const o of out) {
+      try {
+        this.nc.publish(o.subject, o.data, { reply: this.prefix + o.token, headers: o.headers });
+      } catch (err) {
+        const p = this.pending.get(o.token);
+        if (!p) continue;
+        this.settle(o.token, p);
+        p.reject(err as Error);
+      }
+    }
+  };
 
   private onReply(msg: Msg): void {
     const token = msg.subject.slice(this.prefix.length);

@@ -26,6 +26,9 @@ test("requester - replies, headers and no responders", async () => {
     h.set("X-A", "b");
     const replies = await Promise.all([1, 2, 3].map((i) => r.request("t.echo", `m${i}`, i === 2 ? h : undefined, 2000)));
     assert.deepEqual(replies.map((m) => m.string()), ["m1:-", "m2:b", "m3:-"]);
+    // Many at once: all but the first wait for the end of the turn and leave in one write.
+    const many = await Promise.all(Array.from({ length: 50 }, (_, i) => r.request("t.echo", `n${i}`, i % 7 === 0 ? h : undefined, 2000)));
+    assert.deepEqual(many.map((m) => m.string()), Array.from({ length: 50 }, (_, i) => `n${i}:${i % 7 === 0 ? "b" : "-"}`));
     const nobody = await failure(r.request("t.nobody", "x", undefined, 2000));
     assert.ok(nobody.err instanceof NoRespondersError, String(nobody.err));
     assert.ok(nobody.ms < 1000);
