@@ -3,7 +3,7 @@
  * gateway's headers (design.md section 2), and the reply read back: session
  * sequence, channel headers, and a service error turned into a ColmenaError.
  */
-import { headers as natsHeaders, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { MsgHdrsImpl, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type OpDef } from "@colmena/protocol";
 import type { Conn, Encoding } from "./connection.ts";
 import { requesterOf } from "./requests.ts";
@@ -37,8 +37,23 @@ function bytesAsBase64(_key: string, v: unknown): unknown {
   return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") : v;
 }
 
+/**
+ * Request headers written straight as NATS wire text, as MsgHdrsImpl would
+ * write them (same order, same value check) without its per-call key lookups.
+ * Only `encode` is used by a publish.
+ */
+class WireHeaders {
+  private text = "NATS/1.0";
+  set(k: string, v: string): void {
+    this.text += `\r\n${k}: ${MsgHdrsImpl.validHeaderValue(v)}`;
+  }
+  encode(): Uint8Array {
+    return Buffer.from(`${this.text}\r\n\r\n`);
+  }
+}
+
 export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, data: Record<string, unknown>, opts: CallOptions): Promise<ServiceReply> {
-  const h = natsHeaders();
+  const h = new WireHeaders();
   const user = opts.as ?? conn.validUser();
   if (user) {
     h.set(Headers.user, user.id);
@@ -48,29 +63,34 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   h.set(Headers.requestId, conn.nextRequestId());
   const minSeq = conn.seqs.get(def.service);
   if (minSeq) h.set(Headers.minSeq, String(minSeq));
-  for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
+  if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) h.set(k, v);
 
   let msg: Msg;
   try {
     const payload = opts.encoding === "msgpack" ? JSON.stringify(data, bytesAsBase64) : JSON.stringify(data);
-    msg = await requesterOf(nc).request(opSubject(def.op), payload, h, opts.timeoutMs);
+    msg = await requesterOf(nc).request(opSubject(def.op), payload, h as unknown as MsgHdrs, opts.timeoutMs);
   } catch (err) {
     throw requestFailure(err, def);
   }
   const rh = msg.headers;
-  const seq = Number(rh?.get(Headers.seq) || 0);
+  const reply: ServiceReply = { raw: "{}", subscribe: [], unsubscribe: [] };
+  // One pass over the reply's headers (exact names, as MsgHdrs.get would match them).
+  let seq = 0;
+  let status = "";
+  if (rh) for (const [k, vs] of rh) {
+    if (k === Headers.seq) seq = Number(vs[0] || 0);
+    else if (k === Headers.serviceErrorCode) status = vs[0] ?? "";
+    else if (k === Headers.subscribe) reply.subscribe = channelList(vs);
+    else if (k === Headers.unsubscribe) reply.unsubscribe = channelList(vs);
+  }
   if (seq > 0) conn.noteSeq(def.service, seq);
-  const status = rh?.get(Headers.serviceErrorCode);
   if (status) throw serviceError(msg, rh!, status);
-  return {
-    raw: msg.data.length ? msg.string() : "{}",
-    subscribe: rh ? headerValues(rh, Headers.subscribe) : [],
-    unsubscribe: rh ? headerValues(rh, Headers.unsubscribe) : [],
-  };
+  if (msg.data.length) reply.raw = msg.string();
+  return reply;
 }
 
-function headerValues(h: MsgHdrs, name: string): string[] {
-  return h.has(name) ? h.values(name).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean) : [];
+function channelList(values: string[]): string[] {
+  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
 }
 
 function requestFailure(err: unknown, def: OpDef): ColmenaError {
