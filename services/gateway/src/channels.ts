@@ -85,18 +85,25 @@ export class ChannelHub {
 
   private deliver(members: Set<Conn>, msg: Msg): void {
     try {
-      const event = msg.headers?.get(Headers.event);
+      // One pass over the headers (exact names, as MsgHdrs.get would match them).
+      let event = "";
+      let exclude = "";
+      const h = msg.headers;
+      if (h)
+        for (const [k, vs] of h) {
+          if (k === Headers.event) event = vs[0] ?? "";
+          else if (k === Headers.excludeConn) exclude = vs[0] ?? "";
+        }
       if (!event) {
         pushes.inc({ outcome: "no_event" });
         return;
       }
-      const exclude = msg.headers?.get(Headers.excludeConn) || undefined;
       const raw = msg.data.length ? msg.string() : "null";
       const eventJson = JSON.stringify(event);
       let parsed: { v: unknown } | undefined;
       const parse = () => (parsed ??= { v: JSON.parse(raw) }).v;
-      // Copy: a send may close a slow connection, which leaves the set.
-      for (const conn of [...members]) {
+      // No copy: a send may close a slow connection, which leaves the set, and a Set iterates safely past deletions.
+      for (const conn of members) {
         if (conn.id === exclude) continue;
         conn.sendEvent(event, eventJson, raw, parse);
       }

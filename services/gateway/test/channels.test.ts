@@ -92,3 +92,22 @@ test("channels - IPv4 127.0.0.1 and IPv6 ::1 reach the same dual-stack listeners
     await ws6.close();
   }
 });
+
+test("channels - a member dropped as a slow consumer during a push does not cost the members after it that push", async () => {
+  await using rig = await startRig({ overrides: { outbufBytes: 256 * 1024 } });
+  // Same user, so the same channel; the paused one joined first, so a push reaches it first.
+  const slow = await rig.login("u-many", "many");
+  const others = [await rig.login("u-many", "many"), await rig.login("u-many", "many")];
+  slow.socket.pause();
+  const pad = "x".repeat(100 * 1024);
+  const total = 120;
+  for (let i = 0; i < total; i++) {
+    publishEvent(rig.nc, userChannel("u-many"), "test.n", { i, pad });
+    if (i % 8 === 7) await rig.nc.flush();
+  }
+  await rig.nc.flush();
+  for (const c of others) {
+    for (let i = 0; i < total; i++) assert.equal((await c.event("test.n", 10_000)).data.i, i);
+  }
+  await until(() => rig.gw.connections() === 2, 5000, "the slow connection to be dropped");
+});
