@@ -61,14 +61,17 @@ interface Plan {
 
 async function run(ctx: BenchContext): Promise<BenchReport> {
   const plan: Plan = ctx.quick ? { total: 160, warmupPerClient: 2 } : { total: 1500, warmupPerClient: 5 };
-  ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
   const rows: Row[] = [];
+  // BENCH_TASKS_PEERS=0 measures Colmena alone (for quick iterations; no ratios then).
+  const peers = process.env.BENCH_TASKS_PEERS !== "0";
   for (const level of LEVELS) {
     for (const workers of [1, 2]) {
       ctx.progress(`${level.name}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
       rows.push({ level: level.name, system: "Colmena", workers: `${workers} process${workers > 1 ? "es" : ""} x 16`, ...(await colmena(level, workers, plan)) });
       ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
     }
+    if (!peers) continue;
+    ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
     ctx.progress(`${level.name}: BullMQ and Celery on redis-server (${level.redis} persistence)`);
     const redis = await startRedis(level.redis);
     ctx.progress("  redis-server started");
@@ -187,6 +190,7 @@ function report(rows: Row[], plan: Plan): BenchReport {
     columns: ["durability", "system", "workers", "nats-server", "redis-server", "gateway + tasks API", "worker(s)", "clients", "total"],
     rows: rows.map((r) => [r.level, r.system, r.workers, ...roles.map((k) => fmt(r.cpu[k], 0)), fmt(roles.reduce((a, k) => a + (r.cpu[k] ?? 0), 0), 0)]),
   };
+  if (!rows.some((r) => r.system === "BullMQ")) return { tables: [results, cpuTable], notes: [], data: { plan, rows } };
   const ratios: Table = {
     title: "Colmena's throughput as a ratio to each peer (target: >= 1.0x BullMQ, >= 5x Celery)",
     columns: ["durability", "Colmena workers", "vs BullMQ", "vs Celery"],

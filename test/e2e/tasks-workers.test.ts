@@ -18,7 +18,7 @@ const FAST = { COLMENA_TASKS_ACK_WAIT_MS: "2000", COLMENA_TASKS_BACKOFF_MS: "50"
 
 /** Every event of one task, in stream order. */
 async function kindsOf(nc: NatsConnection, taskId: string): Promise<string[]> {
-  const oc = await jetstream(nc).consumers.get(TASKS_STREAM, { filter_subjects: [taskSubject(taskId)] });
+  const oc = await jetstream(nc).consumers.get(TASKS_STREAM, { filter_subjects: [taskSubject(taskId), `tasks.ev.run.*.${taskId}`] });
   const n = (await oc.info()).num_pending;
   const out: string[] = [];
   if (n > 0) {

@@ -9,9 +9,9 @@ import type { z } from "zod";
 import { ColmenaError, notFound, tasksOps, type TaskStatus } from "@colmena/protocol";
 import { ServiceHost, callerOf, type Logger, type RequestContext } from "@colmena/runtime";
 import type { TasksConfig } from "./config.ts";
-import { TERMINAL_KINDS, cancelSubject, encode, idempotentTaskId, newTaskId, workSubject, type SubmittedEvent, type TaskEvent } from "./events.ts";
+import { TERMINAL_KINDS, cancelSubject, idempotentTaskId, newTaskId, type SubmittedEvent, type TaskEvent } from "./events.ts";
 import { isTerminal, toRecord, type TaskQueries, type TaskRow } from "./model.ts";
-import { workItemOf } from "./scheduler.ts";
+import { releaseOf } from "./scheduler.ts";
 import type { TaskLog } from "./task-log.ts";
 import type { TaskTypes } from "./types/registry.ts";
 import type { TaskWatch } from "./watch.ts";
@@ -42,7 +42,11 @@ const statusOfKind = (kind: TaskEvent["kind"]): TaskStatus => (kind === "done" ?
 export function createTasksApi(deps: ApiDeps) {
   const { config, types, taskLog, queries, watch } = deps;
 
-  const queue = (row: TaskRow) => taskLog.enqueue(workSubject(row.priority), encode(workItemOf(row)), row.task_id);
+  /** Makes a recorded task runnable; the stream refuses a second release, so racing resubmits are harmless. */
+  const release = async (row: TaskRow) => {
+    const r = await taskLog.run(releaseOf(row));
+    return r.ok ? r.seq : 0;
+  };
 
   async function submit(data: SubmitData, ctx: RequestContext) {
     const user = callerOf(ctx);
@@ -63,21 +67,30 @@ export function createTasksApi(deps: ApiDeps) {
       ts: now,
     };
     if (data.delay_ms) ev.run_at = now + data.delay_ms;
-    // Expecting "no event yet" makes the id unique cluster-wide: an idempotent resubmit, on any replica, lands here.
-    const r = await taskLog.append(ev, 0, taskId);
     let seq: number;
-    if (r.ok && !r.duplicate) {
+    if (!data.idempotency_key && !ev.run_at) {
+      // The common case is one write: the submitted event is the run message workers take.
+      const r = await taskLog.run(ev);
+      if (!r.ok) throw new ColmenaError("conflict", `task id ${taskId} is taken; submit again`);
       seq = r.seq;
-      if (!ev.run_at) {
-        await taskLog.enqueue(workSubject(ev.priority), encode({ task_id: taskId, user_id: ev.user_id, username: ev.username, type: ev.type, input, max_attempts: ev.max_attempts, seq }), taskId);
-      }
     } else {
-      seq = r.ok ? r.seq : ((await taskLog.last(taskId))?.seq ?? 0);
-      await deps.waitForSeq(seq);
-      const row = ownTask(queries, taskId, user.id);
-      // The first submit's instance may have died between its two writes; queueing again is de-duplicated.
-      if (row.last_kind === "submitted" && !row.run_at) await queue(row);
-      seq = Math.max(seq, row.last_seq);
+      // On the task's own subject, expecting "no event yet": the id is unique cluster-wide,
+      // so an idempotent resubmit, on any replica, lands in the else branch below.
+      const r = await taskLog.append(ev, 0, taskId);
+      if (r.ok && !r.duplicate) {
+        seq = r.seq;
+        if (!ev.run_at) {
+          const released = await taskLog.run({ ...ev, kind: "released", ts: Date.now() });
+          if (released.ok) seq = released.seq;
+        }
+      } else {
+        seq = r.ok ? r.seq : ((await taskLog.last(taskId))?.seq ?? 0);
+        await deps.waitForSeq(seq);
+        const row = ownTask(queries, taskId, user.id);
+        // The first submit's instance may have died between its two writes.
+        if (!row.released && !row.run_at) seq = Math.max(seq, await release(row));
+        seq = Math.max(seq, row.last_seq);
+      }
     }
     ctx.setSeq(seq);
     if (!data.wait) return { task_id: taskId, status: queries.get(taskId)?.status ?? ("queued" as const) };
@@ -100,7 +113,7 @@ export function createTasksApi(deps: ApiDeps) {
     const user = callerOf(ctx);
     let row = ownTask(queries, taskId, user.id);
     if (isTerminal(row.status)) return { task_id: taskId, status: row.status };
-    let expect = row.last_seq;
+    let expect = row.ev_seq;
     let attempt = row.attempts;
     let was: string = row.status;
     for (let round = 0; round < 10; round++) {
@@ -112,7 +125,12 @@ export function createTasksApi(deps: ApiDeps) {
         return { task_id: taskId, status: "cancelled" as const };
       }
       const last = await taskLog.last(taskId);
-      if (!last) throw notFound(`no task ${taskId}`);
+      if (!last) {
+        // Only its run message so far: nothing has happened to it yet.
+        expect = 0;
+        was = "queued";
+        continue;
+      }
       if (TERMINAL_KINDS.has(last.ev.kind)) {
         ctx.setSeq(last.seq);
         return { task_id: taskId, status: statusOfKind(last.ev.kind) };

@@ -1,9 +1,18 @@
 /**
- * The tasks service's subjects, streams and event shapes.
+ * The tasks service's subjects, streams and event shapes. One stream, TASKS
+ * (limits retention), holds everything:
  *
- *   tasks.ev.task.<task_id>     stream TASKS (limits): every state change of one task
- *   tasks.work.<priority>       stream TASKS_WORK (work queue): one message per runnable task
- *   tasks.cancel.<task_id>      core NATS: asks the worker running a task to stop
+ *   tasks.ev.run.<priority>.<task_id>  the message that makes a task runnable, at most
+ *                                      one per task: its `submitted` event (a plain
+ *                                      submit: one write) or a `released` event (a
+ *                                      delayed or idempotent submit, after its
+ *                                      `submitted` below). Workers consume these through
+ *                                      one durable pull consumer per priority.
+ *   tasks.ev.task.<task_id>            every later change of one task (and the
+ *                                      `submitted` of a delayed or idempotent one),
+ *                                      each appended expecting the subject's last
+ *                                      sequence: the task's actor log.
+ *   tasks.cancel.<task_id>             core NATS: asks the worker running a task to stop
  *
  * Every event carries `attempt`, the attempts started so far, so the last
  * event of a task alone tells a worker what to do next.
@@ -13,7 +22,6 @@ import { eventSubject, streamName, type TaskPriority } from "@colmena/protocol";
 
 export const SERVICE = "tasks";
 export const TASKS_STREAM = streamName(SERVICE);
-export const WORK_STREAM = `${TASKS_STREAM}_WORK`;
 /** KV bucket holding the scheduler's leader key (with a TTL). */
 export const LEADER_BUCKET = "TASKS_LEADER";
 /** KV bucket where worker processes claim their readable ids (`worker-<host>-<n>`). */
@@ -22,9 +30,12 @@ export const WORKER_IDS_BUCKET = "TASKS_WORKERS";
 export const PRIORITIES: readonly TaskPriority[] = ["high", "normal", "low"];
 
 export const taskSubject = (taskId: string) => eventSubject(SERVICE, "task", taskId);
-export const allTaskEvents = `${SERVICE}.ev.task.>`;
-export const workSubject = (p: TaskPriority) => `${SERVICE}.work.${p}`;
-export const allWork = `${SERVICE}.work.>`;
+export const runSubject = (p: TaskPriority, taskId: string) => eventSubject(SERVICE, "run", p, taskId);
+/** Everything the stream holds (and the read model folds). */
+export const allEvents = `${SERVICE}.ev.>`;
+/** The runnable tasks of one priority: the filter of that priority's work consumer. */
+export const runFilter = (p: TaskPriority) => `${SERVICE}.ev.run.${p}.*`;
+export const isRunSubject = (subject: string) => subject.startsWith(`${SERVICE}.ev.run.`);
 export const cancelSubject = (taskId: string) => `${SERVICE}.cancel.${taskId}`;
 export const allCancels = `${SERVICE}.cancel.*`;
 /** The durable pull consumer of one priority, shared by every worker. */
@@ -56,28 +67,30 @@ export interface SubmittedEvent extends Base {
   max_attempts: number;
   run_at?: number;
 }
-export interface StartedEvent extends Base { kind: "started"; worker: string }
-export interface ProgressEvent extends Base { kind: "progress"; progress: number }
-export interface RetryEvent extends Base { kind: "retry"; error: string; retry_at: number; worker?: string }
-export interface DoneEvent extends Base { kind: "done"; result: unknown; worker: string }
-export interface FailedEvent extends Base { kind: "failed"; error: string; worker?: string }
-export interface CancelledEvent extends Base { kind: "cancelled"; was: string }
-
-export type TaskEvent = SubmittedEvent | StartedEvent | ProgressEvent | RetryEvent | DoneEvent | FailedEvent | CancelledEvent;
-export type EventKind = TaskEvent["kind"];
-
-export const TERMINAL_KINDS: ReadonlySet<EventKind> = new Set(["done", "failed", "cancelled"]);
-
-/** What goes on the work queue: all a worker needs to run the task without a lookup. */
-export interface WorkItem {
-  task_id: string;
+/** Makes a delayed or idempotently submitted task runnable (its `submitted` is on the task subject). */
+export interface ReleasedEvent extends Base {
+  kind: "released";
   user_id: string;
   username: string;
   type: string;
   input: unknown;
+  priority: TaskPriority;
   max_attempts: number;
-  /** Stream sequence of the task's last event when this was queued (the first claim expects it). */
-  seq: number;
 }
+export interface StartedEvent extends Base { kind: "started"; worker: string }
+export interface ProgressEvent extends Base { kind: "progress"; progress: number }
+export interface RetryEvent extends Base { kind: "retry"; error: string; retry_at: number; worker?: string }
+/** `started_at`: when the attempt began (an attempt that ends quickly records no `started`). */
+export interface DoneEvent extends Base { kind: "done"; result: unknown; worker: string; started_at?: number }
+export interface FailedEvent extends Base { kind: "failed"; error: string; worker?: string }
+export interface CancelledEvent extends Base { kind: "cancelled"; was: string }
+
+export type TaskEvent = SubmittedEvent | ReleasedEvent | StartedEvent | ProgressEvent | RetryEvent | DoneEvent | FailedEvent | CancelledEvent;
+export type EventKind = TaskEvent["kind"];
+
+export const TERMINAL_KINDS: ReadonlySet<EventKind> = new Set(["done", "failed", "cancelled"]);
+
+/** A run message (`tasks.ev.run.*`): all a worker needs to run the task without a lookup. */
+export type WorkItem = SubmittedEvent | ReleasedEvent;
 
 export const encode = (v: unknown) => JSON.stringify(v);

@@ -1,16 +1,19 @@
 /**
- * JetStream publishes with their acknowledgements, on one inbox
- * subscription. Every task costs four stored writes, and the client's
- * `js.publish` goes through a general request per write (a fresh request
- * object, a timer, and two Error objects made up front for their stack
- * traces): a measurable share of the CPU per task. Here a publish is a
- * PUB with a reply subject under this publisher's inbox and a map entry;
- * one interval sweeps the ones that waited too long.
+ * JetStream publishes with their acknowledgements, and last-message reads,
+ * on one inbox subscription. Every task costs a stored write or two and a
+ * read, and the client's `js.publish` and `streams.getMessage` go through a
+ * general request each (a fresh request object, a timer, and Error objects
+ * made up front for their stack traces; "no message found", the common
+ * answer to a worker's read, even builds a JetStreamApiError): a measurable
+ * share of the CPU per task. Here a request is a PUB with a reply subject
+ * under this publisher's inbox and a map entry; one interval sweeps the
+ * ones that waited too long.
  *
- * The outcome is the same as `js.publish`'s: the ack (`seq`, `duplicate`),
- * a `JetStreamApiError` when the stream refused the message (for example a
- * wrong last subject sequence), or a plain Error when no answer came (no
- * stream leader, a timeout, a closed connection), which callers retry.
+ * The outcomes are those of `js.publish` and `getMessage`: the ack (`seq`,
+ * `duplicate`) or the message (null when there is none), a
+ * `JetStreamApiError` when the stream refused (for example a wrong last
+ * subject sequence), or a plain Error when no answer came (no stream
+ * leader, a timeout, a closed connection), which callers retry.
  */
 import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
@@ -28,18 +31,41 @@ export interface PublishOptions {
   lastSubjectSequence?: number;
 }
 
+/** A stored message as `$JS.API.STREAM.MSG.GET` answers it. */
+export interface StoredMessage {
+  subject: string;
+  seq: number;
+  data: Buffer;
+  /** Raw NATS headers block, when the message has headers. */
+  headers?: string;
+}
+
 interface Waiting {
-  resolve(ack: PubAck): void;
+  resolve(m: Msg): void;
   reject(err: Error): void;
   deadline: number;
+}
+
+interface ApiError {
+  code: number;
+  err_code: number;
+  description: string;
 }
 
 interface AckBody {
   stream?: string;
   seq?: number;
   duplicate?: boolean;
-  error?: { code: number; err_code: number; description: string };
+  error?: ApiError;
 }
+
+interface GetBody {
+  message?: { subject: string; seq: number; data?: string; hdrs?: string };
+  error?: ApiError;
+}
+
+/** JetStream's "no message found" error code. */
+const NO_MESSAGE_FOUND = 10037;
 
 export class JsPublisher {
   private readonly prefix: string;
@@ -55,16 +81,33 @@ export class JsPublisher {
     void nc.closed().then(() => this.failAll("connection closed"));
   }
 
-  publish(subject: string, body: string | Uint8Array, opts: PublishOptions = {}): Promise<PubAck> {
-    if (this.nc.isClosed()) return Promise.reject(new Error("connection closed"));
-    const token = (++this.next).toString(36);
+  async publish(subject: string, body: string | Uint8Array, opts: PublishOptions = {}): Promise<PubAck> {
     let h: MsgHdrs | undefined;
     if (opts.msgId !== undefined || opts.lastSubjectSequence !== undefined) {
       h = headers();
       if (opts.msgId !== undefined) h.set("Nats-Msg-Id", opts.msgId);
       if (opts.lastSubjectSequence !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(opts.lastSubjectSequence));
     }
-    return new Promise<PubAck>((resolve, reject) => {
+    const ack = parse<AckBody>(await this.request(subject, body, h));
+    if (ack.error) throw new JetStreamApiError(ack.error);
+    return { stream: ack.stream ?? "", seq: ack.seq ?? 0, duplicate: ack.duplicate === true };
+  }
+
+  /** The last message of `stream` on `subject` (from the stream leader), or null if there is none. */
+  async lastBySubject(stream: string, subject: string): Promise<StoredMessage | null> {
+    const r = parse<GetBody>(await this.request(`$JS.API.STREAM.MSG.GET.${stream}`, JSON.stringify({ last_by_subj: subject })));
+    if (r.error) {
+      if (r.error.err_code === NO_MESSAGE_FOUND) return null;
+      throw new JetStreamApiError(r.error);
+    }
+    const m = r.message!;
+    return { subject: m.subject, seq: m.seq, data: Buffer.from(m.data ?? "", "base64"), headers: m.hdrs ? Buffer.from(m.hdrs, "base64").toString("latin1") : undefined };
+  }
+
+  private request(subject: string, body: string | Uint8Array, h?: MsgHdrs): Promise<Msg> {
+    if (this.nc.isClosed()) return Promise.reject(new Error("connection closed"));
+    const token = (++this.next).toString(36);
+    return new Promise<Msg>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
       if (!this.sweeper) {
         this.sweeper = setInterval(() => this.sweep(), Math.min(250, this.timeoutMs));
@@ -90,21 +133,13 @@ export class JsPublisher {
     const w = this.waiting.get(token);
     if (!w) return; // answered after its timeout
     this.waiting.delete(token);
-    // A status without a body: 503 when no stream leader took the message.
+    // A status without a body: 503 when no stream leader took the request.
     if (m.data.length === 0) {
       const code = m.headers?.code ?? 0;
-      w.reject(new Error(code === 503 ? "no responders: the stream is not available" : `publish answered status ${code}`));
+      w.reject(new Error(code === 503 ? "no responders: the stream is not available" : `JetStream answered status ${code}`));
       return;
     }
-    let ack: AckBody;
-    try {
-      ack = m.json<AckBody>();
-    } catch (err) {
-      w.reject(new Error(`unreadable publish ack: ${(err as Error).message}`));
-      return;
-    }
-    if (ack.error) w.reject(new JetStreamApiError(ack.error));
-    else w.resolve({ stream: ack.stream ?? "", seq: ack.seq ?? 0, duplicate: ack.duplicate === true });
+    w.resolve(m);
   }
 
   private sweep(): void {
@@ -113,7 +148,7 @@ export class JsPublisher {
     for (const [token, w] of this.waiting) {
       if (w.deadline > now) break;
       this.waiting.delete(token);
-      w.reject(new Error(`no publish ack in ${this.timeoutMs} ms`));
+      w.reject(new Error(`no JetStream answer in ${this.timeoutMs} ms`));
     }
     if (this.waiting.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
@@ -126,5 +161,13 @@ export class JsPublisher {
     this.waiting.clear();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+  }
+}
+
+function parse<T>(m: Msg): T {
+  try {
+    return m.json<T>();
+  } catch (err) {
+    throw new Error(`unreadable JetStream answer: ${(err as Error).message}`);
   }
 }

@@ -2,6 +2,12 @@
  * The API's read model: the TASKS stream folded into one SQLite row per
  * task. `apply` is deterministic (times come from the events, never from the
  * clock) and a finished task never changes again, whatever arrives later.
+ *
+ * Besides `last_seq` (the task's last event anywhere, for read-your-writes)
+ * a row keeps `ev_seq`, the last sequence on the task's own subject (what
+ * the next append there must expect; 0 while it has only its run message),
+ * and `released`, whether its run message exists (the scheduler releases
+ * the delayed tasks that lack one).
  */
 import type Database from "better-sqlite3";
 import type { TaskRecord, TaskStatus } from "@colmena/protocol";
@@ -15,6 +21,8 @@ export function migrate(db: Database.Database): void {
       username TEXT NOT NULL,
       submit_seq INTEGER NOT NULL,
       last_seq INTEGER NOT NULL,
+      ev_seq INTEGER NOT NULL,
+      released INTEGER NOT NULL,
       last_kind TEXT NOT NULL,
       type TEXT NOT NULL,
       status TEXT NOT NULL,
@@ -30,9 +38,9 @@ export function migrate(db: Database.Database): void {
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL
     );
+    -- No index on status: every event changes it, and a user's list filtered by status walks tasks_by_user.
     CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_id, submit_seq);
-    CREATE INDEX IF NOT EXISTS tasks_by_user_status ON tasks (user_id, status, submit_seq);
-    CREATE INDEX IF NOT EXISTS tasks_queued ON tasks (status, run_at);
+    CREATE INDEX IF NOT EXISTS tasks_unreleased ON tasks (run_at, task_id) WHERE released = 0;
   `);
 }
 
@@ -44,6 +52,7 @@ const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
  * of these columns keeps its old value when the status is terminal.
  */
 const KIND_UPDATES = {
+  released: { released: "1" },
   started: { status: "'running'", attempts: "@attempt", worker: "@worker", progress: "NULL" },
   progress: { progress: "@progress" },
   retry: { status: "'queued'", attempts: "@attempt", error: "@error" },
@@ -67,13 +76,15 @@ function statements(db: Database.Database): FoldStatements {
     for (const [kind, cols] of Object.entries(KIND_UPDATES) as [keyof typeof KIND_UPDATES, Record<string, string>][]) {
       // One statement per event: SET reads the old row, so the guard sees the status before this event.
       const sets = Object.entries(cols).map(([col, v]) => `${col} = CASE WHEN status IN ('done', 'failed', 'cancelled') THEN ${col} ELSE ${v} END`);
-      byKind[kind] = db.prepare(`UPDATE tasks SET last_seq = @seq, last_kind = @kind, updated_at = @ts, ${sets.join(", ")} WHERE task_id = @task_id`);
+      // A run message is not on the task's subject: only the others move ev_seq.
+      const evSeq = kind === "released" ? "" : "ev_seq = @seq, ";
+      byKind[kind] = db.prepare(`UPDATE tasks SET last_seq = @seq, last_kind = @kind, updated_at = @ts, ${evSeq}${sets.join(", ")} WHERE task_id = @task_id`);
     }
     st = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO tasks (task_id, user_id, username, submit_seq, last_seq, last_kind, type, status, input,
+        `INSERT OR IGNORE INTO tasks (task_id, user_id, username, submit_seq, last_seq, ev_seq, released, last_kind, type, status, input,
            attempts, max_attempts, priority, run_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
       ),
       byKind,
     };
@@ -82,11 +93,12 @@ function statements(db: Database.Database): FoldStatements {
   return st;
 }
 
-/** Folds one event of `tasks.ev.task.<id>` into its row. */
-export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent): void {
+/** Folds one event into its row; `onRunSubject`: it came on `tasks.ev.run.*` (a run message). */
+export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent, onRunSubject: boolean): void {
   const st = statements(db);
   if (ev.kind === "submitted") {
-    st.insert.run(ev.task_id, ev.user_id, ev.username, seq, seq, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
+    const [evSeq, released] = onRunSubject ? [0, 1] : [seq, 0];
+    st.insert.run(ev.task_id, ev.user_id, ev.username, seq, seq, evSeq, released, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
     return;
   }
   const update = st.byKind[ev.kind];
@@ -107,6 +119,7 @@ export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent): v
       update.run({ ...at, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker });
       break;
     case "cancelled":
+    case "released":
       update.run(at);
       break;
   }
@@ -118,6 +131,8 @@ export interface TaskRow {
   username: string;
   submit_seq: number;
   last_seq: number;
+  ev_seq: number;
+  released: number;
   last_kind: string;
   type: string;
   status: TaskStatus;
@@ -168,12 +183,12 @@ export class TaskQueries {
   constructor(private readonly db: Database.Database) {
     this.one = db.prepare("SELECT * FROM tasks WHERE task_id = ?");
     this.due = db.prepare(
-      `SELECT * FROM tasks WHERE status = 'queued' AND last_kind = 'submitted' AND run_at IS NOT NULL
+      `SELECT * FROM tasks WHERE released = 0 AND run_at IS NOT NULL AND status = 'queued'
          AND (run_at > ? OR (run_at = ? AND task_id > ?)) AND run_at <= ? ORDER BY run_at, task_id LIMIT ?`,
     );
     this.stale = db.prepare(
-      `SELECT * FROM tasks WHERE status = 'queued' AND last_kind = 'submitted'
-         AND COALESCE(run_at, created_at) BETWEEN ? AND ? ORDER BY submit_seq LIMIT ?`,
+      `SELECT * FROM tasks WHERE released = 0 AND status = 'queued'
+         AND COALESCE(run_at, created_at) <= ? ORDER BY submit_seq LIMIT ?`,
     );
   }
 
@@ -197,8 +212,8 @@ export class TaskQueries {
     return this.due.all(cursor.at, cursor.at, cursor.id, until, limit) as TaskRow[];
   }
 
-  /** Tasks queued in a time window that never started: candidates for a (de-duplicated) re-release. */
-  staleQueued(from: number, to: number, limit = 1000): TaskRow[] {
-    return this.stale.all(from, to, limit) as TaskRow[];
+  /** Tasks due by `until` and never released (their API instance died between two writes): to release. */
+  unreleased(until: number, limit = 1000): TaskRow[] {
+    return this.stale.all(until, limit) as TaskRow[];
   }
 }

@@ -111,3 +111,73 @@ export class Puller {
     for (const m of this.stash.splice(0)) m.nak();
   }
 }
+
+/**
+ * A standing pull request on one consumer, renewed by its owner: the
+ * server delivers each message the moment one is ready, with no round trip
+ * per message (the no-wait `Puller` above asks "anything now?" instead).
+ * One request is live at a time; it ends when its `batch` messages came,
+ * when it expires (a 408 status), on any other status, or after a reconnect
+ * (the server forgets requests of a closed connection).
+ */
+export class StandingPull {
+  private readonly inbox = createInbox();
+  private readonly sub: Subscription;
+  private live: { left: number; endsAt: number } | null = null;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stream: string,
+    private readonly consumer: string,
+    private readonly expiresMs: number,
+    onMsg: (m: WorkMsg) => void,
+    /** A request ended: the owner may ask again. */
+    private readonly onEnded: () => void,
+  ) {
+    this.sub = nc.subscribe(this.inbox, {
+      callback: (_err, m) => {
+        if (m.reply?.startsWith("$JS.ACK.")) {
+          if (this.live && --this.live.left <= 0) this.end();
+          onMsg(wrap(nc, m));
+        } else if ((m.headers?.code ?? 0) !== 100) {
+          this.end();
+        }
+      },
+    });
+  }
+
+  /** Whether a request is live now (one the server has not given up on, by our count or its clock). */
+  get active(): boolean {
+    if (this.live && Date.now() > this.live.endsAt) this.live = null;
+    return this.live !== null;
+  }
+
+  /** How long the live request may still deliver, in ms (0: none is live). */
+  remainingMs(): number {
+    return this.active ? Math.max(0, this.live!.endsAt - Date.now()) : 0;
+  }
+
+  /** Asks for up to `batch` messages unless a request is live already. */
+  request(batch: number): void {
+    if (batch <= 0 || this.active || this.nc.isClosed()) return;
+    // A little slack past the expiry before we stop believing in it, for a 408 that never came.
+    this.live = { left: batch, endsAt: Date.now() + this.expiresMs + 1000 };
+    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumer}`, JSON.stringify({ batch, expires: this.expiresMs * 1_000_000 }), { reply: this.inbox });
+  }
+
+  /** The connection was re-established: the request died with the old one. */
+  forget(): void {
+    this.end();
+  }
+
+  private end(): void {
+    if (!this.live) return;
+    this.live = null;
+    this.onEnded();
+  }
+
+  close(): void {
+    this.live = null;
+    this.sub.unsubscribe();
+  }
+}

@@ -1,11 +1,17 @@
 /**
- * What one worker does with one work message: claim the task (append
- * `started`, expecting the task's last event), run its handler under a
- * timeout with heartbeats, and record the outcome (`done`, `retry` + a
- * delayed nak, or `failed`), each append expecting the worker's own last
- * event. If anything else wrote to the task meanwhile (a cancel, or another
- * worker that took over after this one looked dead), the append fails and
- * this worker steps back: exactly one `done` is ever recorded.
+ * What one worker does with one run message: read the task's last event
+ * (from the stream leader) to decide whether and as which attempt it runs,
+ * run its handler under a timeout, and record the outcome (`done`, `retry` +
+ * a delayed nak, or `failed`), each append expecting the task's last event
+ * as this worker knows it. If anything else wrote to the task meanwhile (a
+ * cancel, or another worker that took over after this one looked dead), the
+ * append fails and this worker steps back: exactly one `done` is ever recorded.
+ *
+ * `started` is recorded (with heartbeats from then on) once an attempt has
+ * run for `startedAfterMs`, so an attempt that ends sooner costs one write,
+ * its outcome. A redelivery (the previous holder failed, died or gave the
+ * message back) records `started` before it runs, so attempts that kill
+ * their worker are counted and end in `failed`.
  */
 import { ColmenaError, userChannel } from "@colmena/protocol";
 import { publishEvent, type Logger } from "@colmena/runtime";
@@ -22,7 +28,11 @@ export interface RunDeps {
   types: TaskTypes;
   workerId: string;
   ackWaitMs: number;
+  /** Record `started` once a first-delivery attempt has run this long (0: always, before running). */
+  startedAfterMs: number;
   backoff(attempt: number): number;
+  /** Whether the worker with this id is alive (holds its id in the workers bucket). */
+  isLive(workerId: string): Promise<boolean>;
   /** Registers the running task's abort hook for cancels; returns the unregister function. */
   track(taskId: string, abort: (reason: Error) => void): () => void;
   outcome(type: string, outcome: string, ms: number): void;
@@ -44,41 +54,54 @@ function announce(deps: RunDeps, item: WorkItem, ev: TaskEvent): void {
   else if (ev.kind === "failed") publishEvent(deps.nc, ch, "task.failed", { task_id: item.task_id, error: ev.error });
 }
 
+interface Plan {
+  attempt: number;
+  /** The task subject's last sequence, which the next append expects. */
+  seq: number;
+  /** Whether `started` is already recorded for this attempt. */
+  started: boolean;
+}
+
 /** Decides from the task's last event whether and as which attempt this delivery runs; null means "not this time". */
-async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem): Promise<{ attempt: number; seq: number } | null> {
-  let expect = item.seq;
-  let attempt = 1;
+async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem): Promise<Plan | null> {
   for (let round = 0; round < 10; round++) {
-    const started = await deps.taskLog.append({ kind: "started", task_id: item.task_id, attempt, worker: deps.workerId, ts: Date.now() }, expect);
-    if (started.ok) return { attempt, seq: started.seq };
     const last = await deps.taskLog.last(item.task_id);
-    if (!last) { msg.term("task has no events"); return null; }
-    const ev = last.ev;
-    if (TERMINAL_KINDS.has(ev.kind)) {
-      // A worker that recorded the end but died before acking may not have told the client.
-      if (msg.deliveryCount > 1) announce(deps, item, ev);
-      msg.ack();
-      return null;
-    }
-    if (ev.kind === "started" || ev.kind === "progress") {
-      // First delivery while an attempt is under way: a duplicate copy of the work message.
-      if (msg.deliveryCount === 1) { msg.ack(); return null; }
-      // Redelivered after ack_wait: the worker of that attempt went silent (died or hung).
-      if (ev.attempt >= item.max_attempts) {
-        const failed: TaskEvent = { kind: "failed", task_id: item.task_id, attempt: ev.attempt, error: `worker lost on attempt ${ev.attempt} (no heartbeat within ack_wait)`, ts: Date.now() };
-        const r = await deps.taskLog.append(failed, last.seq);
-        if (r.ok) { announce(deps, item, failed); msg.ack(); return null; }
-        continue;
+    let plan: Plan = { attempt: 1, seq: 0, started: false };
+    if (last) {
+      const ev = last.ev;
+      if (TERMINAL_KINDS.has(ev.kind)) {
+        // Redelivered although it ended: the worker that recorded the end never acked. If it is
+        // alive it was only slow, and has told the client; if it died, maybe not yet.
+        if (msg.deliveryCount > 1 && (ev.kind === "done" || ev.kind === "failed") && ev.worker !== deps.workerId) {
+          if (!ev.worker || !(await deps.isLive(ev.worker).catch(() => true))) announce(deps, item, ev);
+        }
+        msg.ack();
+        return null;
       }
-      deps.log.warn({ task: item.task_id, attempt: ev.attempt }, "previous attempt went silent; running the task again");
+      if (ev.kind === "started" || ev.kind === "progress") {
+        // First delivery while an attempt is under way: another delivery of this task is being run.
+        if (msg.deliveryCount === 1) { msg.ack(); return null; }
+        // Redelivered after ack_wait: the worker of that attempt went silent (died or hung).
+        if (ev.attempt >= item.max_attempts) {
+          const failed: TaskEvent = { kind: "failed", task_id: item.task_id, attempt: ev.attempt, error: `worker lost on attempt ${ev.attempt} (no heartbeat within ack_wait)`, worker: deps.workerId, ts: Date.now() };
+          const r = await deps.taskLog.append(failed, last.seq);
+          if (r.ok) { announce(deps, item, failed); msg.ack(); return null; }
+          continue;
+        }
+        deps.log.warn({ task: item.task_id, attempt: ev.attempt }, "previous attempt went silent; running the task again");
+      }
+      plan = { attempt: ev.attempt + 1, seq: last.seq, started: false };
     }
-    expect = last.seq;
-    attempt = ev.attempt + 1;
+    if (msg.deliveryCount === 1 && deps.startedAfterMs > 0) return plan;
+    const started = await deps.taskLog.append(startedEvent(deps, item, plan.attempt, Date.now()), plan.seq);
+    if (started.ok) return { attempt: plan.attempt, seq: started.seq, started: true };
   }
   // Ten lost races in a row: let the message come back later.
   msg.nak(deps.backoff(1));
   return null;
 }
+
+const startedEvent = (deps: RunDeps, item: WorkItem, attempt: number, ts: number): TaskEvent => ({ kind: "started", task_id: item.task_id, attempt, worker: deps.workerId, ts });
 
 /** After a failed append: was the task finished by someone else (ack), or taken over (leave the message alone)? */
 async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: number): Promise<void> {
@@ -90,25 +113,40 @@ async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: nu
 export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const item = msg.json<WorkItem>();
   const type = deps.types.get(item.type);
+  const plan = await claim(deps, msg, item);
+  if (!plan) return;
+  const { attempt } = plan;
+  let seq = plan.seq;
   const t0 = Date.now();
-  const claimed = await claim(deps, msg, item);
-  if (!claimed) return;
-  let { seq } = claimed;
-  const { attempt } = claimed;
   const controller = new AbortController();
   const untrack = deps.track(item.task_id, (reason) => controller.abort(reason));
-  const heartbeat = setInterval(() => msg.working(), Math.max(500, Math.floor(deps.ackWaitMs / 3)));
-  // Progress appends run one after another, each expecting the previous one.
+  let heartbeat: NodeJS.Timeout | undefined;
+  const beat = () => { heartbeat ??= setInterval(() => msg.working(), Math.max(500, Math.floor(deps.ackWaitMs / 3))); };
+  // Appends made while running (started, progress) go one after another, each expecting the previous one.
   let chain: Promise<void> = Promise.resolve();
-  const progress = (fraction: number) => {
-    const p = Math.max(0, Math.min(1, Number(fraction) || 0));
+  const appendInOrder = (ev: TaskEvent, then?: () => void) => {
     chain = chain.then(async () => {
       if (controller.signal.aborted) return;
-      const r = await deps.taskLog.append({ kind: "progress", task_id: item.task_id, attempt, progress: p, ts: Date.now() }, seq);
+      const r = await deps.taskLog.append(ev, seq);
       if (!r.ok) { controller.abort(new Superseded("the task changed while running")); return; }
       seq = r.seq;
-      publishEvent(deps.nc, userChannel(item.user_id), "task.progress", { task_id: item.task_id, progress: p });
-    }).catch((err) => deps.log.warn({ err, task: item.task_id }, "could not record progress"));
+      then?.();
+    }).catch((err) => deps.log.warn({ err, task: item.task_id }, `could not record ${ev.kind}`));
+  };
+  let started = plan.started;
+  const markStarted = () => {
+    if (started) return;
+    started = true;
+    beat();
+    appendInOrder(startedEvent(deps, item, attempt, t0));
+  };
+  if (started) beat();
+  const startedTimer = started ? undefined : setTimeout(markStarted, deps.startedAfterMs);
+  const progress = (fraction: number) => {
+    const p = Math.max(0, Math.min(1, Number(fraction) || 0));
+    markStarted();
+    appendInOrder({ kind: "progress", task_id: item.task_id, attempt, progress: p, ts: Date.now() }, () =>
+      publishEvent(deps.nc, userChannel(item.user_id), "task.progress", { task_id: item.task_id, progress: p }));
   };
   let result: unknown;
   let failure: unknown;
@@ -129,10 +167,12 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   } catch (err) {
     failure = controller.signal.aborted ? controller.signal.reason : err;
   } finally {
+    clearTimeout(startedTimer);
     clearInterval(heartbeat);
     untrack();
   }
   await chain;
+  if (failure === undefined && controller.signal.aborted) failure = controller.signal.reason;
 
   if (failure instanceof Cancelled || failure instanceof Superseded) {
     deps.outcome(item.type, "cancelled", Date.now() - t0);
@@ -141,7 +181,7 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   }
   let ev: TaskEvent;
   if (failure === undefined) {
-    ev = { kind: "done", task_id: item.task_id, attempt, result, worker: deps.workerId, ts: Date.now() };
+    ev = { kind: "done", task_id: item.task_id, attempt, result, worker: deps.workerId, started_at: t0, ts: Date.now() };
   } else {
     const permanent = failure instanceof ColmenaError && !failure.retryable;
     const error = message(failure);

@@ -5,24 +5,22 @@
  * with a TTL: the leader refreshes it (an update naming the revision it
  * holds, so two instances can never both believe they refreshed it), the
  * others try to create it, which succeeds only once it has expired or was
- * given up. A release is published with `Nats-Msg-Id` = task id, so even a
- * release repeated by a new leader inside the de-duplication window is
- * stored once; outside it, the worker's claim protocol still runs a task once.
+ * given up. A release is the task's run message, written expecting that the
+ * task has none yet, so a release repeated by a new leader is refused by the
+ * stream: each task is released once, ever.
  *
- * The leader also sweeps: a task recorded as submitted but never queued (its
- * API instance died between the two writes) is queued again, de-duplicated
- * the same way.
+ * The leader also sweeps: an idempotent submit recorded but never released
+ * (its API instance died between its two writes) is released.
  */
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "@colmena/runtime";
-import { encode, workSubject, type WorkItem } from "./events.ts";
+import type { ReleasedEvent } from "./events.ts";
 import type { TaskQueries, TaskRow } from "./model.ts";
 import type { TaskLog } from "./task-log.ts";
 
 const LEADER_KEY = "scheduler";
-/** Sweep tasks queued between these ages: old enough to be suspicious, young enough to be inside the 2 min de-dup window. */
-const SWEEP_FROM_MS = 90_000;
-const SWEEP_TO_MS = 20_000;
+/** Sweep tasks submitted (or due) at least this long ago and still unreleased: their submitter must have died. */
+const SWEEP_AFTER_MS = 20_000;
 const SWEEP_EVERY_MS = 10_000;
 
 export interface SchedulerOptions {
@@ -34,15 +32,19 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-export function workItemOf(row: TaskRow): WorkItem {
+/** The run message of a task whose `submitted` is on its own subject. */
+export function releaseOf(row: TaskRow): ReleasedEvent {
   return {
+    kind: "released",
     task_id: row.task_id,
+    attempt: row.attempts,
     user_id: row.user_id,
     username: row.username,
     type: row.type,
     input: JSON.parse(row.input),
+    priority: row.priority,
     max_attempts: row.max_attempts,
-    seq: row.last_seq,
+    ts: Date.now(),
   };
 }
 
@@ -79,7 +81,7 @@ export class Scheduler {
     const c = this.cursor;
     if (runAt < c.at || (runAt === c.at && taskId <= c.id)) {
       const row = this.opts.queries.get(taskId);
-      if (row && row.status === "queued" && row.last_kind === "submitted") {
+      if (row && row.status === "queued" && !row.released) {
         this.releasing = this.releasing.then(() => this.release(row)).catch((err) => this.opts.log.warn({ err, task: taskId }, "could not release a delayed task"));
       }
     } else if (runAt < this.releaseAt) {
@@ -135,7 +137,7 @@ export class Scheduler {
   }
 
   private async release(row: TaskRow): Promise<void> {
-    await this.opts.taskLog.enqueue(workSubject(row.priority), encode(workItemOf(row)), row.task_id);
+    await this.opts.taskLog.run(releaseOf(row));
     this.opts.log.debug({ task: row.task_id, late_ms: Date.now() - (row.run_at ?? 0) }, "released a delayed task");
   }
 
@@ -157,9 +159,9 @@ export class Scheduler {
   private async sweep(): Promise<void> {
     this.lastSweep = Date.now();
     const now = Date.now();
-    const rows = this.opts.queries.staleQueued(now - SWEEP_FROM_MS, now - SWEEP_TO_MS);
-    for (const row of rows) await this.opts.taskLog.enqueue(workSubject(row.priority), encode(workItemOf(row)), row.task_id);
-    if (rows.length > 0) this.opts.log.info({ count: rows.length }, "re-queued tasks that were never started (de-duplicated by task id)");
+    const rows = this.opts.queries.unreleased(now - SWEEP_AFTER_MS);
+    for (const row of rows) await this.opts.taskLog.run(releaseOf(row));
+    if (rows.length > 0) this.opts.log.info({ count: rows.length }, "released tasks whose submitter died before releasing them");
   }
 
   /** Stops; a leader gives the key up so another instance takes over at once. */

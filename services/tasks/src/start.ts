@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { startTasksApi } from "./api.ts";
 import { tasksConfig, type TasksConfig } from "./config.ts";
-import { LEADER_BUCKET, TASKS_STREAM, TERMINAL_KINDS, WORKER_IDS_BUCKET, allTaskEvents, type TaskEvent } from "./events.ts";
+import { LEADER_BUCKET, TASKS_STREAM, TERMINAL_KINDS, WORKER_IDS_BUCKET, allEvents, isRunSubject, type TaskEvent } from "./events.ts";
 import { TaskQueries, applyEvent, migrate } from "./model.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ensureTaskStreams, ensureWorkConsumers, openTtlBucket } from "./streams.ts";
@@ -16,7 +16,7 @@ import { TaskLog } from "./task-log.ts";
 import type { TaskType } from "./types/define.ts";
 import { BUILTIN_TYPES, TaskTypes } from "./types/registry.ts";
 import { TaskWatch } from "./watch.ts";
-import { claimWorkerId, type WorkerIdClaim } from "./worker-id.ts";
+import { claimWorkerId, isWorkerLive, type WorkerIdClaim } from "./worker-id.ts";
 import { Worker } from "./worker.ts";
 
 export const TASKS_VERSION = "0.1.0";
@@ -86,14 +86,16 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
       const model = await ReadModel.open({
         nc,
         stream: TASKS_STREAM,
-        filterSubjects: [allTaskEvents],
+        filterSubjects: [allEvents],
         file,
         name: "tasks",
+        // 2: run messages on tasks.ev.run.* (one write per plain submit); the ev_seq and released columns.
+        version: 2,
         log,
         migrate,
         apply: (db, stored) => {
           const ev = stored.json<TaskEvent>();
-          applyEvent(db, stored.seq, ev);
+          applyEvent(db, stored.seq, ev, isRunSubject(stored.subject));
           // Only a `wait: true` submit watches, and only for the task's end.
           if (TERMINAL_KINDS.has(ev.kind)) watch.changed(ev.task_id);
           if (ev.kind === "submitted" && ev.run_at !== undefined) {
@@ -127,6 +129,8 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
         workerId: claim.id,
         concurrency: config.concurrency,
         ackWaitMs: config.ackWaitMs,
+        startedAfterMs: config.startedAfterMs,
+        isLive: (id) => isWorkerLive(kv, id),
         backoffBaseMs: config.backoffBaseMs,
         backoffMaxMs: config.backoffMaxMs,
       }).start();

@@ -1,20 +1,20 @@
 /**
  * Creates (or updates) what the tasks service keeps in JetStream, so any
- * instance can start first: the TASKS event stream, the TASKS_WORK work
- * queue with one durable pull consumer per priority (shared by all workers),
- * and the two small KV buckets for the scheduler leader and worker ids.
+ * instance can start first: the TASKS stream, one durable pull consumer per
+ * priority on its run subjects (shared by all workers), and the two small KV
+ * buckets for the scheduler leader and worker ids.
  */
-import { AckPolicy, DeliverPolicy, RetentionPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream } from "@colmena/runtime";
-import { LEADER_BUCKET, PRIORITIES, TASKS_STREAM, WORKER_IDS_BUCKET, WORK_STREAM, allTaskEvents, allWork, workConsumer, workSubject } from "./events.ts";
+import { LEADER_BUCKET, PRIORITIES, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, runFilter, workConsumer } from "./events.ts";
 
 const replicas = () => Number(process.env.COLMENA_STREAM_REPLICAS ?? 1);
 
 /**
- * The two streams. A cluster that is still forming (or has a node down)
+ * The stream. A cluster that is still forming (or has a node down)
  * answers "no suitable peers" for a while: keep trying for up to 30 s
  * rather than fail the start.
  */
@@ -22,9 +22,7 @@ export async function ensureTaskStreams(nc: NatsConnection): Promise<JetStreamMa
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      const jsm = await ensureStream(nc, { name: TASKS_STREAM, subjects: [allTaskEvents] });
-      await ensureStream(jsm, { name: WORK_STREAM, subjects: [allWork], retention: RetentionPolicy.Workqueue });
-      return jsm;
+      return await ensureStream(nc, { name: TASKS_STREAM, subjects: [allEvents] });
     } catch (err) {
       const transient = /no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i.test(String((err as Error).message));
       if (!transient || Date.now() > deadline) throw err;
@@ -34,16 +32,19 @@ export async function ensureTaskStreams(nc: NatsConnection): Promise<JetStreamMa
 }
 
 /**
- * The work consumers. `ack_wait` is the stall timeout: a worker that neither
- * acks nor sends `working()` for that long is presumed dead and the task is
- * redelivered. Deliveries are unbounded because the service counts attempts
- * itself, in the task's events (a redelivery after a cancel is not an attempt).
+ * The work consumers: the run messages of one priority, in stream order; a
+ * run message acked is a task this service is finished with (its ack floor
+ * is the work queue's head). `ack_wait` is the stall timeout: a worker that
+ * neither acks nor sends `working()` for that long is presumed dead and the
+ * task is redelivered. Deliveries are unbounded because the service counts
+ * attempts itself, in the task's events (a redelivery after a cancel is not
+ * an attempt).
  */
 export async function ensureWorkConsumers(jsm: JetStreamManager, ackWaitMs: number): Promise<void> {
   for (const p of PRIORITIES) {
     const cfg = {
       durable_name: workConsumer(p),
-      filter_subject: workSubject(p),
+      filter_subject: runFilter(p),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: ackWaitMs * 1_000_000,
@@ -52,10 +53,10 @@ export async function ensureWorkConsumers(jsm: JetStreamManager, ackWaitMs: numb
       max_waiting: 4096,
     };
     try {
-      await jsm.consumers.add(WORK_STREAM, cfg);
+      await jsm.consumers.add(TASKS_STREAM, cfg);
     } catch (err) {
       if (!/already exists|already in use/i.test(String((err as Error).message))) throw err;
-      await jsm.consumers.update(WORK_STREAM, cfg.durable_name, { ack_wait: cfg.ack_wait, max_ack_pending: cfg.max_ack_pending });
+      await jsm.consumers.update(TASKS_STREAM, cfg.durable_name, { ack_wait: cfg.ack_wait, max_ack_pending: cfg.max_ack_pending });
     }
   }
 }

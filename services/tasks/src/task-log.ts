@@ -8,10 +8,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError } from "@colmena/protocol";
-import { TASKS_STREAM, encode, taskSubject, type TaskEvent } from "./events.ts";
+import { TASKS_STREAM, encode, runSubject, taskSubject, type TaskEvent, type WorkItem } from "./events.ts";
 import { JsPublisher } from "./js-publish.ts";
 
 /** The last event of a task, with its stream sequence. */
@@ -29,24 +29,43 @@ const isWrongLastSeq = (err: unknown) =>
 /** How long appends keep retrying through a NATS outage (a cluster electing a new leader takes seconds). */
 const RETRY_FOR_MS = 30_000;
 
+/** `Nats-Msg-Id` from a raw headers block ("NATS/1.0\r\nName: value\r\n..."). */
+function msgIdOf(raw: string | undefined): string {
+  const m = raw ? /\r\nNats-Msg-Id:\s*([^\r]*)\r\n/i.exec(raw) : null;
+  return m ? m[1].trim() : "";
+}
+
 /** Default message ids: unique per process and call, without asking the OS for randomness each time. */
 const processTag = randomBytes(6).toString("hex");
 let appends = 0;
 
 export class TaskLog {
-  private constructor(readonly js: JsPublisher, readonly jsm: JetStreamManager) {}
+  private constructor(readonly js: JsPublisher) {}
 
   static async open(nc: NatsConnection): Promise<TaskLog> {
-    return new TaskLog(new JsPublisher(nc), await jetstreamManager(nc));
+    return new TaskLog(new JsPublisher(nc));
   }
 
   /**
-   * Appends an event if the task's last event is still at `expectSeq` (0: the
-   * task must not exist yet; undefined: no expectation). `msgId` de-duplicates
-   * retries; by default a fresh one per call.
+   * Appends an event to the task's subject if its last event there is still
+   * at `expectSeq` (0: none yet; undefined: no expectation). `msgId`
+   * de-duplicates retries; by default a fresh one per call.
    */
-  async append(ev: TaskEvent, expectSeq: number | undefined, msgId = `${ev.task_id}.${ev.kind}.${processTag}${(++appends).toString(36)}`): Promise<AppendResult> {
-    const subject = taskSubject(ev.task_id);
+  append(ev: TaskEvent, expectSeq: number | undefined, msgId?: string): Promise<AppendResult> {
+    return this.write(taskSubject(ev.task_id), ev, expectSeq, msgId);
+  }
+
+  /**
+   * Makes a task runnable: its run message, on the run subject of its
+   * priority, which must not have one yet, so however often a task is
+   * released (a resubmit, a new scheduler leader) workers see it once.
+   * `{ ok: false }` means it was released before.
+   */
+  run(item: WorkItem): Promise<AppendResult> {
+    return this.write(runSubject(item.priority, item.task_id), item, 0, `${item.task_id}.run`);
+  }
+
+  private async write(subject: string, ev: TaskEvent, expectSeq: number | undefined, msgId = `${ev.task_id}.${ev.kind}.${processTag}${(++appends).toString(36)}`): Promise<AppendResult> {
     const body = encode(ev);
     const deadline = Date.now() + RETRY_FOR_MS;
     for (let attempt = 0; ; attempt++) {
@@ -56,7 +75,7 @@ export class TaskLog {
       } catch (err) {
         if (isWrongLastSeq(err)) {
           // Our own earlier try may have landed before its ack was lost.
-          const last = await this.lastRaw(ev.task_id);
+          const last = await this.lastRaw(subject);
           if (last && last.msgId === msgId) return { ok: true, seq: last.seq, duplicate: true };
           return { ok: false, conflict: true };
         }
@@ -68,38 +87,26 @@ export class TaskLog {
     }
   }
 
-  /** The task's last event, or null if it has none. Retries through a NATS outage. */
+  /**
+   * The last event on the task's subject, or null if it has none (a task
+   * submitted plainly has only its run message until a worker or a cancel
+   * writes). Read from the stream leader, so it sees every acknowledged
+   * append. Retries through a NATS outage.
+   */
   async last(taskId: string): Promise<LastEvent | null> {
-    const r = await this.lastRaw(taskId);
+    const r = await this.lastRaw(taskSubject(taskId));
     return r ? { seq: r.seq, ev: r.ev } : null;
   }
 
-  private async lastRaw(taskId: string): Promise<(LastEvent & { msgId: string }) | null> {
+  private async lastRaw(subject: string): Promise<(LastEvent & { msgId: string }) | null> {
     const deadline = Date.now() + RETRY_FOR_MS;
     for (let attempt = 0; ; attempt++) {
       try {
-        const m = await this.jsm.streams.getMessage(TASKS_STREAM, { last_by_subj: taskSubject(taskId) });
+        const m = await this.js.lastBySubject(TASKS_STREAM, subject);
         if (!m) return null;
-        return { seq: m.seq, ev: m.json<TaskEvent>(), msgId: m.header?.get("Nats-Msg-Id") ?? "" };
+        return { seq: m.seq, ev: JSON.parse(m.data.toString("utf8")) as TaskEvent, msgId: msgIdOf(m.headers) };
       } catch (err) {
-        if (/no message found|not found/i.test(String((err as Error).message)) && !/stream not found/i.test(String((err as Error).message))) return null;
-        if (Date.now() > deadline) throw new ColmenaError("unavailable", `could not read task ${taskId}: ${(err as Error).message}`, { cause: err });
-        await sleep(Math.min(2000, 100 * 2 ** attempt));
-      }
-    }
-  }
-
-  /** Publishes to the work queue, de-duplicated by `msgId` within the stream's window; retried through outages. */
-  async enqueue(subject: string, body: string, msgId: string): Promise<void> {
-    const deadline = Date.now() + RETRY_FOR_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.js.publish(subject, body, { msgId });
-        return;
-      } catch (err) {
-        if (err instanceof JetStreamApiError || Date.now() > deadline) {
-          throw new ColmenaError("unavailable", `could not queue task: ${(err as Error).message}`, { cause: err });
-        }
+        if (Date.now() > deadline) throw new ColmenaError("unavailable", `could not read ${subject}: ${(err as Error).message}`, { cause: err });
         await sleep(Math.min(2000, 100 * 2 ** attempt));
       }
     }

@@ -2,7 +2,9 @@
  * Readable, stable worker ids: `COLMENA_WORKER_ID` when set (a Kubernetes
  * pod name is a good one), else `worker-<hostname>-<n>` with the smallest n
  * that no live worker on this host holds. Ids are claimed in a KV bucket
- * whose keys expire unless refreshed, so a dead worker's n frees itself.
+ * whose keys expire unless refreshed, so a dead worker's n frees itself; a
+ * fixed id is kept there the same way. So the bucket also says which
+ * workers are alive (`isWorkerLive`).
  */
 import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
@@ -16,7 +18,14 @@ export interface WorkerIdClaim {
 const safeHost = () => hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 40) || "host";
 
 export async function claimWorkerId(kv: KV, ttlMs: number, log: Logger, fixed?: string): Promise<WorkerIdClaim> {
-  if (fixed) return { id: fixed, release: async () => {} };
+  const every = Math.max(250, Math.floor(ttlMs / 3));
+  if (fixed) {
+    // Nobody else generates this id; kept fresh only so the bucket shows it alive.
+    await kv.put(fixed, String(process.pid));
+    const timer = setInterval(() => kv.put(fixed, String(process.pid)).catch((err) => log.warn({ err, worker: fixed }, "could not refresh the worker id")), every);
+    timer.unref();
+    return { id: fixed, release: async () => { clearInterval(timer); await kv.delete(fixed).catch(() => undefined); } };
+  }
   const host = safeHost();
   for (let n = 1; n < 10_000; n++) {
     const id = `worker-${host}-${n}`;
@@ -31,7 +40,7 @@ export async function claimWorkerId(kv: KV, ttlMs: number, log: Logger, fixed?: 
         (r) => { rev = r; },
         (err) => log.warn({ err, worker: id }, "could not refresh the worker id claim"),
       );
-    }, Math.max(250, Math.floor(ttlMs / 3)));
+    }, every);
     timer.unref();
     return {
       id,
@@ -42,4 +51,10 @@ export async function claimWorkerId(kv: KV, ttlMs: number, log: Logger, fixed?: 
     };
   }
   throw new Error("no free worker id");
+}
+
+/** Whether a worker holds its id now (it refreshes it; a dead one's expires, a stopped one's is deleted). */
+export async function isWorkerLive(kv: KV, id: string): Promise<boolean> {
+  const e = await kv.get(id);
+  return !!e && e.operation === "PUT";
 }

@@ -1,19 +1,28 @@
 /**
  * A worker: runs up to `concurrency` tasks at once, taken from the three
- * priority consumers of the work queue. Whenever slots are free it asks the
- * `high` consumer for as many messages as there are free slots, then
- * `normal` for what is left, then `low` (one no-wait pull each), so under
- * load a waiting high task always goes before normal and low ones. When
- * every queue is empty it sleeps until a message is published on the work
- * subjects (a core subscription wakes it) or a short poll interval passes
- * (redeliveries after a nak or ack_wait publish nothing); a freed slot wakes
- * it only when the last look stopped for lack of slots, since otherwise the
- * queues were empty and any publish since has woken it anyway.
+ * priority consumers. It works in two modes:
+ *
+ * - While it has free slots, a standing pull request on each consumer, so a
+ *   new task is delivered the moment it is stored, without a round trip.
+ *   Each asks for as many messages as there are free slots, so up to three
+ *   times that many can arrive at once; the ones that find no free slot
+ *   wait in a small local buffer, by priority.
+ * - Whenever a slot frees while tasks are buffered, or a consumer has no live
+ *   request (it delivered all it asked for, or expired), a scan, by
+ *   priority: that priority's buffered tasks, then a no-wait pull of its
+ *   consumer for the slots still free (a consumer with a live request needs
+ *   none: the server hands it anything waiting). So a waiting high task
+ *   always goes before normal and low ones.
+ *
+ * A buffered task that has not started within `HOLD_MS` is handed back (nak)
+ * for another worker, after this worker's own request on that consumer has
+ * ended, so it does not come straight back here.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { TaskPriority } from "@colmena/protocol";
 import { counter, histogram, type Logger } from "@colmena/runtime";
-import { PRIORITIES, WORK_STREAM, allCancels, allWork, workConsumer } from "./events.ts";
-import { Puller, type WorkMsg } from "./pull.ts";
+import { PRIORITIES, TASKS_STREAM, allCancels, workConsumer } from "./events.ts";
+import { Puller, StandingPull, type WorkMsg } from "./pull.ts";
 import { Cancelled, runTask, type RunDeps } from "./run-task.ts";
 import type { TaskLog } from "./task-log.ts";
 import type { TaskTypes } from "./types/registry.ts";
@@ -26,11 +35,17 @@ export interface WorkerOptions {
   workerId: string;
   concurrency: number;
   ackWaitMs: number;
+  startedAfterMs: number;
+  /** Whether the worker with this id is alive. */
+  isLive(workerId: string): Promise<boolean>;
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** How often an idle worker looks for redelivered messages. Default 250 ms. */
-  pollMs?: number;
+  /** How long a standing pull request lives (renewed while idle). Default 2 s. */
+  requestExpiresMs?: number;
 }
+
+/** How long a task delivered to a full worker may wait here for a slot before it is handed back. */
+const HOLD_MS = 50;
 
 const outcomes = counter("colmena_tasks_attempts_total", "task attempts by type and outcome", ["type", "outcome"]);
 const durations = histogram("colmena_tasks_attempt_seconds", "how long task attempts took", ["type"], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60]);
@@ -44,15 +59,16 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
 export class Worker {
   private running = new Map<string, (reason: Error) => void>();
   private inflight = new Set<Promise<void>>();
-  private wake: (() => void) | null = null;
   private stopped = false;
-  private loop: Promise<void> = Promise.resolve();
   private subs: Subscription[] = [];
   private puller: Puller | null = null;
-  /** A look at the queues is under way. */
+  private standing = new Map<TaskPriority, StandingPull>();
+  /** Tasks delivered while every slot was taken, by priority, with when they came. */
+  private readonly buffer = new Map<TaskPriority, { m: WorkMsg; at: number }[]>(PRIORITIES.map((p) => [p, []]));
+  private buffered = 0;
   private scanning = false;
-  /** The last look stopped because every slot was taken, not because the queues were empty. */
-  private saturated = false;
+  private pumpQueued = false;
+  private ticker: NodeJS.Timeout | null = null;
   private readonly deps: RunDeps;
 
   constructor(private readonly opts: WorkerOptions) {
@@ -63,6 +79,8 @@ export class Worker {
       types: opts.types,
       workerId: opts.workerId,
       ackWaitMs: opts.ackWaitMs,
+      startedAfterMs: opts.startedAfterMs,
+      isLive: opts.isLive,
       backoff: (n) => backoffDelay(n, opts.backoffBaseMs, opts.backoffMaxMs),
       track: (id, abort) => {
         this.running.set(id, abort);
@@ -79,10 +97,17 @@ export class Worker {
     return this.opts.workerId;
   }
 
+  private get free(): number {
+    return this.opts.concurrency - this.inflight.size;
+  }
+
   start(): this {
     const { nc } = this.opts;
+    const expiresMs = this.opts.requestExpiresMs ?? 2000;
     this.puller = new Puller(nc);
-    this.subs.push(nc.subscribe(allWork, { callback: () => this.kick() }));
+    for (const p of PRIORITIES) {
+      this.standing.set(p, new StandingPull(nc, TASKS_STREAM, workConsumer(p), expiresMs, (m) => this.delivered(p, m), () => this.pump()));
+    }
     this.subs.push(
       nc.subscribe(allCancels, {
         callback: (_err, m) => {
@@ -91,59 +116,75 @@ export class Worker {
         },
       }),
     );
-    this.loop = this.run();
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === "reconnect") for (const sp of this.standing.values()) sp.forget();
+    })().catch(() => undefined);
+    // Renews requests the server ended silently, and hands back tasks held too long.
+    this.ticker = setInterval(() => { this.handBack(); this.pump(); }, Math.max(HOLD_MS, 25));
+    this.ticker.unref();
+    this.pump();
     this.opts.log.info({ worker: this.id, concurrency: this.opts.concurrency }, "worker started");
     return this;
   }
 
-  private kick(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  /** A slot freed: look at the queues again only if the last look may have left messages there. */
-  private slotFreed(): void {
-    if (this.scanning || this.saturated) this.kick();
+  /** A message from a standing request: run it now if a slot is free, else hold it briefly. */
+  private delivered(p: TaskPriority, m: WorkMsg): void {
+    if (this.stopped) { m.nak(); return; }
+    if (this.free > 0 && !this.scanning) { this.startTask(m); return; }
+    this.buffer.get(p)!.push({ m, at: Date.now() });
+    this.buffered++;
   }
 
   private startTask(m: WorkMsg): void {
     const p = runTask(this.deps, m)
       .catch((err) => this.opts.log.error({ err, worker: this.id }, "task attempt failed unexpectedly; it will be redelivered"))
-      .finally(() => { this.inflight.delete(p); this.slotFreed(); });
+      .finally(() => { this.inflight.delete(p); this.pump(); });
     this.inflight.add(p);
   }
 
-  /**
-   * One look at the queues: as many messages as there are free slots from
-   * `high`, the rest from `normal`, then `low` (one no-wait pull each).
-   * Returns whether it stopped for lack of slots (so queues may hold more).
-   */
-  private async scan(): Promise<boolean> {
-    for (const p of PRIORITIES) {
-      const free = this.opts.concurrency - this.inflight.size;
-      if (this.stopped || free <= 0) return free <= 0;
-      for (const m of await this.puller!.pullBatch(WORK_STREAM, workConsumer(p), free)) this.startTask(m);
-    }
-    return this.inflight.size >= this.opts.concurrency;
+  /** Decides what to do next; coalesced, so a burst of finished tasks costs one look. */
+  private pump(): void {
+    if (this.pumpQueued || this.stopped) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      if (this.stopped || this.scanning || this.free <= 0) return;
+      if (this.buffered > 0 || [...this.standing.values()].some((sp) => !sp.active)) void this.scan();
+    });
   }
 
-  private async run(): Promise<void> {
-    const pollMs = this.opts.pollMs ?? 250;
-    while (!this.stopped) {
-      let kicked = false;
-      // Arm the wake-up before pulling, so a publish during the pulls is not missed.
-      const woken = new Promise<void>((r) => (this.wake = () => { kicked = true; r(); }));
-      this.scanning = true;
-      try {
-        this.saturated = await this.scan();
-      } finally {
-        this.scanning = false;
+  /**
+   * One look at the queues, by priority: this priority's buffered tasks,
+   * then a no-wait pull of its consumer for the slots still free.
+   */
+  private async scan(): Promise<void> {
+    this.scanning = true;
+    try {
+      for (const p of PRIORITIES) {
+        const held = this.buffer.get(p)!;
+        while (this.free > 0 && held.length > 0) { this.buffered--; this.startTask(held.shift()!.m); }
+        if (this.stopped || this.free <= 0) break;
+        const sp = this.standing.get(p)!;
+        if (sp.active) continue;
+        for (const m of await this.puller!.pullBatch(TASKS_STREAM, workConsumer(p), this.free)) this.startTask(m);
+        // Queue drained (or slots full): from now on the server pushes what comes.
+        if (this.free > 0) sp.request(this.free);
       }
-      if (this.stopped || kicked) continue;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, pollMs)))]);
-      clearTimeout(timer);
+    } finally {
+      this.scanning = false;
+    }
+    if (this.buffered > 0) this.pump();
+  }
+
+  /** Tasks held past HOLD_MS go back to the queue; not before this worker's own request there has ended. */
+  private handBack(): void {
+    if (this.buffered === 0) return;
+    const cutoff = Date.now() - HOLD_MS;
+    for (const [p, held] of this.buffer) {
+      while (held.length > 0 && held[0].at <= cutoff) {
+        this.buffered--;
+        held.shift()!.m.nak(this.standing.get(p)!.remainingMs());
+      }
     }
   }
 
@@ -154,9 +195,12 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
     for (const s of this.subs) s.unsubscribe();
-    this.kick();
-    await this.loop;
+    for (const sp of this.standing.values()) sp.close();
+    for (const held of this.buffer.values()) for (const { m } of held.splice(0)) m.nak();
+    this.buffered = 0;
+    while (this.scanning) await new Promise((r) => setTimeout(r, 5));
     this.puller?.close();
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

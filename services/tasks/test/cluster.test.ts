@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { TASKS_STREAM, WORK_STREAM } from "@colmena/tasks";
+import { TASKS_STREAM } from "@colmena/tasks";
 import { startNatsCluster } from "@colmena/testing";
 import { call, tasksFixture } from "./helpers.ts";
 
@@ -15,7 +15,7 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
   await fx.start({ role: "worker", instance: "w1" });
   await fx.start({ role: "worker", instance: "w2" });
   const jsm = await jetstreamManager(fx.nc);
-  for (const s of [TASKS_STREAM, WORK_STREAM]) assert.equal((await jsm.streams.info(s)).config.num_replicas, 3);
+  assert.equal((await jsm.streams.info(TASKS_STREAM)).config.num_replicas, 3);
   const leader = (await jsm.streams.info(TASKS_STREAM)).cluster?.leader;
   const victim = cluster.servers.find((s) => s.name === leader)!;
   assert.ok(victim, `the TASKS leader ${leader} is one of ours`);

@@ -93,10 +93,10 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** Every event of one task, in stream order. */
+/** Every event of one task (its run message and its own subject), in stream order. */
 export async function taskEvents(nc: NatsConnection, taskId: string): Promise<(TaskEvent & { seq: number })[]> {
   const js = jetstream(nc);
-  const oc = await js.consumers.get(TASKS_STREAM, { filter_subjects: [taskSubject(taskId)] });
+  const oc = await js.consumers.get(TASKS_STREAM, { filter_subjects: [taskSubject(taskId), `tasks.ev.run.*.${taskId}`] });
   const n = (await oc.info()).num_pending;
   const out: (TaskEvent & { seq: number })[] = [];
   if (n === 0) return out;
