@@ -17,7 +17,7 @@
  * Every event carries `attempt`, the attempts started so far, so the last
  * event of a task alone tells a worker what to do next.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { eventSubject, streamName, type TaskPriority } from "@colmena/protocol";
 
 export const SERVICE = "tasks";
@@ -41,9 +41,9 @@ export const allCancels = `${SERVICE}.cancel.*`;
 /** The durable pull consumer of one priority, shared by every worker. */
 export const workConsumer = (p: TaskPriority) => `tasks-work-${p}`;
 
-/** A fresh task id: `t_` and 128 random bits in hex. */
+/** A fresh task id: `t_` and a random UUID's 32 hex digits (randomUUID draws from a cached entropy pool: cheaper than randomBytes per call). */
 export function newTaskId(): string {
-  return `t_${randomBytes(16).toString("hex")}`;
+  return `t_${randomUUID().replaceAll("-", "")}`;
 }
 
 /**

@@ -48,8 +48,8 @@ const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
 
 /**
  * What each kind of event sets, beyond the position every event moves
- * (last_seq, last_kind, updated_at). A finished task keeps its state: each
- * of these columns keeps its old value when the status is terminal.
+ * (last_seq, last_kind, updated_at, and ev_seq for events on the task's own
+ * subject). A finished task keeps its state: only its position moves.
  */
 const KIND_UPDATES = {
   released: { released: "1" },
@@ -61,9 +61,13 @@ const KIND_UPDATES = {
   cancelled: { status: "'cancelled'" },
 } as const;
 
+type UpdateKind = keyof typeof KIND_UPDATES;
+
 interface FoldStatements {
   insert: Database.Statement;
-  byKind: Record<keyof typeof KIND_UPDATES, Database.Statement>;
+  /** Per kind: the update of a live task, and the position-only update of a finished one. */
+  live: Record<UpdateKind, Database.Statement>;
+  finished: Record<UpdateKind, Database.Statement>;
 }
 
 /** Statements prepared once per database (SQLite re-prepares them itself if the schema is rebuilt). */
@@ -72,13 +76,14 @@ const prepared = new WeakMap<Database.Database, FoldStatements>();
 function statements(db: Database.Database): FoldStatements {
   let st = prepared.get(db);
   if (!st) {
-    const byKind = {} as FoldStatements["byKind"];
-    for (const [kind, cols] of Object.entries(KIND_UPDATES) as [keyof typeof KIND_UPDATES, Record<string, string>][]) {
-      // One statement per event: SET reads the old row, so the guard sees the status before this event.
-      const sets = Object.entries(cols).map(([col, v]) => `${col} = CASE WHEN status IN ('done', 'failed', 'cancelled') THEN ${col} ELSE ${v} END`);
+    const live = {} as FoldStatements["live"];
+    const finished = {} as FoldStatements["finished"];
+    for (const [kind, cols] of Object.entries(KIND_UPDATES) as [UpdateKind, Record<string, string>][]) {
       // A run message is not on the task's subject: only the others move ev_seq.
-      const evSeq = kind === "released" ? "" : "ev_seq = @seq, ";
-      byKind[kind] = db.prepare(`UPDATE tasks SET last_seq = @seq, last_kind = @kind, updated_at = @ts, ${evSeq}${sets.join(", ")} WHERE task_id = @task_id`);
+      const position = `last_seq = @seq, last_kind = @kind, updated_at = @ts${kind === "released" ? "" : ", ev_seq = @seq"}`;
+      const sets = Object.entries(cols).map(([col, v]) => `${col} = ${v}`);
+      live[kind] = db.prepare(`UPDATE tasks SET ${position}, ${sets.join(", ")} WHERE task_id = @task_id AND status NOT IN ('done', 'failed', 'cancelled')`);
+      finished[kind] = db.prepare(`UPDATE tasks SET ${position} WHERE task_id = @task_id`);
     }
     st = {
       insert: db.prepare(
@@ -86,7 +91,8 @@ function statements(db: Database.Database): FoldStatements {
            attempts, max_attempts, priority, run_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
       ),
-      byKind,
+      live,
+      finished,
     };
     prepared.set(db, st);
   }
@@ -101,28 +107,28 @@ export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent, on
     st.insert.run(ev.task_id, ev.user_id, ev.username, seq, seq, evSeq, released, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
     return;
   }
-  const update = st.byKind[ev.kind];
-  if (!update) return;
-  const at = { task_id: ev.task_id, seq, kind: ev.kind, ts: ev.ts };
+  if (!(ev.kind in st.live)) return;
+  const kind = ev.kind as UpdateKind;
+  const at = { task_id: ev.task_id, seq, kind, ts: ev.ts };
+  let params: Record<string, unknown>;
   switch (ev.kind) {
     case "started":
-      update.run({ ...at, attempt: ev.attempt, worker: ev.worker });
+      params = { ...at, attempt: ev.attempt, worker: ev.worker };
       break;
     case "progress":
-      update.run({ ...at, progress: ev.progress });
+      params = { ...at, progress: ev.progress };
       break;
     case "retry":
     case "failed":
-      update.run({ ...at, attempt: ev.attempt, error: ev.error });
+      params = { ...at, attempt: ev.attempt, error: ev.error };
       break;
     case "done":
-      update.run({ ...at, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker });
+      params = { ...at, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker };
       break;
-    case "cancelled":
-    case "released":
-      update.run(at);
-      break;
+    default:
+      params = at;
   }
+  if (st.live[kind].run(params).changes === 0) st.finished[kind].run(at);
 }
 
 export interface TaskRow {
