@@ -99,13 +99,14 @@ export class ChannelHub {
         return;
       }
       const raw = msg.data.length ? msg.string() : "null";
-      const eventJson = JSON.stringify(event);
+      // The JSON frame, spliced once for every member (a raw newline would break a TCP line: those are re-encoded).
+      const json = raw.includes("\n") ? undefined : `{"event":${JSON.stringify(event)},"data":${raw}}`;
       let parsed: { v: unknown } | undefined;
       const parse = () => (parsed ??= { v: JSON.parse(raw) }).v;
       // No copy: a send may close a slow connection, which leaves the set, and a Set iterates safely past deletions.
       for (const conn of members) {
         if (conn.id === exclude) continue;
-        conn.sendEvent(event, eventJson, raw, parse);
+        conn.sendEvent(event, json, parse);
       }
       pushes.inc({ outcome: "ok" });
     } catch (err) {

@@ -132,11 +132,15 @@ export class Conn {
     }
   }
 
-  /** An event whose data is the JSON body of a push; `parsed` decodes it once for all MessagePack clients. */
-  sendEvent(event: string, eventJson: string, raw: string, parsed: () => unknown): void {
+  /**
+   * An event whose data is the JSON body of a push. `json` is its JSON frame,
+   * built once for all JSON clients (undefined when the body holds a raw
+   * newline); `parsed` decodes the body once for all MessagePack clients.
+   */
+  sendEvent(event: string, json: string | undefined, parsed: () => unknown): void {
     if (this.closed) return;
-    if (this.encoding === "json" && !raw.includes("\n")) {
-      this.opts.sink.writeText(`{"event":${eventJson},"data":${raw}}`);
+    if (this.encoding === "json" && json !== undefined) {
+      this.opts.sink.writeText(json);
       this.checkBound();
     } else {
       this.send({ event, data: parsed() });

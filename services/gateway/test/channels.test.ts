@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { userChannel } from "@colmena/protocol";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { Headers, pushSubject, userChannel } from "@colmena/protocol";
 import { publishEvent } from "@colmena/runtime";
 import { WsClient, startRig, until, type Client } from "./helpers.ts";
 
@@ -110,4 +111,20 @@ test("channels - a member dropped as a slow consumer during a push does not cost
     for (let i = 0; i < total; i++) assert.equal((await c.event("test.n", 10_000)).data.i, i);
   }
   await until(() => rig.gw.connections() === 2, 5000, "the slow connection to be dropped");
+});
+
+test("channels - a push body holding a raw newline still reaches TCP and WebSocket clients as one frame", async () => {
+  await using rig = await startRig();
+  const tcp = await rig.login("u-nl", "nl");
+  const ws = await rig.ws();
+  assert.equal((await ws.request("auth.token", { access_token: await rig.token("u-nl") })).ok, true);
+  const h = natsHeaders();
+  h.set(Headers.event, "test.nl");
+  rig.nc.publish(pushSubject(userChannel("u-nl")), '{\n  "a": 1,\n  "b": "x"\n}', { headers: h });
+  h.set(Headers.event, "test.flat");
+  rig.nc.publish(pushSubject(userChannel("u-nl")), '{"a":2}', { headers: h });
+  for (const c of [tcp, ws]) {
+    assert.deepEqual((await c.event("test.nl")).data, { a: 1, b: "x" });
+    assert.deepEqual((await c.event("test.flat")).data, { a: 2 });
+  }
 });
