@@ -80,7 +80,7 @@ export function createTasksApi(deps: ApiDeps) {
       if (r.ok && !r.duplicate) {
         seq = r.seq;
         if (!ev.run_at) {
-          const released = await taskLog.run({ ...ev, kind: "released", ts: Date.now() });
+          const released = await taskLog.run({ ...ev, kind: "released", expect: r.seq, ts: Date.now() });
           if (released.ok) seq = released.seq;
         }
       } else {

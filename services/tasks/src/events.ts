@@ -76,6 +76,8 @@ export interface ReleasedEvent extends Base {
   input: unknown;
   priority: TaskPriority;
   max_attempts: number;
+  /** The task subject's last sequence at release (its `submitted`): what a worker's first write expects. */
+  expect: number;
 }
 export interface StartedEvent extends Base { kind: "started"; worker: string }
 export interface ProgressEvent extends Base { kind: "progress"; progress: number }

@@ -1,6 +1,7 @@
 /**
  * What one worker does with one run message: read the task's last event
- * (from the stream leader) to decide whether and as which attempt it runs,
+ * (from the stream leader) to decide whether and as which attempt it runs
+ * (a first delivery of a `pure` type skips the read: see TaskType.pure),
  * run its handler under a timeout, and record the outcome (`done`, `retry` +
  * a delayed nak, or `failed`), each append expecting the task's last event
  * as this worker knows it. If anything else wrote to the task meanwhile (a
@@ -63,7 +64,12 @@ interface Plan {
 }
 
 /** Decides from the task's last event whether and as which attempt this delivery runs; null means "not this time". */
-async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem): Promise<Plan | null> {
+async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem, pure: boolean): Promise<Plan | null> {
+  // A first delivery of a pure type runs at once, as the attempt after the one its run message
+  // records, expecting the task subject as it was then; any change since fails its first write.
+  if (pure && msg.deliveryCount === 1 && deps.startedAfterMs > 0) {
+    return { attempt: item.attempt + 1, seq: item.kind === "released" ? item.expect : 0, started: false };
+  }
   for (let round = 0; round < 10; round++) {
     const last = await deps.taskLog.last(item.task_id);
     let plan: Plan = { attempt: 1, seq: 0, started: false };
@@ -113,7 +119,7 @@ async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: nu
 export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const item = msg.json<WorkItem>();
   const type = deps.types.get(item.type);
-  const plan = await claim(deps, msg, item);
+  const plan = await claim(deps, msg, item, type?.pure === true);
   if (!plan) return;
   const { attempt } = plan;
   let seq = plan.seq;

@@ -44,6 +44,7 @@ export function releaseOf(row: TaskRow): ReleasedEvent {
     input: JSON.parse(row.input),
     priority: row.priority,
     max_attempts: row.max_attempts,
+    expect: row.ev_seq,
     ts: Date.now(),
   };
 }

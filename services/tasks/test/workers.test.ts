@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { TASKS_STREAM, workConsumer } from "@colmena/tasks";
 import { startNats } from "@colmena/testing";
 import { call, eventually, taskEvents, tasksFixture } from "./helpers.ts";
 
@@ -49,4 +51,21 @@ test("tasks workers - a task delivered to a busy worker is handed back, and an i
   assert.equal(blockerNow.worker, "w-busy");
   assert.equal(urgent.worker, "w-idle");
   assert.ok(took < 2000, `took ${took} ms: it waited for the busy worker instead of going to the idle one`);
+});
+
+test("tasks workers - a pure task cancelled while queued may be computed but never ends done, and its run message is acked", async () => {
+  await using ns = await startNats();
+  await using fx = await tasksFixture(ns.url);
+  await fx.start({ role: "api", instance: "api" });
+  const r = await call(fx.nc, "tasks.submit", { type: "upper", input: "no" });
+  assert.equal((await call(fx.nc, "tasks.cancel", { task_id: r.task_id })).status, "cancelled");
+  // The worker starts after the cancel, so its first (and only) delivery finds the task cancelled.
+  await fx.start({ role: "worker", instance: "w" });
+  const jsm = await jetstreamManager(fx.nc);
+  await eventually("the run message to be acked", async () => {
+    const c = await jsm.consumers.info(TASKS_STREAM, workConsumer("normal"));
+    return c.num_ack_pending === 0 && c.num_pending === 0 ? true : undefined;
+  });
+  assert.deepEqual((await taskEvents(fx.nc, r.task_id)).map((e) => e.kind), ["submitted", "cancelled"]);
+  assert.equal((await call(fx.nc, "tasks.get", { task_id: r.task_id })).status, "cancelled");
 });

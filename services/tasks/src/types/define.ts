@@ -26,6 +26,14 @@ export interface TaskType<I = unknown, R = unknown> {
   run(input: I, ctx: TaskContext): Promise<R> | R;
   /** How long one attempt may run; past it the attempt is aborted and retried. */
   timeoutMs(input: I): number;
+  /**
+   * The handler has no effect beyond its result (and progress). A worker then
+   * runs a first delivery at once instead of first reading whether the task
+   * was cancelled meanwhile: a cancelled task's result is never recorded
+   * (the write expects the task unchanged), so running it is unobservable.
+   * Leave it unset for handlers that touch anything outside.
+   */
+  pure?: boolean;
 }
 
 export function defineTaskType<I, R>(t: TaskType<I, R>): TaskType<I, R> {

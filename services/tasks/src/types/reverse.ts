@@ -6,5 +6,6 @@ export const reverse = defineTaskType({
   aliases: ["2", "invertir", "reversa"],
   parse: textInput,
   run: (s: string) => Array.from(s).reverse().join(""),
+  pure: true,
   timeoutMs: () => 10_000,
 });

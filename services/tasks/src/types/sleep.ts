@@ -27,5 +27,6 @@ export const sleep = defineTaskType({
     }
     return seconds;
   },
+  pure: true,
   timeoutMs: (seconds: number) => seconds * 1000 + 15_000,
 });

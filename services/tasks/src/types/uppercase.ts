@@ -6,5 +6,6 @@ export const uppercase = defineTaskType({
   aliases: ["1", "mayus", "upper"],
   parse: textInput,
   run: (s: string) => s.toUpperCase(),
+  pure: true,
   timeoutMs: () => 10_000,
 });

@@ -6,5 +6,6 @@ export const wordCount = defineTaskType({
   aliases: ["3", "contar", "palabras"],
   parse: textInput,
   run: (s: string) => s.match(/\S+/gu)?.length ?? 0,
+  pure: true,
   timeoutMs: () => 10_000,
 });
