@@ -57,25 +57,23 @@ export function idempotentTaskId(userId: string, key: string): string {
 
 interface Base { task_id: string; attempt: number; ts: number }
 
-export interface SubmittedEvent extends Base {
-  kind: "submitted";
+/** What a task is: everything a worker needs to run it without a lookup. */
+interface TaskSpec extends Base {
   user_id: string;
   username: string;
   type: string;
   input: unknown;
   priority: TaskPriority;
   max_attempts: number;
+}
+
+export interface SubmittedEvent extends TaskSpec {
+  kind: "submitted";
   run_at?: number;
 }
 /** Makes a delayed or idempotently submitted task runnable (its `submitted` is on the task subject). */
-export interface ReleasedEvent extends Base {
+export interface ReleasedEvent extends TaskSpec {
   kind: "released";
-  user_id: string;
-  username: string;
-  type: string;
-  input: unknown;
-  priority: TaskPriority;
-  max_attempts: number;
   /** The task subject's last sequence at release (its `submitted`): what a worker's first write expects. */
   expect: number;
 }
