@@ -66,17 +66,22 @@ export async function tasksFixture(url: string | string[]): Promise<TasksFixture
   };
 }
 
-/** Sends an op as the gateway would, as `user` (id and username). */
+/** The highest `Colmena-Seq` each connection has seen, sent back as `Colmena-Min-Seq` (as the gateway does per client connection). */
+const seenSeq = new WeakMap<NatsConnection, number>();
+
+/** Sends an op as the gateway would, as `user` (id and username), with the session's read-your-writes sequence. */
 export async function call<T = Record<string, any>>(nc: NatsConnection, op: string, data: unknown, user = "u1", opts: { minSeq?: number; timeoutMs?: number } = {}): Promise<T & { _seq?: number }> {
   const h = headers();
   h.set(Headers.user, user);
   h.set(Headers.username, user);
   h.set(Headers.requestId, `test-${Math.random().toString(36).slice(2)}`);
-  if (opts.minSeq) h.set(Headers.minSeq, String(opts.minSeq));
+  const minSeq = opts.minSeq ?? seenSeq.get(nc);
+  if (minSeq) h.set(Headers.minSeq, String(minSeq));
   const m = await nc.request(opSubject(op), JSON.stringify(data), { timeout: opts.timeoutMs ?? 10_000, headers: h });
   if (m.headers?.get(Headers.serviceErrorCode)) throw ColmenaError.fromBody(m.json<ErrorBody>());
   const out = m.json<T & { _seq?: number }>();
   const seq = Number(m.headers?.get(Headers.seq) || 0);
+  if (seq > (seenSeq.get(nc) ?? 0)) seenSeq.set(nc, seq);
   // Not enumerable, so replies still compare equal to plain objects.
   if (seq) Object.defineProperty(out, "_seq", { value: seq, enumerable: false });
   return out;
