@@ -46,6 +46,8 @@ class Superseded extends Error {
   override name = "Superseded";
 }
 
+const isPromiseLike = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === "function";
+
 const message = (err: unknown) => (err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}` : String(err));
 
 /** Tells the submitter's connections how the task ended. */
@@ -147,7 +149,7 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
     appendInOrder(startedEvent(deps, item, attempt, t0));
   };
   if (started) beat();
-  const startedTimer = started ? undefined : setTimeout(markStarted, deps.startedAfterMs);
+  let startedTimer: NodeJS.Timeout | undefined;
   const progress = (fraction: number) => {
     const p = Math.max(0, Math.min(1, Number(fraction) || 0));
     markStarted();
@@ -158,17 +160,22 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   let failure: unknown;
   try {
     if (!type) throw new ColmenaError("bad_request", `this worker does not know task type "${item.type}"`);
-    const timeoutMs = type.timeoutMs(item.input as never);
-    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-    try {
-      result = await new Promise((resolve, reject) => {
-        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-        Promise.resolve()
-          .then(() => type.run(type.parse(item.input), { signal: controller.signal, progress, attempt }))
-          .then(resolve, reject);
-      });
-    } finally {
-      clearTimeout(timer);
+    const out = type.run(type.parse(item.input), { signal: controller.signal, progress, attempt });
+    if (!isPromiseLike(out)) {
+      // A synchronous handler is done already: no timers, no race with the abort signal.
+      result = out;
+    } else {
+      if (!started) startedTimer = setTimeout(markStarted, deps.startedAfterMs);
+      const timeoutMs = type.timeoutMs(item.input as never);
+      const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      try {
+        result = await new Promise((resolve, reject) => {
+          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+          out.then(resolve, reject);
+        });
+      } finally {
+        clearTimeout(timer);
+      }
     }
   } catch (err) {
     failure = controller.signal.aborted ? controller.signal.reason : err;
