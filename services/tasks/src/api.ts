@@ -16,6 +16,31 @@ import type { TaskLog } from "./task-log.ts";
 import type { TaskTypes } from "./types/registry.ts";
 import type { TaskWatch } from "./watch.ts";
 
+/** How a task ended, from its row or (sparing the read) from the event that ended it. */
+export interface TaskEnd {
+  seq: number;
+  status: TaskStatus;
+  result?: unknown;
+  worker?: string;
+  attempts: number;
+  error?: string;
+}
+
+function endOfRow(r: TaskRow | undefined): TaskEnd | undefined {
+  if (!r || !isTerminal(r.status)) return undefined;
+  return { seq: r.last_seq, status: r.status, result: r.result === null ? undefined : JSON.parse(r.result), worker: r.worker ?? undefined, attempts: r.attempts, error: r.error ?? undefined };
+}
+
+/** The end a terminal event records (folded at `seq`). */
+export function endOfEvent(seq: number, ev: TaskEvent): TaskEnd | undefined {
+  switch (ev.kind) {
+    case "done": return { seq, status: "done", result: ev.result, worker: ev.worker, attempts: ev.attempt };
+    case "failed": return { seq, status: "failed", attempts: ev.attempt, error: ev.error };
+    case "cancelled": return { seq, status: "cancelled", attempts: ev.attempt };
+    default: return undefined;
+  }
+}
+
 export interface ApiDeps {
   nc: NatsConnection;
   log: Logger;
@@ -23,7 +48,7 @@ export interface ApiDeps {
   types: TaskTypes;
   taskLog: TaskLog;
   queries: TaskQueries;
-  watch: TaskWatch;
+  watch: TaskWatch<TaskEnd>;
   /** The read model's `waitFor`. */
   waitForSeq(seq: number, timeoutMs?: number): Promise<void>;
 }
@@ -96,17 +121,14 @@ export function createTasksApi(deps: ApiDeps) {
     if (!data.wait) return { task_id: taskId, status: queries.get(taskId)?.status ?? ("queued" as const) };
 
     const timeoutMs = data.timeout_ms ?? config.waitTimeoutMs;
-    const row = await watch.until(taskId, timeoutMs, () => {
-      const r = queries.get(taskId);
-      return r && isTerminal(r.status) ? r : undefined;
-    });
-    ctx.setSeq(row.last_seq);
-    if (row.status === "done") {
-      return { task_id: taskId, status: "done" as const, result: JSON.parse(row.result ?? "null"), worker: row.worker ?? undefined, attempts: row.attempts };
+    const end = await watch.until(taskId, timeoutMs, (news) => news ?? endOfRow(queries.get(taskId)));
+    ctx.setSeq(end.seq);
+    if (end.status === "done") {
+      return { task_id: taskId, status: "done" as const, result: end.result ?? null, worker: end.worker, attempts: end.attempts };
     }
-    const details = { task_id: taskId, status: row.status, attempts: row.attempts, error: row.error ?? undefined };
-    if (row.status === "cancelled") throw new ColmenaError("conflict", `task ${taskId} was cancelled`, { details });
-    throw new ColmenaError("internal", `task ${taskId} failed after ${row.attempts} attempt(s): ${row.error ?? "unknown error"}`, { details, retryable: false });
+    const details = { task_id: taskId, status: end.status, attempts: end.attempts, error: end.error };
+    if (end.status === "cancelled") throw new ColmenaError("conflict", `task ${taskId} was cancelled`, { details });
+    throw new ColmenaError("internal", `task ${taskId} failed after ${end.attempts} attempt(s): ${end.error ?? "unknown error"}`, { details, retryable: false });
   }
 
   async function cancel(taskId: string, ctx: RequestContext) {

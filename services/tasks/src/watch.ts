@@ -1,23 +1,24 @@
 /**
  * Lets a `wait: true` submit sleep until its task finishes. The read model
- * calls `changed(id)` from `apply`, inside its transaction, so waiters are
- * woken on a microtask: after the commit, when the new row is readable.
+ * calls `changed(id, news)` from `apply`, inside its transaction, so waiters
+ * are woken on a microtask, when the new row is readable; `news` (what the
+ * event says) spares them reading the row.
  */
 import { ColmenaError } from "@colmena/protocol";
 
-export class TaskWatch {
-  private readonly waiters = new Map<string, Set<() => void>>();
+export class TaskWatch<N = unknown> {
+  private readonly waiters = new Map<string, Set<(news: N) => void>>();
 
-  changed(taskId: string): void {
+  changed(taskId: string, news: N): void {
     const set = this.waiters.get(taskId);
-    if (set) queueMicrotask(() => { for (const fn of [...set]) fn(); });
+    if (set) queueMicrotask(() => { for (const fn of [...set]) fn(news); });
   }
 
   /**
-   * Resolves with `check()`'s value once it is defined: checked now and after
-   * every change of the task; `timeout` after `timeoutMs`.
+   * Resolves with `check()`'s value once it is defined: checked now (without
+   * news) and at every change of the task (with it); `timeout` after `timeoutMs`.
    */
-  until<T>(taskId: string, timeoutMs: number, check: () => T | undefined): Promise<T> {
+  until<T>(taskId: string, timeoutMs: number, check: (news?: N) => T | undefined): Promise<T> {
     const now = check();
     if (now !== undefined) return Promise.resolve(now);
     return new Promise<T>((resolve, reject) => {
@@ -28,9 +29,9 @@ export class TaskWatch {
         set!.delete(onChange);
         if (set!.size === 0) this.waiters.delete(taskId);
       };
-      const onChange = () => {
+      const onChange = (news: N) => {
         let v: T | undefined;
-        try { v = check(); } catch (e) { done(); reject(e); return; }
+        try { v = check(news); } catch (e) { done(); reject(e); return; }
         if (v !== undefined) { done(); resolve(v); }
       };
       const timer = setTimeout(() => {
