@@ -51,6 +51,8 @@ export interface ApiDeps {
   watch: TaskWatch<TaskEnd>;
   /** The read model's `waitFor`. */
   waitForSeq(seq: number, timeoutMs?: number): Promise<void>;
+  /** The read model's `lastSeq`. */
+  foldedSeq(): number;
 }
 
 type SubmitData = z.output<(typeof tasksOps)["tasks.submit"]["request"]>;
@@ -121,7 +123,8 @@ export function createTasksApi(deps: ApiDeps) {
     if (!data.wait) return { task_id: taskId, status: queries.get(taskId)?.status ?? ("queued" as const) };
 
     const timeoutMs = data.timeout_ms ?? config.waitTimeoutMs;
-    const end = await watch.until(taskId, timeoutMs, (news) => news ?? endOfRow(queries.get(taskId)));
+    // Until the model has folded the submit itself, no end of the task can be in it: skip the read.
+    const end = await watch.until(taskId, timeoutMs, (news) => news ?? (deps.foldedSeq() >= seq ? endOfRow(queries.get(taskId)) : undefined));
     ctx.setSeq(end.seq);
     if (end.status === "done") {
       return { task_id: taskId, status: "done" as const, result: end.result ?? null, worker: end.worker, attempts: end.attempts };

@@ -112,7 +112,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
       view = { queries, lastSeq: () => model.lastSeq };
       const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
       scheduler = new Scheduler({ kv, queries, taskLog, instanceId: `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ttlMs: config.leaderTtlMs, log }).start();
-      host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t) }, TASKS_VERSION);
+      host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t), foldedSeq: () => model.lastSeq }, TASKS_VERSION);
       const s = scheduler;
       closers.push(async () => {
         await host!.stop();
