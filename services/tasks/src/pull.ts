@@ -60,6 +60,14 @@ class PulledMsg implements WorkMsg {
 
 const wrap = (nc: NatsConnection, m: Msg): WorkMsg => new PulledMsg(nc, m);
 
+/** A delivered message (its reply is the ack subject), as opposed to a status such as 404 or 408. */
+const isDelivery = (m: Msg) => m.reply?.startsWith("$JS.ACK.") === true;
+
+/** Publishes a pull request for `body` on the consumer, answers to `inbox`. */
+function requestNext(nc: NatsConnection, stream: string, consumer: string, body: object, inbox: string): void {
+  nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify(body), { reply: inbox });
+}
+
 /**
  * Pulls with `no_wait`: up to `max` messages the consumer has ready now,
  * in one request. A pulled message arrives with its stream subject (not the
@@ -78,7 +86,7 @@ export class Puller {
     this.inbox = createInbox();
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
-        const isMsg = !!m.reply && m.reply.startsWith("$JS.ACK.");
+        const isMsg = isDelivery(m);
         const w = this.waiting;
         if (!w) {
           if (isMsg) this.stash.push(wrap(this.nc, m));
@@ -93,11 +101,6 @@ export class Puller {
     });
   }
 
-  /** Takes one message if the consumer has one ready now, else null (also when the server does not answer in time). */
-  async pull(stream: string, consumer: string, timeoutMs = 2000): Promise<WorkMsg | null> {
-    return (await this.pullBatch(stream, consumer, 1, timeoutMs))[0] ?? null;
-  }
-
   /** Takes up to `max` messages the consumer has ready now (none when the server does not answer in time). */
   async pullBatch(stream: string, consumer: string, max: number, timeoutMs = 2000): Promise<WorkMsg[]> {
     if (this.stash.length > 0) return this.stash.splice(0, max);
@@ -108,7 +111,7 @@ export class Puller {
       const w = { max, got, done: resolve };
       this.waiting = w;
       timer = setTimeout(() => { if (this.waiting === w) this.waiting = null; resolve(); }, timeoutMs);
-      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: max, no_wait: true }), { reply: this.inbox });
+      requestNext(this.nc, stream, consumer, { batch: max, no_wait: true }, this.inbox);
     });
     clearTimeout(timer);
     return got;
@@ -145,7 +148,7 @@ export class StandingPull {
   ) {
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
-        if (m.reply?.startsWith("$JS.ACK.")) {
+        if (isDelivery(m)) {
           if (this.live && --this.live.left <= 0) this.end();
           onMsg(wrap(nc, m));
         } else if ((m.headers?.code ?? 0) !== 100) {
@@ -171,7 +174,7 @@ export class StandingPull {
     if (batch <= 0 || this.active || this.nc.isClosed()) return;
     // A little slack past the expiry before we stop believing in it, for a 408 that never came.
     this.live = { left: batch, endsAt: Date.now() + this.expiresMs + 1000 };
-    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumer}`, JSON.stringify({ batch, expires: this.expiresMs * 1_000_000 }), { reply: this.inbox });
+    requestNext(this.nc, this.stream, this.consumer, { batch, expires: this.expiresMs * 1_000_000 }, this.inbox);
   }
 
   /** The connection was re-established: the request died with the old one. */

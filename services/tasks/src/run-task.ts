@@ -67,9 +67,11 @@ interface Plan {
 
 /** Decides from the task's last event whether and as which attempt this delivery runs; null means "not this time". */
 async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem, pure: boolean): Promise<Plan | null> {
+  // A first delivery records `started` only if its attempt lasts; a redelivery records it before running.
+  const deferStarted = msg.deliveryCount === 1 && deps.startedAfterMs > 0;
   // A first delivery of a pure type runs at once, as the attempt after the one its run message
   // records, expecting the task subject as it was then; any change since fails its first write.
-  if (pure && msg.deliveryCount === 1 && deps.startedAfterMs > 0) {
+  if (pure && deferStarted) {
     return { attempt: item.attempt + 1, seq: item.kind === "released" ? item.expect : 0, started: false };
   }
   for (let round = 0; round < 10; round++) {
@@ -100,7 +102,7 @@ async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem, pure: boolean)
       }
       plan = { attempt: ev.attempt + 1, seq: last.seq, started: false };
     }
-    if (msg.deliveryCount === 1 && deps.startedAfterMs > 0) return plan;
+    if (deferStarted) return plan;
     const started = await deps.taskLog.append(startedEvent(deps, item, plan.attempt, Date.now()), plan.seq);
     if (started.ok) return { attempt: plan.attempt, seq: started.seq, started: true };
   }

@@ -67,24 +67,18 @@ export class TaskLog {
 
   private async write(subject: string, ev: TaskEvent, expectSeq: number | undefined, msgId = `${ev.task_id}.${ev.kind}.${processTag}${(++appends).toString(36)}`): Promise<AppendResult> {
     const body = encode(ev);
-    const deadline = Date.now() + RETRY_FOR_MS;
-    for (let attempt = 0; ; attempt++) {
+    return throughOutages(`record ${ev.kind} of task ${ev.task_id}`, async (): Promise<AppendResult> => {
       try {
         const ack = await this.js.publish(subject, body, { msgId, lastSubjectSequence: expectSeq });
         return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if (isWrongLastSeq(err)) {
-          // Our own earlier try may have landed before its ack was lost.
-          const last = await this.lastRaw(subject);
-          if (last && last.msgId === msgId) return { ok: true, seq: last.seq, duplicate: true };
-          return { ok: false, conflict: true };
-        }
-        if (err instanceof JetStreamApiError || Date.now() > deadline) {
-          throw new ColmenaError("unavailable", `could not record ${ev.kind} of task ${ev.task_id}: ${(err as Error).message}`, { cause: err });
-        }
-        await sleep(Math.min(2000, 100 * 2 ** attempt));
+        if (!isWrongLastSeq(err)) throw err;
+        // Our own earlier try may have landed before its ack was lost.
+        const last = await this.lastRaw(subject);
+        if (last && last.msgId === msgId) return { ok: true, seq: last.seq, duplicate: true };
+        return { ok: false, conflict: true };
       }
-    }
+    }, (err) => err instanceof JetStreamApiError);
   }
 
   /**
@@ -98,17 +92,29 @@ export class TaskLog {
     return r ? { seq: r.seq, ev: r.ev } : null;
   }
 
-  private async lastRaw(subject: string): Promise<(LastEvent & { msgId: string }) | null> {
-    const deadline = Date.now() + RETRY_FOR_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const m = await this.js.lastBySubject(TASKS_STREAM, subject);
-        if (!m) return null;
-        return { seq: m.seq, ev: JSON.parse(m.data.toString("utf8")) as TaskEvent, msgId: msgIdOf(m.headers) };
-      } catch (err) {
-        if (Date.now() > deadline) throw new ColmenaError("unavailable", `could not read ${subject}: ${(err as Error).message}`, { cause: err });
-        await sleep(Math.min(2000, 100 * 2 ** attempt));
-      }
+  private lastRaw(subject: string): Promise<(LastEvent & { msgId: string }) | null> {
+    return throughOutages(`read ${subject}`, async () => {
+      const m = await this.js.lastBySubject(TASKS_STREAM, subject);
+      return m ? { seq: m.seq, ev: JSON.parse(m.data.toString("utf8")) as TaskEvent, msgId: msgIdOf(m.headers) } : null;
+    });
+  }
+}
+
+/**
+ * Runs `op`, retrying with growing pauses through a NATS outage (a cluster
+ * electing a new leader takes seconds) for up to RETRY_FOR_MS; an error
+ * `fatal` says is final ends it at once. Ends as `unavailable` (a ColmenaError
+ * from `op`, already one, passes through).
+ */
+async function throughOutages<T>(what: string, op: () => Promise<T>, fatal: (err: unknown) => boolean = () => false): Promise<T> {
+  const deadline = Date.now() + RETRY_FOR_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof ColmenaError) throw err;
+      if (fatal(err) || Date.now() > deadline) throw new ColmenaError("unavailable", `could not ${what}: ${(err as Error).message}`, { cause: err });
+      await sleep(Math.min(2000, 100 * 2 ** attempt));
     }
   }
 }

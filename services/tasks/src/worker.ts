@@ -65,8 +65,8 @@ export class Worker {
   private standing = new Map<TaskPriority, StandingPull>();
   /** Tasks delivered while every slot was taken, by priority, with when they came. */
   private readonly buffer = new Map<TaskPriority, { m: WorkMsg; at: number }[]>(PRIORITIES.map((p) => [p, []]));
-  private buffered = 0;
-  private scanning = false;
+  /** The look at the queues under way, if any. */
+  private scanning: Promise<void> | null = null;
   private pumpQueued = false;
   private ticker: NodeJS.Timeout | null = null;
   private readonly deps: RunDeps;
@@ -101,6 +101,12 @@ export class Worker {
     return this.opts.concurrency - this.inflight.size;
   }
 
+  private get buffered(): number {
+    let n = 0;
+    for (const held of this.buffer.values()) n += held.length;
+    return n;
+  }
+
   start(): this {
     const { nc } = this.opts;
     const expiresMs = this.opts.requestExpiresMs ?? 2000;
@@ -132,7 +138,6 @@ export class Worker {
     if (this.stopped) { m.nak(); return; }
     if (this.free > 0 && !this.scanning) { this.startTask(m); return; }
     this.buffer.get(p)!.push({ m, at: Date.now() });
-    this.buffered++;
   }
 
   private startTask(m: WorkMsg): void {
@@ -149,7 +154,15 @@ export class Worker {
     queueMicrotask(() => {
       this.pumpQueued = false;
       if (this.stopped || this.scanning || this.free <= 0) return;
-      if (this.buffered > 0 || [...this.standing.values()].some((sp) => !sp.active)) void this.scan();
+      if (this.buffered > 0 || [...this.standing.values()].some((sp) => !sp.active)) this.startScan();
+    });
+  }
+
+  private startScan(): void {
+    this.scanning = this.scan().finally(() => {
+      this.scanning = null;
+      // Tasks that came while the look was under way wait for the next one.
+      if (this.buffered > 0) this.pump();
     });
   }
 
@@ -158,22 +171,16 @@ export class Worker {
    * then a no-wait pull of its consumer for the slots still free.
    */
   private async scan(): Promise<void> {
-    this.scanning = true;
-    try {
-      for (const p of PRIORITIES) {
-        const held = this.buffer.get(p)!;
-        while (this.free > 0 && held.length > 0) { this.buffered--; this.startTask(held.shift()!.m); }
-        if (this.stopped || this.free <= 0) break;
-        const sp = this.standing.get(p)!;
-        if (sp.active) continue;
-        for (const m of await this.puller!.pullBatch(TASKS_STREAM, workConsumer(p), this.free)) this.startTask(m);
-        // Queue drained (or slots full): from now on the server pushes what comes.
-        if (this.free > 0) sp.request(this.free);
-      }
-    } finally {
-      this.scanning = false;
+    for (const p of PRIORITIES) {
+      const held = this.buffer.get(p)!;
+      while (this.free > 0 && held.length > 0) this.startTask(held.shift()!.m);
+      if (this.stopped || this.free <= 0) break;
+      const sp = this.standing.get(p)!;
+      if (sp.active) continue;
+      for (const m of await this.puller!.pullBatch(TASKS_STREAM, workConsumer(p), this.free)) this.startTask(m);
+      // Queue drained (or slots full): from now on the server pushes what comes.
+      if (this.free > 0) sp.request(this.free);
     }
-    if (this.buffered > 0) this.pump();
   }
 
   /** Tasks held past HOLD_MS go back to the queue; not before this worker's own request there has ended. */
@@ -181,10 +188,7 @@ export class Worker {
     if (this.buffered === 0) return;
     const cutoff = Date.now() - HOLD_MS;
     for (const [p, held] of this.buffer) {
-      while (held.length > 0 && held[0].at <= cutoff) {
-        this.buffered--;
-        held.shift()!.m.nak(this.standing.get(p)!.remainingMs());
-      }
+      while (held.length > 0 && held[0].at <= cutoff) held.shift()!.m.nak(this.standing.get(p)!.remainingMs());
     }
   }
 
@@ -199,8 +203,7 @@ export class Worker {
     for (const s of this.subs) s.unsubscribe();
     for (const sp of this.standing.values()) sp.close();
     for (const held of this.buffer.values()) for (const { m } of held.splice(0)) m.nak();
-    this.buffered = 0;
-    while (this.scanning) await new Promise((r) => setTimeout(r, 5));
+    await this.scanning;
     this.puller?.close();
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
