@@ -74,22 +74,23 @@ function requestNext(nc: NatsConnection, stream: string, consumer: string, body:
  * inbox), so a plain request cannot match it: the answers come on this
  * puller's own inbox subscription instead. A request ends when `max`
  * messages came, or with a status (404 nothing ready, 408 fewer than asked).
- * Messages that come after their pull gave up waiting are kept for the next.
+ * Messages that come after their pull gave up waiting (the server was slow
+ * to answer) go to `onLate`: a later pull may be of another consumer, so
+ * handing them to that one would break the owner's priority order.
  */
 export class Puller {
   private readonly inbox: string;
   private readonly sub: Subscription;
   private waiting: { max: number; got: WorkMsg[]; done: () => void } | null = null;
-  private readonly stash: WorkMsg[] = [];
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(private readonly nc: NatsConnection, onLate: (m: WorkMsg) => void) {
     this.inbox = createInbox();
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
         const isMsg = isDelivery(m);
         const w = this.waiting;
         if (!w) {
-          if (isMsg) this.stash.push(wrap(this.nc, m));
+          if (isMsg) onLate(wrap(this.nc, m));
           return;
         }
         if (isMsg) w.got.push(wrap(this.nc, m));
@@ -103,7 +104,6 @@ export class Puller {
 
   /** Takes up to `max` messages the consumer has ready now (none when the server does not answer in time). */
   async pullBatch(stream: string, consumer: string, max: number, timeoutMs = 2000): Promise<WorkMsg[]> {
-    if (this.stash.length > 0) return this.stash.splice(0, max);
     if (this.nc.isClosed() || max <= 0) return [];
     const got: WorkMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -117,10 +117,9 @@ export class Puller {
     return got;
   }
 
-  /** Stops listening; messages taken but not run come back after ack_wait. */
+  /** Stops listening. */
   close(): void {
     this.sub.unsubscribe();
-    for (const m of this.stash.splice(0)) m.nak();
   }
 }
 

@@ -21,7 +21,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { TaskPriority } from "@colmena/protocol";
 import { counter, histogram, type Logger } from "@colmena/runtime";
-import { PRIORITIES, TASKS_STREAM, allCancels, workConsumer } from "./events.ts";
+import { PRIORITIES, TASKS_STREAM, allCancels, priorityOfRun, workConsumer } from "./events.ts";
 import { Puller, StandingPull, type WorkMsg } from "./pull.ts";
 import { Cancelled, runTask, type RunDeps } from "./run-task.ts";
 import type { TaskLog } from "./task-log.ts";
@@ -110,7 +110,7 @@ export class Worker {
   start(): this {
     const { nc } = this.opts;
     const expiresMs = this.opts.requestExpiresMs ?? 2000;
-    this.puller = new Puller(nc);
+    this.puller = new Puller(nc, (m) => this.delivered(priorityOfRun(m.subject), m));
     for (const p of PRIORITIES) {
       this.standing.set(p, new StandingPull(nc, TASKS_STREAM, workConsumer(p), expiresMs, (m) => this.delivered(p, m), () => this.pump()));
     }
