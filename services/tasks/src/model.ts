@@ -11,7 +11,7 @@
  */
 import type Database from "better-sqlite3";
 import type { TaskRecord, TaskStatus } from "@colmena/protocol";
-import type { TaskEvent } from "./events.ts";
+import type { SubmittedEvent, TaskEvent } from "./events.ts";
 
 export function migrate(db: Database.Database): void {
   db.exec(`
@@ -46,22 +46,28 @@ export function migrate(db: Database.Database): void {
 
 const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
 
+type Update = Exclude<TaskEvent, SubmittedEvent>;
+type UpdateKind = Update["kind"];
+
 /**
  * What each kind of event sets, beyond the position every event moves
  * (last_seq, last_kind, updated_at, and ev_seq for events on the task's own
- * subject). A finished task keeps its state: only its position moves.
+ * subject), and the values of its `?`s. A finished task keeps its state:
+ * only its position moves. Positional parameters: binding an object by
+ * name cost a third of the update.
  */
-const KIND_UPDATES = {
-  released: { released: "1" },
-  started: { status: "'running'", attempts: "@attempt", worker: "@worker", progress: "NULL" },
-  progress: { progress: "@progress" },
-  retry: { status: "'queued'", attempts: "@attempt", error: "@error" },
-  done: { status: "'done'", attempts: "@attempt", result: "@result", worker: "@worker", error: "NULL", progress: "1" },
-  failed: { status: "'failed'", attempts: "@attempt", error: "@error" },
-  cancelled: { status: "'cancelled'" },
-} as const;
-
-type UpdateKind = keyof typeof KIND_UPDATES;
+const KIND_UPDATES: { [K in UpdateKind]: { sets: string; args(ev: Extract<Update, { kind: K }>): unknown[] } } = {
+  released: { sets: "released = 1", args: () => [] },
+  started: { sets: "status = 'running', attempts = ?, worker = ?, progress = NULL", args: (ev) => [ev.attempt, ev.worker] },
+  progress: { sets: "progress = ?", args: (ev) => [ev.progress] },
+  retry: { sets: "status = 'queued', attempts = ?, error = ?", args: (ev) => [ev.attempt, ev.error] },
+  done: {
+    sets: "status = 'done', attempts = ?, result = ?, worker = ?, error = NULL, progress = 1",
+    args: (ev) => [ev.attempt, JSON.stringify(ev.result ?? null), ev.worker],
+  },
+  failed: { sets: "status = 'failed', attempts = ?, error = ?", args: (ev) => [ev.attempt, ev.error] },
+  cancelled: { sets: "status = 'cancelled'", args: () => [] },
+};
 
 interface FoldStatements {
   insert: Database.Statement;
@@ -73,17 +79,18 @@ interface FoldStatements {
 /** Statements prepared once per database (SQLite re-prepares them itself if the schema is rebuilt). */
 const prepared = new WeakMap<Database.Database, FoldStatements>();
 
+/** A run message is not on the task's subject: only the other kinds move ev_seq. */
+const movesEvSeq = (kind: UpdateKind) => kind !== "released";
+
 function statements(db: Database.Database): FoldStatements {
   let st = prepared.get(db);
   if (!st) {
     const live = {} as FoldStatements["live"];
     const finished = {} as FoldStatements["finished"];
-    for (const [kind, cols] of Object.entries(KIND_UPDATES) as [UpdateKind, Record<string, string>][]) {
-      // A run message is not on the task's subject: only the others move ev_seq.
-      const position = `last_seq = @seq, last_kind = @kind, updated_at = @ts${kind === "released" ? "" : ", ev_seq = @seq"}`;
-      const sets = Object.entries(cols).map(([col, v]) => `${col} = ${v}`);
-      live[kind] = db.prepare(`UPDATE tasks SET ${position}, ${sets.join(", ")} WHERE task_id = @task_id AND status NOT IN ('done', 'failed', 'cancelled')`);
-      finished[kind] = db.prepare(`UPDATE tasks SET ${position} WHERE task_id = @task_id`);
+    for (const [kind, { sets }] of Object.entries(KIND_UPDATES) as [UpdateKind, { sets: string }][]) {
+      const position = `last_seq = ?, last_kind = ?, updated_at = ?${movesEvSeq(kind) ? ", ev_seq = ?" : ""}`;
+      live[kind] = db.prepare(`UPDATE tasks SET ${position}, ${sets} WHERE task_id = ? AND status NOT IN ('done', 'failed', 'cancelled')`);
+      finished[kind] = db.prepare(`UPDATE tasks SET ${position} WHERE task_id = ?`);
     }
     st = {
       insert: db.prepare(
@@ -107,28 +114,10 @@ export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent, on
     st.insert.run(ev.task_id, ev.user_id, ev.username, seq, seq, evSeq, released, ev.type, JSON.stringify(ev.input), ev.max_attempts, ev.priority, ev.run_at ?? null, ev.ts, ev.ts);
     return;
   }
-  if (!(ev.kind in st.live)) return;
-  const kind = ev.kind as UpdateKind;
-  const at = { task_id: ev.task_id, seq, kind, ts: ev.ts };
-  let params: Record<string, unknown>;
-  switch (ev.kind) {
-    case "started":
-      params = { ...at, attempt: ev.attempt, worker: ev.worker };
-      break;
-    case "progress":
-      params = { ...at, progress: ev.progress };
-      break;
-    case "retry":
-    case "failed":
-      params = { ...at, attempt: ev.attempt, error: ev.error };
-      break;
-    case "done":
-      params = { ...at, attempt: ev.attempt, result: JSON.stringify(ev.result ?? null), worker: ev.worker };
-      break;
-    default:
-      params = at;
-  }
-  if (st.live[kind].run(params).changes === 0) st.finished[kind].run(at);
+  if (!Object.hasOwn(KIND_UPDATES, ev.kind)) return; // a kind this version does not know
+  const update = KIND_UPDATES[ev.kind] as { args(ev: Update): unknown[] };
+  const position = movesEvSeq(ev.kind) ? [seq, ev.kind, ev.ts, seq] : [seq, ev.kind, ev.ts];
+  if (st.live[ev.kind].run(...position, ...update.args(ev), ev.task_id).changes === 0) st.finished[ev.kind].run(...position, ev.task_id);
 }
 
 export interface TaskRow {
