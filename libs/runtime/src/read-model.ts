@@ -322,11 +322,14 @@ export class ReadModel {
     this.commitTimer = setTimeout(() => this.commit(), every);
   }
 
+  /** Ends the long transaction, with the position it reached (flushes inside it leave the meta row to this). */
   private commit(): void {
     if (!this.commitTimer) return;
     clearTimeout(this.commitTimer);
     this.commitTimer = null;
-    if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
+    if (!this.db.open || !this.db.inTransaction) return;
+    this.writeMeta(this.metaAt(this.seq));
+    this.db.exec("COMMIT");
   }
 
   /** Applies everything received since the last flush in one transaction, with the new position. */
@@ -369,7 +372,8 @@ export class ReadModel {
         // `pos` jump to the target past events not yet received.
         if (this.owed - fresh <= 0) pos = Math.max(pos, this.target);
         pos = Math.max(pos, this.scanned);
-        if (pos !== this.seq) this.writeMeta(this.metaAt(pos));
+        // Inside the long transaction the position is written once, at its commit.
+        if (pos !== this.seq && !this.commitTimer) this.writeMeta(this.metaAt(pos));
         return { pos, applied, fresh };
       })();
     let r: ReturnType<typeof fold>;
