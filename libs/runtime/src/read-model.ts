@@ -26,6 +26,7 @@ import type { Logger } from "pino";
 import { ColmenaError } from "@colmena/protocol";
 import { counter, gauge } from "./metrics.ts";
 import { dropUserSchema, ensureMetaTable, metaWriter, readMeta, staleReason, type ReadModelMeta, type StreamState } from "./read-model-meta.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { SeqWaiters } from "./seq-waiters.ts";
 
 export { readModelFile } from "./read-model-meta.ts";
@@ -98,6 +99,7 @@ export class ReadModel {
   private readonly writeMeta: (meta: ReadModelMeta) => void;
   private readonly applyOne: (ev: StoredEvent) => void;
   private readonly waiters = new SeqWaiters();
+  private readonly checkpointer: Checkpointer | null;
   private buffer: JsMsg[] = [];
   private flushScheduled = false;
   /** The open transaction's commit timer (see `commitEveryMs`). */
@@ -122,6 +124,7 @@ export class ReadModel {
     this.db.pragma("journal_mode = WAL");
     // A cache rebuilt from the stream: losing the last transactions on power loss is harmless.
     this.db.pragma("synchronous = NORMAL");
+    this.checkpointer = Checkpointer.start(this.db, opts.file);
     ensureMetaTable(this.db);
     this.writeMeta = metaWriter(this.db);
     this.shape = JSON.stringify({ filter: opts.filterSubjects ?? [], version: opts.version ?? 1 });
@@ -166,6 +169,7 @@ export class ReadModel {
     this.waiters.rejectAll(new ColmenaError("unavailable", `read model ${this.opts.name} is closed`));
     if (this.db.open) {
       this.commit();
+      await this.checkpointer?.stop();
       this.db.close();
     }
   }

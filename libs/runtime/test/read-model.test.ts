@@ -1,6 +1,6 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -99,6 +99,26 @@ test("read model - folds events in batched transactions and resumes from its las
   assert.equal(dump(rm.db).length, 49);
   await rm.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("read model - a thread checkpoints the WAL into the database file; commits never do", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, subj, subjects } = await setup("rmckpt");
+  await ensureStream(nc, { name: stream, subjects });
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "m.sqlite");
+  const rm = await open(t, itemsModel(nc, stream, file));
+  assert.equal(rm.db.pragma("wal_autocheckpoint", { simple: true }), 0, "no checkpoint inside a commit");
+  const before = statSync(file).size;
+  // About 2 MB of rows: half the WAL size at which SQLite would checkpoint by itself.
+  const value = "x".repeat(1000);
+  let last = 0;
+  for (let i = 0; i < 2000; i++) last = await publish(nc, `${subj}.ev.item.i${i}`, { op: "set", value });
+  await rm.waitFor(last);
+  await waitUntil("the WAL to be copied into the database file", () => statSync(file).size > before + 1_500_000, 10_000);
+  await rm.close();
 });
 
 test("read model - deleting the SQLite file rebuilds the same state", async (t) => {
