@@ -106,6 +106,12 @@ export class ReadModel {
   private commitTimer: NodeJS.Timeout | null = null;
   /** A position the consumer reported (heartbeat) beyond the last event: nothing of ours lies at or below it. */
   private scanned = 0;
+  /**
+   * The current consumer's delivery sequence of the last event it handed
+   * us. A heartbeat's position is trusted only when it counts exactly these
+   * deliveries (see `watch`).
+   */
+  private delivered = 0;
   /** Catch-up bookkeeping of the current consumer: events it owed at creation, and the stream's last seq then. */
   private owed = 0;
   private target = 0;
@@ -217,6 +223,7 @@ export class ReadModel {
   /** Starts an ordered consumer from `lastSeq + 1`; `target` is the stream's last seq as just read. */
   private async consume(target: number): Promise<void> {
     const gen = ++this.generation;
+    this.delivered = 0;
     const js = jetstream(this.opts.nc);
     const filter = this.opts.filterSubjects;
     const consumer = await js.consumers.get(this.opts.stream, {
@@ -234,6 +241,7 @@ export class ReadModel {
       expires: 5000,
       callback: (m) => {
         if (gen !== this.generation) return;
+        this.delivered = m.info.deliverySequence;
         this.buffer.push(m);
         if (this.buffer.length >= MAX_BATCH) this.flush();
         else this.scheduleFlush();
@@ -258,7 +266,15 @@ export class ReadModel {
     for await (const s of messages.status()) {
       if (gen !== this.generation) return;
       if (s.type === "heartbeat") {
-        if (s.lastStreamSequence > this.scanned) {
+        // Events delivered while our connection was down are gone (an ordered
+        // consumer takes no acks), yet the consumer's position has passed them:
+        // trusting it would skip them for good. So a heartbeat moves us only
+        // if we received every delivery it counts; one that counts more
+        // restarts the consumer from our own position.
+        if (s.lastConsumerSequence > this.delivered) {
+          this.opts.log.warn({ model: this.opts.name, at: this.seq, delivered: this.delivered, consumer: s.lastConsumerSequence }, "read model missed deliveries; restarting its consumer");
+          this.resync(true);
+        } else if (s.lastConsumerSequence === this.delivered && s.lastStreamSequence > this.scanned) {
           this.scanned = s.lastStreamSequence;
           this.scheduleFlush();
         }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type Database from "better-sqlite3";
 import { startNats, uniqueName, waitUntil } from "@colmena/testing";
@@ -119,6 +119,33 @@ test("read model - a thread checkpoints the WAL into the database file; commits 
   await rm.waitFor(last);
   await waitUntil("the WAL to be copied into the database file", () => statSync(file).size > before + 1_500_000, 10_000);
   await rm.close();
+});
+
+test("read model - a heartbeat counting deliveries it never received restarts the consumer instead of skipping events", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, subj, subjects } = await setup("rmgap");
+  await ensureStream(nc, { name: stream, subjects });
+  for (let i = 1; i <= 3; i++) await publish(nc, `${subj}.ev.item.i${i}`, { op: "set", value: `v${i}` });
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const rm = await open(t, itemsModel(nc, stream, join(dir, "m.sqlite")));
+  assert.equal(rm.lastSeq, 3);
+  // What the server sends after deliveries were lost on the way (our connection
+  // dropped under them): its consumer has delivered 7 events and scanned to seq 10;
+  // we got 3. Sent here by hand to the consumer's inbox, so the loss is certain.
+  const inbox = (rm as unknown as { messages: { inbox: string } }).messages.inbox;
+  const hb = headers(100, "Idle Heartbeat");
+  hb.set("Nats-Last-Consumer", "7");
+  hb.set("Nats-Last-Stream", "10");
+  nc.publish(inbox, "", { headers: hb });
+  await nc.flush();
+  await sleep(100);
+  let last = 0;
+  for (let i = 4; i <= 10; i++) last = await publish(nc, `${subj}.ev.item.i${i}`, { op: "set", value: `v${i}` });
+  assert.equal(last, 10);
+  await rm.waitFor(10);
+  assert.equal(dump(rm.db).length, 10, "events 4-10 folded, none skipped as if already applied");
 });
 
 test("read model - deleting the SQLite file rebuilds the same state", async (t) => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { TASKS_STREAM } from "@colmena/tasks";
 import { startNatsCluster } from "@colmena/testing";
-import { call, tasksFixture } from "./helpers.ts";
+import { call, taskEvents, tasksFixture } from "./helpers.ts";
 
 // Streams and KV buckets at 3 replicas, as in production (read by ensureStream from the environment).
 process.env.COLMENA_STREAM_REPLICAS = "3";
@@ -50,6 +50,15 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
     const rows = [...pending].map((id) => api.view!.queries.get(id));
     for (const r of rows) if (r?.status === "done") pending.delete(r.task_id);
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  if (pending.size > 0) {
+    // Say where they are stuck: in the stream (not run) or only in the read model (not folded).
+    const streamLast = (await jsm.streams.info(TASKS_STREAM)).state.last_seq;
+    t.diagnostic(`read model at seq ${api.view!.lastSeq()}, stream at ${streamLast}`);
+    for (const id of [...pending].slice(0, 3)) {
+      const kinds = (await taskEvents(fx.nc, id)).map((e) => `${e.kind}@${e.seq}`);
+      t.diagnostic(`${id}: model says ${api.view!.queries.get(id)?.status ?? "nothing"}, stream has ${kinds.join(" ") || "nothing"}`);
+    }
   }
   assert.equal(pending.size, 0, `${pending.size} acknowledged tasks never finished`);
   for (const id of acked) {
