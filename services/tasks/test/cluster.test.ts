@@ -1,7 +1,8 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { TASKS_STREAM } from "@colmena/tasks";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { TASKS_STREAM, type RunningTasks } from "@colmena/tasks";
 import { startNatsCluster } from "@colmena/testing";
 import { call, taskEvents, tasksFixture } from "./helpers.ts";
 
@@ -21,6 +22,8 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
   assert.ok(victim, `the TASKS leader ${leader} is one of ours`);
 
   const acked: string[] = [];
+  /** The stream sequence each acknowledged submit was given (its `Colmena-Seq`). */
+  const ackedSeq = new Map<string, number>();
   let refused = 0;
   const reasons = new Map<string, number>();
   let killed: Promise<void> | null = null;
@@ -30,6 +33,7 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
     try {
       const r = await call(fx.nc, "tasks.submit", { type: "upper", input: `n${i}` }, `user${i % 10}`, { timeoutMs: 60_000 });
       acked.push(r.task_id);
+      ackedSeq.set(r.task_id, r._seq ?? 0);
     } catch (err) {
       refused++;
       const why = String((err as Error).message).replace(/t_[0-9a-f]+/g, "<id>").slice(0, 120);
@@ -52,13 +56,9 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
   }
   if (pending.size > 0) {
-    // Say where they are stuck: in the stream (not run) or only in the read model (not folded).
-    const streamLast = (await jsm.streams.info(TASKS_STREAM)).state.last_seq;
-    t.diagnostic(`read model at seq ${api.view!.lastSeq()}, stream at ${streamLast}`);
-    for (const id of [...pending].slice(0, 3)) {
-      const kinds = (await taskEvents(fx.nc, id)).map((e) => `${e.kind}@${e.seq}`);
-      t.diagnostic(`${id}: model says ${api.view!.queries.get(id)?.status ?? "nothing"}, stream has ${kinds.join(" ") || "nothing"}`);
-    }
+    // Say where they are stuck: in the stream (not run), only in the read model (not folded),
+    // or nowhere: then what the stream holds at the sequence the submit was acknowledged with.
+    await diagnose(t, pending, ackedSeq, api.view!, jsm, fx.nc).catch((err) => t.diagnostic(`diagnosis failed: ${err}`));
   }
   assert.equal(pending.size, 0, `${pending.size} acknowledged tasks never finished`);
   for (const id of acked) {
@@ -67,3 +67,14 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
     assert.equal(JSON.parse(r.result!), JSON.parse(r.input).toUpperCase());
   }
 });
+
+async function diagnose(t: TestContext, pending: Set<string>, ackedSeq: Map<string, number>, view: NonNullable<RunningTasks["view"]>, jsm: JetStreamManager, nc: NatsConnection): Promise<void> {
+  const streamLast = (await jsm.streams.info(TASKS_STREAM)).state.last_seq;
+  t.diagnostic(`${pending.size} unfinished; read model at seq ${view.lastSeq()}, stream at ${streamLast}`);
+  for (const id of [...pending].slice(0, 3)) {
+    const kinds = (await taskEvents(nc, id)).map((e) => `${e.kind}@${e.seq}`);
+    const seq = ackedSeq.get(id) ?? 0;
+    const there = seq ? await jsm.streams.getMessage(TASKS_STREAM, { seq }).then((m) => m?.subject ?? "nothing", (err) => String(err)) : "-";
+    t.diagnostic(`${id}: model says ${view.queries.get(id)?.status ?? "nothing"}, stream has ${kinds.join(" ") || "nothing"}; acked at seq ${seq}, where the stream has ${there}`);
+  }
+}
