@@ -74,7 +74,9 @@ export async function signAccessToken(key: SigningKey, claims: { userId: string;
     .setIssuer(JWT_ISSUER)
     .setIssuedAt()
     .setJti(randomUUID())
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    // Rounded up, so the token lives at least `ttlSeconds`, as the `expires_in` sent
+    // beside it says (rounded down, a 1 s token could expire in the same millisecond).
+    .setExpirationTime(Math.ceil(Date.now() / 1000) + ttlSeconds)
     .sign(key.privateKey);
 }
 
