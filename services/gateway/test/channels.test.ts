@@ -95,7 +95,10 @@ test("channels - IPv4 127.0.0.1 and IPv6 ::1 reach the same dual-stack listeners
 });
 
 test("channels - a member dropped as a slow consumer during a push does not cost the members after it that push", async () => {
-  await using rig = await startRig({ overrides: { outbufBytes: 256 * 1024 } });
+  // 1 MiB: ten of these 100 KiB pushes of slack, so the healthy readers keep up on a busy machine
+  // (with 256 KiB, two and a half, one of them was once dropped too); the paused one still
+  // overflows it, since 12 MB are pushed.
+  await using rig = await startRig({ overrides: { outbufBytes: 1024 * 1024 } });
   // Same user, so the same channel; the paused one joined first, so a push reaches it first.
   const slow = await rig.login("u-many", "many");
   const others = [await rig.login("u-many", "many"), await rig.login("u-many", "many")];
