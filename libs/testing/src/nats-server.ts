@@ -145,7 +145,14 @@ async function launch(spec: LaunchSpec, dir: string): Promise<NatsServer> {
     proc = null;
   };
 
-  await startProc();
+  try {
+    await startProc();
+  } catch (err) {
+    // A server that started but never got healthy must not outlive the failure:
+    // its piped output would keep the test process alive.
+    await kill("SIGKILL");
+    throw err;
+  }
   const server: NatsServer = {
     get url() { return url; },
     get port() { return port; },
@@ -215,7 +222,7 @@ async function startNatsClusterOnce(size: number, opts: StartNatsOptions): Promi
   const clientPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const monitorPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`);
-  const servers = await Promise.all(
+  const launched = await Promise.allSettled(
     clusterPorts.map((cport, i) =>
       launch(
         {
@@ -237,6 +244,15 @@ async function startNatsClusterOnce(size: number, opts: StartNatsOptions): Promi
       ),
     ),
   );
+  const servers = launched.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = launched.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    // One node could not start (say its port was taken meanwhile): stop the others
+    // before the retry, or they run on, holding the test process open.
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
   // Plain /healthz also waits for JetStream's meta group to be current on each
   // node; then every node must know the meta leader and the full cluster size,
   // or the first R3 stream can fail with "no suitable peers for placement".
