@@ -52,6 +52,13 @@ async function conn(t: TestContext, url: string, opts: Partial<ConnectionOptions
   return nc;
 }
 
+/** A fresh directory for a model's file, removed after the test, pass or fail. */
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** A read model closed after the test, pass or fail (closing twice is harmless). */
 async function open(t: TestContext, opts: ReadModelOptions): Promise<ReadModel> {
   const rm = await ReadModel.open(opts);
@@ -67,7 +74,7 @@ test("read model - folds events in batched transactions and resumes from its las
   const { stream, subj, subjects } = await setup("rmfold");
   await ensureStream(nc, { name: stream, subjects });
   for (let i = 0; i < 300; i++) await publish(nc, `${subj}.ev.item.i${i % 50}`, { op: "set", value: `v${i}` });
-  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const dir = tempDir(t);
   const file = join(dir, "m.sqlite");
   // Inside a batch the meta row still holds the previous flush's position.
   const seenMeta = new Set<number>();
@@ -98,7 +105,6 @@ test("read model - folds events in batched transactions and resumes from its las
   assert.equal(rm.lastSeq, 301);
   assert.equal(dump(rm.db).length, 49);
   await rm.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("read model - a thread checkpoints the WAL into the database file; commits never do", async (t) => {
@@ -106,8 +112,7 @@ test("read model - a thread checkpoints the WAL into the database file; commits 
   const nc = await conn(t, ns.url);
   const { stream, subj, subjects } = await setup("rmckpt");
   await ensureStream(nc, { name: stream, subjects });
-  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const file = join(dir, "m.sqlite");
   const rm = await open(t, itemsModel(nc, stream, file));
   assert.equal(rm.db.pragma("wal_autocheckpoint", { simple: true }), 0, "no checkpoint inside a commit");
@@ -127,8 +132,7 @@ test("read model - a heartbeat counting deliveries it never received restarts th
   const { stream, subj, subjects } = await setup("rmgap");
   await ensureStream(nc, { name: stream, subjects });
   for (let i = 1; i <= 3; i++) await publish(nc, `${subj}.ev.item.i${i}`, { op: "set", value: `v${i}` });
-  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const rm = await open(t, itemsModel(nc, stream, join(dir, "m.sqlite")));
   assert.equal(rm.lastSeq, 3);
   // What the server sends after deliveries were lost on the way (our connection
@@ -153,7 +157,7 @@ test("read model - deleting the SQLite file rebuilds the same state", async (t) 
   const nc = await conn(t, ns.url);
   const { stream, subj, subjects } = await setup("rmdel");
   await ensureStream(nc, { name: stream, subjects });
-  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const dir = tempDir(t);
   process.env.COLMENA_DATA_DIR = dir;
   const file = readModelFile("svc", "inst-1");
   delete process.env.COLMENA_DATA_DIR;
@@ -172,7 +176,6 @@ test("read model - deleting the SQLite file rebuilds the same state", async (t) 
   assert.equal(rm.lastSeq, 120);
   assert.deepEqual(dump(rm.db), before);
   await rm.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("read model - two replicas on separate connections read their writes with waitFor", async (t) => {
@@ -226,7 +229,7 @@ test("read model - a recreated stream rebuilds the tables, while running and at 
   const jsm = await jetstreamManager(nc);
   const { stream, subj, subjects } = await setup("rmrecreate");
   await ensureStream(nc, { name: stream, subjects });
-  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const dir = tempDir(t);
   const file = join(dir, "m.sqlite");
   const rm = await open(t, itemsModel(nc, stream, file, { checkIntervalMs: 1000 }));
   for (let i = 0; i < 5; i++) await publish(nc, `${subj}.ev.item.old${i}`, { op: "set", value: "old" });
@@ -248,7 +251,6 @@ test("read model - a recreated stream rebuilds the tables, while running and at 
   const again = await open(t, itemsModel(nc, stream, file));
   assert.deepEqual(dump(again.db), [{ id: "third", value: "3rd", seq: 1 }]);
   await again.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("read model - a purge of unapplied events rebuilds; a purge of applied ones keeps their effects", async (t) => {
@@ -257,7 +259,7 @@ test("read model - a purge of unapplied events rebuilds; a purge of applied ones
   const jsm = await jetstreamManager(nc);
   const { stream, subj, subjects } = await setup("rmpurge");
   await ensureStream(nc, { name: stream, subjects });
-  const dir = mkdtempSync(join(tmpdir(), "colmena-rm-"));
+  const dir = tempDir(t);
   const file = join(dir, "m.sqlite");
   let rm = await open(t, itemsModel(nc, stream, file));
   for (let i = 1; i <= 3; i++) await publish(nc, `${subj}.ev.item.a${i}`, { op: "set", value: "a" });
@@ -275,7 +277,6 @@ test("read model - a purge of unapplied events rebuilds; a purge of applied ones
   assert.equal(rm.lastSeq, last);
   assert.deepEqual(dump(rm.db), [{ id: "d", value: "d", seq: last }]);
   await rm.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("read model - a filtered model moves past other subjects and skips an event whose apply throws", async (t) => {
