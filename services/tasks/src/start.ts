@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { endOfEvent, startTasksApi, type TaskEnd } from "./api.ts";
 import { tasksConfig, type TasksConfig } from "./config.ts";
-import { LEADER_BUCKET, TASKS_STREAM, TERMINAL_KINDS, WORKER_IDS_BUCKET, allEvents, isRunSubject, type TaskEvent } from "./events.ts";
+import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, isRunSubject, type TaskEvent } from "./events.ts";
 import { TaskQueries, applyEvent, migrate } from "./model.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ensureTaskStreams, ensureWorkConsumers, openTtlBucket } from "./streams.ts";
@@ -97,11 +97,9 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
           const ev = stored.json<TaskEvent>();
           applyEvent(db, stored.seq, ev, isRunSubject(stored.subject));
           // Only a `wait: true` submit watches, and only for the task's end.
-          if (TERMINAL_KINDS.has(ev.kind)) {
-            // Every append expects the task's last event, so a task has one terminal event: it says how the task ended.
-            const end = endOfEvent(stored.seq, ev);
-            if (end) watch.changed(ev.task_id, end);
-          }
+          // Every append expects the task's last event, so a task has one terminal event: it says how the task ended.
+          const end = endOfEvent(stored.seq, ev);
+          if (end) watch.changed(ev.task_id, end);
           if (ev.kind === "submitted" && ev.run_at !== undefined) {
             const runAt = ev.run_at;
             queueMicrotask(() => scheduler?.delayed(ev.task_id, runAt));
