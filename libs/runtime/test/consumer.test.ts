@@ -245,6 +245,10 @@ test("work consumer - keeps working across a nats-server restart", async (t) => 
   await run(t, base(nc, stream, durable, async (m) => { seen.push(m.seq); }));
   await publish(1);
   await until("first message", () => seen.length === 1);
+  // Restart only once the server has recorded the ack: an ack still in flight at
+  // shutdown is lost, and redelivering that message would be correct at-least-once.
+  const jsm = await jetstreamManager(nc);
+  await waitUntil("the first message's ack recorded", async () => (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq >= 1);
   await ns.restart();
   const deadline = Date.now() + 20_000;
   for (;;) {
