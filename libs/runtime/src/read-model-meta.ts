@@ -23,11 +23,11 @@ export interface ReadModelMeta {
 export interface StreamState { created: string; firstSeq: number; lastSeq: number }
 
 /** Why stored tables no longer describe this stream (so they must be rebuilt), or undefined. */
-export function staleReason(meta: ReadModelMeta, s: StreamState, shape: string): string | undefined {
+export function staleReason(meta: ReadModelMeta, s: StreamState, shape: string, purgesMarked = false): string | undefined {
   if (meta.streamCreated !== s.created) return "stream recreated";
   if (meta.shape !== shape) return "filter or version changed";
   if (meta.lastSeq > s.lastSeq) return "stream went backwards";
-  if (meta.lastSeq > 0 && s.firstSeq > meta.lastSeq + 1) return "unapplied events purged";
+  if (!purgesMarked && meta.lastSeq > 0 && s.firstSeq > meta.lastSeq + 1) return "unapplied events purged";
   return undefined;
 }
 

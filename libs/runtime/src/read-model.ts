@@ -13,7 +13,9 @@
  *   effects with missing events, so we rebuild to exactly what a fresh
  *   replica builds from the stream as it is now. Purges of events we had
  *   already applied keep their effects (like a snapshot): services that must
- *   forget state write tombstone events instead of purging;
+ *   forget state write tombstone events instead of purging, or follow each
+ *   purge with an event whose fold forgets what it removed (`purgesMarked`:
+ *   then resuming past a purge is as good as rebuilding);
  * - the stream went backwards (its last sequence is below ours);
  * - `filterSubjects` or `version` changed.
  */
@@ -64,6 +66,12 @@ export interface ReadModelOptions {
   log: Logger;
   /** Bump when `apply` or the schema changes meaning: a different value rebuilds the tables. Default 1. */
   version?: number;
+  /**
+   * The service follows every purge of its stream with an event whose fold
+   * removes exactly what was purged, so a model behind a purge resumes
+   * instead of rebuilding. Default false.
+   */
+  purgesMarked?: boolean;
   /**
    * How often the stream is checked while running: its identity and first
    * sequence (rebuild on a mismatch), and whether the consumer still makes
@@ -187,7 +195,7 @@ export class ReadModel {
     const stream = await this.streamState();
     const meta = readMeta(db);
     this.streamCreated = stream.created;
-    const reason = meta && staleReason(meta, stream, this.shape);
+    const reason = meta && staleReason(meta, stream, this.shape, opts.purgesMarked);
     if (reason) this.wipe(reason, meta.lastSeq);
     else if (meta) this.seq = meta.lastSeq;
     if (!meta || reason) db.transaction(() => this.writeMeta(this.metaAt(this.seq)))();
@@ -301,7 +309,7 @@ export class ReadModel {
         const before = this.seq;
         const s = await this.streamState();
         if (this.closed) return;
-        const reason = s.created !== this.streamCreated ? "stream recreated" : staleReason(this.metaAt(before), s, this.shape);
+        const reason = s.created !== this.streamCreated ? "stream recreated" : staleReason(this.metaAt(before), s, this.shape, this.opts.purgesMarked);
         // A consumer can stall without closing or reporting anything (seen when
         // a cluster node holding it dies): the stream is ahead of us and we
         // have not moved since the last check, so start a new one.

@@ -103,7 +103,11 @@ export function createTasksApi(deps: ApiDeps) {
     } else {
       // On the task's own subject, expecting "no event yet": the id is unique cluster-wide,
       // so an idempotent resubmit, on any replica, lands in the else branch below.
-      const r = await taskLog.append(ev, 0, taskId);
+      let r = await taskLog.append(ev, 0, taskId);
+      if (r.ok && r.duplicate && (await forgottenAt(taskId, r.seq))) {
+        // The stream remembered the message id of a task that retention has since forgotten: a new task.
+        r = await taskLog.append(ev, 0, `${taskId}@${r.seq}`);
+      }
       if (r.ok && !r.duplicate) {
         seq = r.seq;
         if (!ev.run_at) {
@@ -132,6 +136,12 @@ export function createTasksApi(deps: ApiDeps) {
     const details = { task_id: taskId, status: end.status, attempts: end.attempts, error: end.error };
     if (end.status === "cancelled") throw new ColmenaError("conflict", `task ${taskId} was cancelled`, { details });
     throw new ColmenaError("internal", `task ${taskId} failed after ${end.attempts} attempt(s): ${end.error ?? "unknown error"}`, { details, retryable: false });
+  }
+
+  /** Whether the task submitted at `seq` was forgotten (retention) once the model has folded that far. */
+  async function forgottenAt(taskId: string, seq: number): Promise<boolean> {
+    await deps.waitForSeq(seq);
+    return queries.get(taskId) === undefined;
   }
 
   async function cancel(taskId: string, ctx: RequestContext) {

@@ -18,6 +18,7 @@ export const tasksSettings = {
   backoffBaseMs: setting("COLMENA_TASKS_BACKOFF_MS", ms(1000), "first retry delay; doubles each attempt, with jitter"),
   backoffMaxMs: setting("COLMENA_TASKS_BACKOFF_MAX_MS", ms(60_000), "longest retry delay"),
   leaderTtlMs: setting("COLMENA_TASKS_LEADER_TTL_MS", ms(5000, 1000), "the scheduler leader key's TTL; a dead leader is replaced within it"),
+  retentionMs: setting("COLMENA_TASKS_RETENTION_MS", ms(7 * 24 * 3600 * 1000, 0), "a finished task is forgotten (stream and read models) this long after it ends; 0 keeps every task forever"),
   waitTimeoutMs: setting("COLMENA_TASKS_WAIT_TIMEOUT_MS", ms(30_000), "default timeout_ms of `wait: true`"),
 };
 

@@ -12,6 +12,9 @@
  *                                      `submitted` of a delayed or idempotent one),
  *                                      each appended expecting the subject's last
  *                                      sequence: the task's actor log.
+ *   tasks.ev.purged                    the scheduler leader purged the stream below a
+ *                                      sequence (retention): every read model forgets
+ *                                      the tasks submitted there
  *   tasks.cancel.<task_id>             core NATS: asks the worker running a task to stop
  *
  * Every event carries `attempt`, the attempts started so far, so the last
@@ -41,6 +44,8 @@ export function priorityOfRun(subject: string): TaskPriority {
   const p = subject.split(".")[3] as TaskPriority;
   return PRIORITIES.includes(p) ? p : "normal";
 }
+/** The retention marker's subject (not a task's: it has no task id). */
+export const purgedSubject = eventSubject(SERVICE, "purged");
 export const cancelSubject = (taskId: string) => `${SERVICE}.cancel.${taskId}`;
 export const allCancels = `${SERVICE}.cancel.*`;
 /** The durable pull consumer of one priority, shared by every worker. */
@@ -89,6 +94,13 @@ export interface RetryEvent extends Base { kind: "retry"; error: string; retry_a
 export interface DoneEvent extends Base { kind: "done"; result: unknown; worker: string; started_at?: number }
 export interface FailedEvent extends Base { kind: "failed"; error: string; worker?: string }
 export interface CancelledEvent extends Base { kind: "cancelled"; was: string }
+
+/**
+ * On `tasks.ev.purged`: every message below `before` was purged (each
+ * belonged to a task that ended more than the retention period ago), so
+ * every read model forgets the tasks submitted below it.
+ */
+export interface PurgedMarker { kind: "purged"; before: number; ts: number }
 
 export type TaskEvent = SubmittedEvent | ReleasedEvent | StartedEvent | ProgressEvent | RetryEvent | DoneEvent | FailedEvent | CancelledEvent;
 export type EventKind = TaskEvent["kind"];

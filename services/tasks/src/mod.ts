@@ -2,7 +2,7 @@ export { startTasks, TASKS_VERSION } from "./start.ts";
 export type { RunningTasks, StartTasksDeps, TasksRole } from "./start.ts";
 export { tasksConfig, tasksSettings } from "./config.ts";
 export type { TasksConfig } from "./config.ts";
-export { LEADER_BUCKET, TASKS_STREAM, cancelSubject, idempotentTaskId, runSubject, taskSubject, workConsumer } from "./events.ts";
+export { LEADER_BUCKET, TASKS_STREAM, cancelSubject, idempotentTaskId, purgedSubject, runSubject, taskSubject, workConsumer } from "./events.ts";
 export type { TaskEvent, WorkItem } from "./events.ts";
 export { TaskTypes, BUILTIN_TYPES } from "./types/registry.ts";
 export { toRecord } from "./model.ts";

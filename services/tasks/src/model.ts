@@ -41,6 +41,8 @@ export function migrate(db: Database.Database): void {
     -- No index on status: every event changes it, and a user's list filtered by status walks tasks_by_user.
     CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_id, submit_seq);
     CREATE INDEX IF NOT EXISTS tasks_unreleased ON tasks (run_at, task_id) WHERE released = 0;
+    -- Retention: the oldest task still needed, and forgetting everything submitted before it.
+    CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks (submit_seq);
   `);
 }
 
@@ -71,6 +73,7 @@ const KIND_UPDATES: { [K in UpdateKind]: { sets: string; args(ev: Extract<Update
 
 interface FoldStatements {
   insert: Database.Statement;
+  forget: Database.Statement;
   /** Per kind: the update of a live task, and the position-only update of a finished one. */
   live: Record<UpdateKind, Database.Statement>;
   finished: Record<UpdateKind, Database.Statement>;
@@ -98,6 +101,7 @@ function statements(db: Database.Database): FoldStatements {
            attempts, max_attempts, priority, run_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
       ),
+      forget: db.prepare("DELETE FROM tasks WHERE submit_seq < ?"),
       live,
       finished,
     };
@@ -118,6 +122,11 @@ export function applyEvent(db: Database.Database, seq: number, ev: TaskEvent, on
   const update = KIND_UPDATES[ev.kind] as { args(ev: Update): unknown[] };
   const position = movesEvSeq(ev.kind) ? [seq, ev.kind, ev.ts, seq] : [seq, ev.kind, ev.ts];
   if (st.live[ev.kind].run(...position, ...update.args(ev), ev.task_id).changes === 0) st.finished[ev.kind].run(...position, ev.task_id);
+}
+
+/** Folds a retention marker: the stream holds nothing below `before`, so neither does the model. */
+export function forgetBefore(db: Database.Database, before: number): void {
+  statements(db).forget.run(before);
 }
 
 export interface TaskRow {
@@ -174,6 +183,9 @@ export class TaskQueries {
   private readonly one: Database.Statement;
   private readonly due: Database.Statement;
   private readonly stale: Database.Statement;
+  private readonly needed: Database.Statement;
+  private readonly anyBefore: Database.Statement;
+  private readonly straddling: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.one = db.prepare("SELECT * FROM tasks WHERE task_id = ?");
@@ -185,6 +197,27 @@ export class TaskQueries {
       `SELECT * FROM tasks WHERE released = 0 AND status = 'queued'
          AND COALESCE(run_at, created_at) <= ? ORDER BY submit_seq LIMIT ?`,
     );
+    this.needed = db.prepare(
+      `SELECT submit_seq FROM tasks WHERE status NOT IN ('done', 'failed', 'cancelled') OR updated_at >= ?
+         ORDER BY submit_seq LIMIT 1`,
+    ).pluck();
+    this.anyBefore = db.prepare("SELECT 1 FROM tasks WHERE submit_seq < ? LIMIT 1").pluck();
+    this.straddling = db.prepare("SELECT task_id, priority FROM tasks WHERE submit_seq < ? AND last_seq >= ?");
+  }
+
+  /** The submit sequence of the oldest task still needed: unfinished, or finished at or after `endedBefore`. */
+  firstNeeded(endedBefore: number): number | undefined {
+    return this.needed.get(endedBefore) as number | undefined;
+  }
+
+  /** Whether any task was submitted below `seq`. */
+  hasBefore(seq: number): boolean {
+    return this.anyBefore.get(seq) !== undefined;
+  }
+
+  /** Tasks submitted below `seq` with events at or above it (a purge below `seq` leaves those behind). */
+  straddlers(seq: number): Pick<TaskRow, "task_id" | "priority">[] {
+    return this.straddling.all(seq, seq) as Pick<TaskRow, "task_id" | "priority">[];
   }
 
   get(taskId: string): TaskRow | undefined {

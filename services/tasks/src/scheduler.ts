@@ -10,12 +10,14 @@
  * stream: each task is released once, ever.
  *
  * The leader also sweeps: an idempotent submit recorded but never released
- * (its API instance died between its two writes) is released.
+ * (its API instance died between its two writes) is released. And it
+ * forgets the tasks past retention (retention.ts).
  */
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "@colmena/runtime";
 import type { ReleasedEvent } from "./events.ts";
 import type { TaskQueries, TaskRow } from "./model.ts";
+import { forgetExpired, retentionCheckEveryMs, type RetentionOptions } from "./retention.ts";
 import type { TaskLog } from "./task-log.ts";
 
 const LEADER_KEY = "scheduler";
@@ -30,6 +32,8 @@ export interface SchedulerOptions {
   instanceId: string;
   ttlMs: number;
   log: Logger;
+  /** Forget finished tasks past retention (unset: keep them forever). */
+  retention?: RetentionOptions;
 }
 
 /** The run message of a task whose `submitted` is on its own subject. */
@@ -60,6 +64,8 @@ export class Scheduler {
   /** Every delayed task up to this (run_at, task_id) has been released in this term. */
   private cursor = { at: -1, id: "" };
   private releasing: Promise<void> = Promise.resolve();
+  private lastForget = 0;
+  private forgetting: Promise<void> | null = null;
 
   constructor(private readonly opts: SchedulerOptions) {}
 
@@ -101,6 +107,7 @@ export class Scheduler {
       if (this.leading) {
         this.revision = await kv.update(LEADER_KEY, instanceId, this.revision);
         if (Date.now() - this.lastSweep >= SWEEP_EVERY_MS) await this.sweep();
+        this.forgetExpired();
       } else {
         this.revision = await kv.create(LEADER_KEY, instanceId);
         this.leading = true;
@@ -165,6 +172,16 @@ export class Scheduler {
     if (rows.length > 0) this.opts.log.info({ count: rows.length }, "released tasks whose submitter died before releasing them");
   }
 
+  /** Starts a retention pass when one is due; off the election loop, so a long one cannot cost the leadership. */
+  private forgetExpired(): void {
+    const r = this.opts.retention;
+    if (!r || this.forgetting || Date.now() - this.lastForget < retentionCheckEveryMs(r.retentionMs)) return;
+    this.lastForget = Date.now();
+    this.forgetting = forgetExpired(r)
+      .then(() => undefined, (err) => this.opts.log.warn({ err }, "forgetting the tasks past retention failed; trying again later"))
+      .finally(() => { this.forgetting = null; });
+  }
+
   /** Stops; a leader gives the key up so another instance takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -172,6 +189,7 @@ export class Scheduler {
     const wasLeader = this.leading;
     this.resign();
     await this.releasing.catch(() => undefined);
+    await this.forgetting;
     if (wasLeader) await this.opts.kv.delete(LEADER_KEY, { previousSeq: this.revision }).catch(() => undefined);
   }
 }

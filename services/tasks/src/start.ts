@@ -8,8 +8,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { endOfEvent, startTasksApi, type TaskEnd } from "./api.ts";
 import { tasksConfig, type TasksConfig } from "./config.ts";
-import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, isRunSubject, type TaskEvent } from "./events.ts";
-import { TaskQueries, applyEvent, migrate } from "./model.ts";
+import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, isRunSubject, purgedSubject, type PurgedMarker, type TaskEvent } from "./events.ts";
+import { TaskQueries, applyEvent, forgetBefore, migrate } from "./model.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ensureTaskStreams, ensureWorkConsumers, openTtlBucket } from "./streams.ts";
 import { TaskLog } from "./task-log.ts";
@@ -91,9 +91,12 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
         name: "tasks",
         // 2: run messages on tasks.ev.run.* (one write per plain submit); the ev_seq and released columns.
         version: 2,
+        // Retention purges are followed by a `tasks.ev.purged` marker that forgets the same tasks.
+        purgesMarked: true,
         log,
         migrate,
         apply: (db, stored) => {
+          if (stored.subject === purgedSubject) { forgetBefore(db, stored.json<PurgedMarker>().before); return; }
           const ev = stored.json<TaskEvent>();
           applyEvent(db, stored.seq, ev, isRunSubject(stored.subject));
           // Only a `wait: true` submit watches, and only for the task's end.
@@ -109,7 +112,9 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
       const queries = new TaskQueries(model.db);
       view = { queries, lastSeq: () => model.lastSeq };
       const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
-      scheduler = new Scheduler({ kv, queries, taskLog, instanceId: `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ttlMs: config.leaderTtlMs, log }).start();
+      const retention = config.retentionMs > 0 ? { jsm, queries, taskLog, retentionMs: config.retentionMs, foldedSeq: () => model.lastSeq, log } : undefined;
+      const instanceId = `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      scheduler = new Scheduler({ kv, queries, taskLog, instanceId, ttlMs: config.leaderTtlMs, log, retention }).start();
       host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t), foldedSeq: () => model.lastSeq }, TASKS_VERSION);
       const s = scheduler;
       closers.push(async () => {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError } from "@colmena/protocol";
-import { TASKS_STREAM, encode, runSubject, taskSubject, type TaskEvent, type WorkItem } from "./events.ts";
+import { TASKS_STREAM, encode, purgedSubject, runSubject, taskSubject, type PurgedMarker, type TaskEvent, type WorkItem } from "./events.ts";
 import { JsPublisher } from "./js-publish.ts";
 
 /** The last event of a task, with its stream sequence. */
@@ -62,7 +62,16 @@ export class TaskLog {
    * `{ ok: false }` means it was released before.
    */
   run(item: WorkItem): Promise<AppendResult> {
-    return this.write(runSubject(item.priority, item.task_id), item, 0, `${item.task_id}.run`);
+    // A released task's id may be reused once retention has forgotten it (an idempotency key): its
+    // `submitted` sequence tells the generations apart, and is the same on every release of one.
+    const msgId = item.kind === "released" ? `${item.task_id}.run.${item.expect}` : `${item.task_id}.run`;
+    return this.write(runSubject(item.priority, item.task_id), item, 0, msgId);
+  }
+
+  /** Tells every read model that the stream holds nothing below `before` any more (retention). */
+  async markPurged(before: number): Promise<void> {
+    const marker: PurgedMarker = { kind: "purged", before, ts: Date.now() };
+    await throughOutages(`record the purge below ${before}`, () => this.js.publish(purgedSubject, encode(marker), { msgId: `purged.${before}` }));
   }
 
   private async write(subject: string, ev: TaskEvent, expectSeq: number | undefined, msgId = `${ev.task_id}.${ev.kind}.${processTag}${(++appends).toString(36)}`): Promise<AppendResult> {

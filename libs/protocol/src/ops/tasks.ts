@@ -64,7 +64,7 @@ export const tasksOps = {
     op: "tasks.get",
     service: "tasks",
     access: "user",
-    summary: "One task of the caller's; anyone else's is `not_found`.",
+    summary: "One task of the caller's; anyone else's is `not_found`, and so is a finished task past the service's retention period (`COLMENA_TASKS_RETENTION_MS`, default 7 days after it ended).",
     request: z.strictObject({ task_id: z.string().min(1).max(128) }),
     reply: taskRecord,
   }),

@@ -1,0 +1,54 @@
+/**
+ * Retention: a task that ended more than `retentionMs` ago is forgotten,
+ * in the TASKS stream and in every read model. The scheduler leader runs it.
+ *
+ * One purge of the whole stream below a sequence, not one per task:
+ * `before` is the submit sequence of the oldest task still needed (not
+ * finished, or finished within the retention period), so every message
+ * below it belongs to a task that may go. A task still needed is never
+ * touched, however old: a long-delayed or backlogged one holds `before` back
+ * until it ends (and so keeps every later task too). The few tasks submitted
+ * below `before` that wrote events above it have their two subjects purged
+ * one by one, so no stray events of a forgotten task remain (an idempotent
+ * resubmit of it then starts afresh).
+ *
+ * Read models cannot see a purge, so the leader then appends a marker
+ * (`tasks.ev.purged`, `before`); each model, folding it, deletes the tasks
+ * submitted below it, exactly as a model rebuilt from the purged stream never
+ * creates them. A model that lagged behind the purge ends up the same way.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "@colmena/runtime";
+import { TASKS_STREAM, runSubject, taskSubject } from "./events.ts";
+import type { TaskQueries } from "./model.ts";
+import type { TaskLog } from "./task-log.ts";
+
+export interface RetentionOptions {
+  jsm: JetStreamManager;
+  queries: TaskQueries;
+  taskLog: TaskLog;
+  /** How long a finished task is kept. */
+  retentionMs: number;
+  /** The last stream sequence the read model has folded: nothing after it is known here, so nothing after it goes. */
+  foldedSeq(): number;
+  log: Logger;
+}
+
+/** How often the leader looks: often enough that a task outlives its retention by little, at most once a minute. */
+export const retentionCheckEveryMs = (retentionMs: number) => Math.min(60_000, Math.max(250, Math.floor(retentionMs / 4)));
+
+/** Forgets what is past retention; returns the sequence everything below which is gone (0: nothing to do). */
+export async function forgetExpired(opts: RetentionOptions): Promise<number> {
+  const { jsm, queries, taskLog, log } = opts;
+  const before = Math.min(queries.firstNeeded(Date.now() - opts.retentionMs) ?? Infinity, opts.foldedSeq() + 1);
+  if (!queries.hasBefore(before)) return 0;
+  const straddlers = queries.straddlers(before);
+  for (const t of straddlers) {
+    await jsm.streams.purge(TASKS_STREAM, { filter: taskSubject(t.task_id) });
+    await jsm.streams.purge(TASKS_STREAM, { filter: runSubject(t.priority, t.task_id) });
+  }
+  const { purged } = await jsm.streams.purge(TASKS_STREAM, { seq: before });
+  await taskLog.markPurged(before);
+  log.info({ before, purged, straddlers: straddlers.length }, "forgot the tasks past retention");
+  return before;
+}
