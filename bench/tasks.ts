@@ -11,6 +11,11 @@
  * At two durability levels: NATS `sync_interval` lazy (the server default)
  * against Redis's default persistence (RDB snapshots, no AOF), and NATS
  * `sync_interval: always` against Redis `appendonly yes` + `appendfsync always`.
+ *
+ * In rounds (default 3, `BENCH_TASKS_ROUNDS`), each measuring every row once,
+ * so the systems interleave and share whatever else the machine does; the
+ * tables give each row's median and range, and each ratio's median over the
+ * rounds' own ratios (single runs on this VM move by 5-15%).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +26,7 @@ import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
 import { FrameClient } from "./lib/frame-client.ts";
 import { ensureDebianPackages, startRedis, type Redis, type RedisDurability } from "./lib/redis.ts";
 import { fmt, times, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
-import { ratio, summarise, type Summary } from "./lib/stats.ts";
+import { median, ratio, summarise, type Summary } from "./lib/stats.ts";
 import { CELERY_PACKAGES, runCeleryClients, startCeleryWorker } from "./peers/celery.ts";
 import type { RunArgs, RunResult } from "./procs/load.ts";
 
@@ -43,6 +48,7 @@ const LEVELS: Level[] = [
 ];
 
 interface Row {
+  round: number;
   level: Level["name"];
   system: "Colmena" | "BullMQ" | "Celery";
   workers: string;
@@ -72,27 +78,31 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   // BENCH_TASKS_LEVELS=lazy and BENCH_TASKS_WORKERS=1 narrow a run (quick iterations).
   const levels = LEVELS.filter((l) => !process.env.BENCH_TASKS_LEVELS || process.env.BENCH_TASKS_LEVELS.split(",").includes(l.name));
   const workerCounts = [1, 2].filter((n) => !process.env.BENCH_TASKS_WORKERS || process.env.BENCH_TASKS_WORKERS.split(",").includes(String(n)));
-  for (const level of levels) {
-    for (const workers of workerCounts) {
-      ctx.progress(`${level.name}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
-      rows.push({ level: level.name, system: "Colmena", workers: `${workers} process${workers > 1 ? "es" : ""} x 16`, ...(await colmena(level, workers, plan)) });
-      ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
-    }
-    if (!peers) continue;
-    ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
-    ctx.progress(`${level.name}: BullMQ and Celery on redis-server (${level.redis} persistence)`);
-    const redis = await startRedis(level.redis);
-    ctx.progress("  redis-server started");
-    try {
-      rows.push({ level: level.name, system: "BullMQ", workers: "1 process x 16", ...(await bullmq(redis, plan)) });
-      ctx.progress(`  BullMQ ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
-      rows.push({ level: level.name, system: "Celery", workers: `1 worker, prefork x ${CELERY_CONCURRENCY}`, ...(await celery(redis, plan)) });
-      ctx.progress(`  Celery ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
-    } finally {
-      await redis.stop();
+  const rounds = Number(process.env.BENCH_TASKS_ROUNDS ?? (ctx.quick ? 1 : 3));
+  for (let round = 1; round <= rounds; round++) {
+    for (const level of levels) {
+      const tag = `round ${round}/${rounds}, ${level.name}`;
+      for (const workers of workerCounts) {
+        ctx.progress(`${tag}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
+        rows.push({ round, level: level.name, system: "Colmena", workers: `${workers} process${workers > 1 ? "es" : ""} x 16`, ...(await colmena(level, workers, plan)) });
+        ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
+      }
+      if (!peers) continue;
+      ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
+      ctx.progress(`${tag}: BullMQ and Celery on redis-server (${level.redis} persistence)`);
+      const redis = await startRedis(level.redis);
+      ctx.progress("  redis-server started");
+      try {
+        rows.push({ round, level: level.name, system: "BullMQ", workers: "1 process x 16", ...(await bullmq(redis, plan)) });
+        ctx.progress(`  BullMQ ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
+        rows.push({ round, level: level.name, system: "Celery", workers: `1 worker, prefork x ${CELERY_CONCURRENCY}`, ...(await celery(redis, plan)) });
+        ctx.progress(`  Celery ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
+      } finally {
+        await redis.stop();
+      }
     }
   }
-  return report(rows, plan);
+  return report(rows, plan, rounds);
 }
 
 /** Spawns the children of one run and stops them all afterwards, whatever happens. */
@@ -185,33 +195,64 @@ async function accessToken(url: string): Promise<string> {
   }
 }
 
-function report(rows: Row[], plan: Plan): BenchReport {
-  const find = (level: string, system: string, workers?: string) => rows.find((r) => r.level === level && r.system === system && (!workers || r.workers.startsWith(workers)))!;
+/** One system's rows over the rounds, in the order they were first measured. */
+interface Group {
+  level: Row["level"];
+  system: Row["system"];
+  workers: string;
+  rows: Row[];
+}
+
+function groups(rows: Row[]): Group[] {
+  const out = new Map<string, Group>();
+  for (const r of rows) {
+    const key = `${r.level}|${r.system}|${r.workers}`;
+    if (!out.has(key)) out.set(key, { level: r.level, system: r.system, workers: r.workers, rows: [] });
+    out.get(key)!.rows.push(r);
+  }
+  return [...out.values()];
+}
+
+/** `median (min-max)` of a few values, or the value alone when there is one. */
+function spread(values: number[], show: (v: number) => string): string {
+  if (values.length === 1) return show(values[0]);
+  return `${show(median(values))} (${show(Math.min(...values))}-${show(Math.max(...values))})`;
+}
+
+function report(rows: Row[], plan: Plan, rounds: number): BenchReport {
+  const gs = groups(rows);
+  const rate = (r: Row) => r.summary.rate;
+  // Latencies from the round whose throughput is the median (the lower middle one for an even count).
+  const middle = (g: Group) => [...g.rows].sort((a, b) => rate(a) - rate(b))[(g.rows.length - 1) >> 1];
   const results: Table = {
-    title: `${plan.total} uppercase tasks from ${CLIENTS} concurrent clients (each waits for its result before the next), after ${plan.warmupPerClient} unrecorded tasks per client; latency submit-to-result in ms`,
+    title: `${plan.total} uppercase tasks from ${CLIENTS} concurrent clients (each waits for its result before the next), after ${plan.warmupPerClient} unrecorded tasks per client; ${rounds} round(s): tasks/s as median (min-max); latency submit-to-result in ms, from the median round`,
     columns: ["durability", "system", "workers", "tasks/s", "p50", "p99", "errors"],
-    rows: rows.map((r) => [r.level, r.system, r.workers, r.summary.rate, fmt(r.summary.p50), fmt(r.summary.p99), r.summary.errors]),
+    rows: gs.map((g) => [g.level, g.system, g.workers, spread(g.rows.map(rate), (v) => fmt(v, 0)), fmt(middle(g).summary.p50), fmt(middle(g).summary.p99), g.rows.reduce((n, r) => n + r.summary.errors, 0)]),
   };
   const roles = ["nats-server", "redis-server", "services", "workers", "load"];
+  const cpuOf = (g: Group, k: string) => (g.rows.some((r) => r.cpu[k] !== undefined) ? median(g.rows.map((r) => r.cpu[k] ?? 0)) : undefined);
   const cpuTable: Table = {
-    title: "CPU per task (microseconds, whole process trees, warm-up included), by role",
+    title: "CPU per task (microseconds, whole process trees, warm-up included, median over the rounds), by role",
     columns: ["durability", "system", "workers", "nats-server", "redis-server", "gateway + tasks API", "worker(s)", "clients", "total"],
-    rows: rows.map((r) => [r.level, r.system, r.workers, ...roles.map((k) => fmt(r.cpu[k], 0)), fmt(roles.reduce((a, k) => a + (r.cpu[k] ?? 0), 0), 0)]),
+    rows: gs.map((g) => [g.level, g.system, g.workers, ...roles.map((k) => fmt(cpuOf(g, k), 0)), fmt(median(g.rows.map((r) => roles.reduce((a, k) => a + (r.cpu[k] ?? 0), 0))), 0)]),
   };
-  if (!rows.some((r) => r.system === "BullMQ")) return { tables: [results, cpuTable], notes: [], data: { plan, rows } };
+  const peer = (round: number, level: string, system: Row["system"]) => rows.find((r) => r.round === round && r.level === level && r.system === system);
+  if (!rows.some((r) => r.system === "BullMQ")) return { tables: [results, cpuTable], notes: [], data: { plan, rounds, rows } };
+  // Each round's own ratio, so a slow moment of the machine weighs on both sides of it.
+  const ratiosOf = (g: Group, system: Row["system"]) => g.rows.map((r) => ratio(rate(r), peer(r.round, r.level, system)?.summary.rate ?? NaN)).filter(Number.isFinite);
   const ratios: Table = {
-    title: "Colmena's throughput as a ratio to each peer (target: >= 1.0x BullMQ, >= 5x Celery)",
+    title: `Colmena's throughput as a ratio to each peer, median (min-max) of the ${rounds} rounds' own ratios (target: >= 1.0x BullMQ, >= 5x Celery)`,
     columns: ["durability", "Colmena workers", "vs BullMQ", "vs Celery"],
-    rows: rows
-      .filter((r) => r.system === "Colmena" && find(r.level, "BullMQ"))
-      .map((r) => [r.level, r.workers.split(" ")[0], times(ratio(r.summary.rate, find(r.level, "BullMQ").summary.rate)), times(ratio(r.summary.rate, find(r.level, "Celery").summary.rate))]),
+    rows: gs
+      .filter((g) => g.system === "Colmena")
+      .map((g) => [g.level, g.workers.split(" ")[0], spread(ratiosOf(g, "BullMQ"), times), spread(ratiosOf(g, "Celery"), times)]),
   };
   const notes = [
     ...LEVELS.filter((l) => rows.some((r) => r.level === l.name)).map((l) => `Level ${l.label}.`),
     "Where it ran (2 cores shared by all): Colmena - nats-server, one services process (auth + gateway + tasks API), 1 or 2 tasks worker processes (16 tasks at once each), one load process (16 TCP connections, tasks.submit with wait: true); BullMQ - redis-server, one worker process (concurrency 16), one load process (16 submitters sharing one Queue and one QueueEvents); Celery - the same redis-server (broker and result backend), one celery worker (prefork, 2 processes), 16 Python client processes (delay().get()).",
-    ...rows.filter((r) => r.firstError).map((r) => `${r.level} ${r.system} ${r.workers}: first error ${r.firstError}`),
+    ...rows.filter((r) => r.firstError).map((r) => `round ${r.round} ${r.level} ${r.system} ${r.workers}: first error ${r.firstError}`),
   ];
-  return { tables: [results, ratios, cpuTable], notes, data: { plan, rows } };
+  return { tables: [results, ratios, cpuTable], notes, data: { plan, rounds, rows } };
 }
 
 export const tasksBenchmark: Benchmark = {

@@ -78,3 +78,11 @@ export function mergeSummaries(parts: { latencies: number[]; seconds: number; er
 export function ratio(a: number, b: number): number {
   return b > 0 && Number.isFinite(a) ? Math.round((a / b) * 100) / 100 : NaN;
 }
+
+/** The median of some values (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
