@@ -19,6 +19,7 @@ export const tasksSettings = {
   backoffMaxMs: setting("COLMENA_TASKS_BACKOFF_MAX_MS", ms(60_000), "longest retry delay"),
   leaderTtlMs: setting("COLMENA_TASKS_LEADER_TTL_MS", ms(5000, 1000), "the scheduler leader key's TTL; a dead leader is replaced within it"),
   retentionMs: setting("COLMENA_TASKS_RETENTION_MS", ms(7 * 24 * 3600 * 1000, 0), "a finished task is forgotten (stream and read models) this long after it ends; 0 keeps every task forever"),
+  retentionBatch: setting("COLMENA_TASKS_RETENTION_BATCH", z.coerce.number().int().min(1).default(5000), "the most tasks one retention pass forgets (every read model deletes them in one go); a full pass is followed by another within seconds"),
   waitTimeoutMs: setting("COLMENA_TASKS_WAIT_TIMEOUT_MS", ms(30_000), "default timeout_ms of `wait: true`"),
 };
 

@@ -185,6 +185,7 @@ export class TaskQueries {
   private readonly stale: Database.Statement;
   private readonly needed: Database.Statement;
   private readonly anyBefore: Database.Statement;
+  private readonly nth: Database.Statement;
   private readonly straddling: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -202,12 +203,18 @@ export class TaskQueries {
          ORDER BY submit_seq LIMIT 1`,
     ).pluck();
     this.anyBefore = db.prepare("SELECT 1 FROM tasks WHERE submit_seq < ? LIMIT 1").pluck();
+    this.nth = db.prepare("SELECT submit_seq FROM tasks ORDER BY submit_seq LIMIT 1 OFFSET ?").pluck();
     this.straddling = db.prepare("SELECT task_id, priority FROM tasks WHERE submit_seq < ? AND last_seq >= ?");
   }
 
   /** The submit sequence of the oldest task still needed: unfinished, or finished at or after `endedBefore`. */
   firstNeeded(endedBefore: number): number | undefined {
     return this.needed.get(endedBefore) as number | undefined;
+  }
+
+  /** The submit sequence of the task with `n` tasks submitted before it, if there are that many. */
+  submitSeqAt(n: number): number | undefined {
+    return this.nth.get(n) as number | undefined;
   }
 
   /** Whether any task was submitted below `seq`. */

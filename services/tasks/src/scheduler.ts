@@ -178,7 +178,8 @@ export class Scheduler {
     if (!r || this.forgetting || Date.now() - this.lastForget < retentionCheckEveryMs(r.retentionMs)) return;
     this.lastForget = Date.now();
     this.forgetting = forgetExpired(r)
-      .then(() => undefined, (err) => this.opts.log.warn({ err }, "forgetting the tasks past retention failed; trying again later"))
+      // A full batch: the next look comes at the next election round, not after the whole interval.
+      .then(({ more }) => { if (more) this.lastForget = 0; }, (err) => this.opts.log.warn({ err }, "forgetting the tasks past retention failed; trying again later"))
       .finally(() => { this.forgetting = null; });
   }
 

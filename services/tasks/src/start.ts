@@ -112,7 +112,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
       const queries = new TaskQueries(model.db);
       view = { queries, lastSeq: () => model.lastSeq };
       const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
-      const retention = config.retentionMs > 0 ? { jsm, queries, taskLog, retentionMs: config.retentionMs, foldedSeq: () => model.lastSeq, log } : undefined;
+      const retention = config.retentionMs > 0 ? { jsm, queries, taskLog, retentionMs: config.retentionMs, batch: config.retentionBatch, foldedSeq: () => model.lastSeq, log } : undefined;
       const instanceId = `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       scheduler = new Scheduler({ kv, queries, taskLog, instanceId, ttlMs: config.leaderTtlMs, log, retention }).start();
       host = await startTasksApi({ nc, log, config, types, taskLog, queries, watch, waitForSeq: (seq, t) => model.waitFor(seq, t), foldedSeq: () => model.lastSeq }, TASKS_VERSION);

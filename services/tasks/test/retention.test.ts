@@ -94,3 +94,21 @@ test("tasks retention - COLMENA_TASKS_RETENTION_MS=0 keeps every task", async ()
   assert.equal(await status(fx.nc, t.task_id), "done");
   assert.equal((await taskEvents(fx.nc, t.task_id)).length, 2);
 });
+
+test("tasks retention - a pass forgets at most COLMENA_TASKS_RETENTION_BATCH tasks, and the next comes soon after", async () => {
+  await using ns = await startNats();
+  await using fx = await tasksFixture(ns.url);
+  await fx.start({ instance: "a1", env: { ...env, COLMENA_TASKS_RETENTION_BATCH: "2" } });
+  const jsm = await jetstreamManager(fx.nc);
+  const ids: string[] = [];
+  for (let i = 0; i < 7; i++) ids.push((await call(fx.nc, "tasks.submit", { type: "uppercase", input: `t${i}`, wait: true })).task_id);
+  // Each pass leaves a marker; with 7 tasks and at most 2 per pass, at least 4 passes.
+  const markers = new Set<number>();
+  await eventually("every task forgotten", async () => {
+    const m = await jsm.streams.getMessage(TASKS_STREAM, { last_by_subj: purgedSubject }).catch(() => null);
+    if (m) markers.add(m.json<{ before: number }>().before);
+    for (const id of ids) if ((await status(fx.nc, id)) !== "gone") return undefined;
+    return true;
+  }, 20_000);
+  assert.ok(markers.size >= 3, `forgotten in several passes (saw ${markers.size} markers)`);
+});
