@@ -96,10 +96,19 @@ function statements(db: Database.Database): FoldStatements {
       finished[kind] = db.prepare(`UPDATE tasks SET ${position} WHERE task_id = ?`);
     }
     st = {
+      // A second `submitted` of a finished task, later in the stream, is a new task under the same id: an
+      // idempotency key whose task retention forgot (its subjects purged) before this model folded the marker.
+      // The same event folded again changes nothing.
       insert: db.prepare(
-        `INSERT OR IGNORE INTO tasks (task_id, user_id, username, submit_seq, last_seq, ev_seq, released, last_kind, type, status, input,
+        `INSERT INTO tasks (task_id, user_id, username, submit_seq, last_seq, ev_seq, released, last_kind, type, status, input,
            attempts, max_attempts, priority, run_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)
+         ON CONFLICT (task_id) DO UPDATE SET user_id = excluded.user_id, username = excluded.username,
+           submit_seq = excluded.submit_seq, last_seq = excluded.last_seq, ev_seq = excluded.ev_seq, released = excluded.released,
+           last_kind = 'submitted', type = excluded.type, status = 'queued', input = excluded.input, result = NULL, error = NULL,
+           worker = NULL, attempts = 0, max_attempts = excluded.max_attempts, priority = excluded.priority, run_at = excluded.run_at,
+           progress = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at
+         WHERE excluded.submit_seq > tasks.submit_seq AND tasks.status IN ('done', 'failed', 'cancelled')`,
       ),
       forget: db.prepare("DELETE FROM tasks WHERE submit_seq < ?"),
       live,
