@@ -18,7 +18,7 @@
  * creates them. A model that lagged behind the purge ends up the same way.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import type { Logger } from "@colmena/runtime";
+import { counter, type Logger } from "@colmena/runtime";
 import { TASKS_STREAM, runSubject, taskSubject } from "./events.ts";
 import type { TaskQueries } from "./model.ts";
 import type { TaskLog } from "./task-log.ts";
@@ -36,6 +36,8 @@ export interface RetentionOptions {
   log: Logger;
 }
 
+const purgedMessages = counter("colmena_tasks_retention_purged_messages_total", "TASKS messages purged by retention (by this instance, while it led the scheduler)");
+
 /** How often the leader looks: often enough that a task outlives its retention by little, at most once a minute. */
 export const retentionCheckEveryMs = (retentionMs: number) => Math.min(60_000, Math.max(250, Math.floor(retentionMs / 4)));
 
@@ -51,6 +53,7 @@ export async function forgetExpired(opts: RetentionOptions): Promise<{ more: boo
     await jsm.streams.purge(TASKS_STREAM, { filter: runSubject(t.priority, t.task_id) });
   }
   const { purged } = await jsm.streams.purge(TASKS_STREAM, { seq: before });
+  purgedMessages.inc(purged);
   await taskLog.markPurged(before);
   log.info({ before, purged, straddlers: straddlers.length }, "forgot the tasks past retention");
   return { more: before < needed };

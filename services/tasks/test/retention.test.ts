@@ -72,6 +72,8 @@ test("tasks retention - finished tasks are forgotten after the retention period,
     return state.messages === 1 ? state : undefined;
   });
   assert.ok(await jsm.streams.getMessage(TASKS_STREAM, { last_by_subj: purgedSubject }));
+  const purgedMetric = (await metrics.getSingleMetric("colmena_tasks_retention_purged_messages_total")?.get())?.values ?? [];
+  assert.ok(purgedMetric.reduce((n, v) => n + v.value, 0) > 0, "the purges are counted");
 
   // A replica built from the purged stream agrees with the ones that forgot.
   const a3 = await fx.start({ role: "api", instance: "a3", env });
