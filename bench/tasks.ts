@@ -4,7 +4,8 @@
  * between them, each waiting for its task's result before submitting the next.
  *
  * - Colmena: client -> gateway -> tasks API -> JetStream (file storage) ->
- *   worker process(es) -> result, with `wait: true`; 1 and 2 worker processes.
+ *   worker -> result, with `wait: true`; the worker in the services process
+ *   (role `all`, as `npm start` runs it), or 1 or 2 worker processes.
  * - BullMQ on a local redis-server: Queue.add + job.waitUntilFinished.
  * - Celery on the same redis-server: task.delay().get().
  *
@@ -75,16 +76,16 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const rows: Row[] = [];
   // BENCH_TASKS_PEERS=0 measures Colmena alone (for quick iterations; no ratios then).
   const peers = process.env.BENCH_TASKS_PEERS !== "0";
-  // BENCH_TASKS_LEVELS=lazy and BENCH_TASKS_WORKERS=1 narrow a run (quick iterations).
+  // BENCH_TASKS_LEVELS=lazy and BENCH_TASKS_WORKERS=1 narrow a run (quick iterations); 0 worker processes: the worker runs in the services process.
   const levels = LEVELS.filter((l) => !process.env.BENCH_TASKS_LEVELS || process.env.BENCH_TASKS_LEVELS.split(",").includes(l.name));
-  const workerCounts = [1, 2].filter((n) => !process.env.BENCH_TASKS_WORKERS || process.env.BENCH_TASKS_WORKERS.split(",").includes(String(n)));
+  const workerCounts = [0, 1, 2].filter((n) => !process.env.BENCH_TASKS_WORKERS || process.env.BENCH_TASKS_WORKERS.split(",").includes(String(n)));
   const rounds = Number(process.env.BENCH_TASKS_ROUNDS ?? (ctx.quick ? 1 : 3));
   for (let round = 1; round <= rounds; round++) {
     for (const level of levels) {
       const tag = `round ${round}/${rounds}, ${level.name}`;
       for (const workers of workerCounts) {
         ctx.progress(`${tag}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
-        rows.push({ round, level: level.name, system: "Colmena", workers: `${workers} process${workers > 1 ? "es" : ""} x 16`, ...(await colmena(level, workers, plan)) });
+        rows.push({ round, level: level.name, system: "Colmena", workers: workerLabel(workers), ...(await colmena(level, workers, plan)) });
         ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
       }
       if (!peers) continue;
@@ -104,6 +105,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   }
   return report(rows, plan, rounds);
 }
+
+/** How a row names where Colmena's worker ran. */
+const workerLabel = (processes: number) => (processes === 0 ? "in the services process x 16" : `${processes} process${processes > 1 ? "es" : ""} x 16`);
 
 /** Spawns the children of one run and stops them all afterwards, whatever happens. */
 async function withChildren<T>(body: (spawn: (file: string, label: string, env: Record<string, string>) => Promise<Child>) => Promise<T>): Promise<T> {
@@ -126,7 +130,8 @@ async function colmena(level: Level, workers: number, plan: Plan): Promise<Outco
   try {
     return await withChildren(async (spawn) => {
       const env = { BENCH_NATS_URL: nats.url, COLMENA_DATA_DIR: dataDir };
-      const services = await spawn("./procs/services.ts", "services", { ...env, BENCH_TASKS_API: "1" });
+      const inProcess: Record<string, string> = workers === 0 ? { BENCH_TASKS_ROLE: "all", COLMENA_WORKER_ID: "bench-w0" } : {};
+      const services = await spawn("./procs/services.ts", "services", { ...env, BENCH_TASKS_API: "1", ...inProcess });
       const pids: Record<string, number | null> = { "nats-server": nats.pid(), services: services.pid };
       // Workers and the load process start side by side (the API has already created the streams).
       const [load, ...ws] = await Promise.all([
@@ -242,14 +247,14 @@ function report(rows: Row[], plan: Plan, rounds: number): BenchReport {
   const ratiosOf = (g: Group, system: Row["system"]) => g.rows.map((r) => ratio(rate(r), peer(r.round, r.level, system)?.summary.rate ?? NaN)).filter(Number.isFinite);
   const ratios: Table = {
     title: `Colmena's throughput as a ratio to each peer, median (min-max) of the ${rounds} rounds' own ratios (target: >= 1.0x BullMQ, >= 5x Celery)`,
-    columns: ["durability", "Colmena workers", "vs BullMQ", "vs Celery"],
+    columns: ["durability", "Colmena's worker", "vs BullMQ", "vs Celery"],
     rows: gs
       .filter((g) => g.system === "Colmena")
-      .map((g) => [g.level, g.workers.split(" ")[0], spread(ratiosOf(g, "BullMQ"), times), spread(ratiosOf(g, "Celery"), times)]),
+      .map((g) => [g.level, g.workers.replace(" x 16", ""), spread(ratiosOf(g, "BullMQ"), times), spread(ratiosOf(g, "Celery"), times)]),
   };
   const notes = [
     ...LEVELS.filter((l) => rows.some((r) => r.level === l.name)).map((l) => `Level ${l.label}.`),
-    "Where it ran (2 cores shared by all): Colmena - nats-server, one services process (auth + gateway + tasks API), 1 or 2 tasks worker processes (16 tasks at once each), one load process (16 TCP connections, tasks.submit with wait: true); BullMQ - redis-server, one worker process (concurrency 16), one load process (16 submitters sharing one Queue and one QueueEvents); Celery - the same redis-server (broker and result backend), one celery worker (prefork, 2 processes), 16 Python client processes (delay().get()).",
+    "Where it ran (2 cores shared by all): Colmena - nats-server, one services process (auth + gateway + tasks API, and the worker too in the rows that say so), and 1 or 2 tasks worker processes (16 tasks at once each), one load process (16 TCP connections, tasks.submit with wait: true); BullMQ - redis-server, one worker process (concurrency 16), one load process (16 submitters sharing one Queue and one QueueEvents); Celery - the same redis-server (broker and result backend), one celery worker (prefork, 2 processes), 16 Python client processes (delay().get()).",
     ...rows.filter((r) => r.firstError).map((r) => `round ${r.round} ${r.level} ${r.system} ${r.workers}: first error ${r.firstError}`),
   ];
   return { tables: [results, ratios, cpuTable], notes, data: { plan, rounds, rows } };

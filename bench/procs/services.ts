@@ -2,7 +2,8 @@
  * The services-under-test process: auth, diag (or, with `BENCH_TASKS_API=1`,
  * the tasks API instead) and a gateway on one NATS connection each, as the
  * local runner would run them. Tasks workers run in their own processes
- * (bench/procs/worker.ts). Reports the gateway's ports when ready and
+ * (bench/procs/worker.ts), or with `BENCH_TASKS_ROLE=all` here, beside the
+ * API on its connection, as `npm start` runs them. Reports the gateway's ports when ready and
  * its own memory on request (the gateway lives here, so this is the process
  * the idle-connection figure measures).
  */
@@ -28,7 +29,7 @@ const stops: (() => Promise<unknown>)[] = [];
 const auth = await startAuth({ nc: await nats("bench-auth"), log, env: process.env });
 stops.push(() => auth.stop());
 if (process.env.BENCH_TASKS_API) {
-  const tasks = await startTasks({ nc: await nats("bench-tasks-api"), log, env: process.env, role: "api" });
+  const tasks = await startTasks({ nc: await nats("bench-tasks-api"), log, env: process.env, role: process.env.BENCH_TASKS_ROLE === "all" ? "all" : "api" });
   stops.unshift(() => tasks.stop());
 } else {
   const diag = await startDiag({ nc: await nats("bench-diag"), log });
