@@ -84,7 +84,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     for (const level of levels) {
       const tag = `round ${round}/${rounds}, ${level.name}`;
       for (const workers of workerCounts) {
-        ctx.progress(`${tag}: Colmena with ${workers} worker process(es), ${plan.total} tasks`);
+        ctx.progress(`${tag}: Colmena, worker ${workerLabel(workers)}, ${plan.total} tasks`);
         rows.push({ round, level: level.name, system: "Colmena", workers: workerLabel(workers), ...(await colmena(level, workers, plan)) });
         ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
       }

@@ -47,6 +47,8 @@ export function migrate(db: Database.Database): void {
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
+/** The same statuses as an SQL list, for the statements below. */
+const TERMINAL_SQL = `(${[...TERMINAL].map((s) => `'${s}'`).join(", ")})`;
 
 type Update = Exclude<TaskEvent, SubmittedEvent>;
 type UpdateKind = Update["kind"];
@@ -92,7 +94,7 @@ function statements(db: Database.Database): FoldStatements {
     const finished = {} as FoldStatements["finished"];
     for (const [kind, { sets }] of Object.entries(KIND_UPDATES) as [UpdateKind, { sets: string }][]) {
       const position = `last_seq = ?, last_kind = ?, updated_at = ?${movesEvSeq(kind) ? ", ev_seq = ?" : ""}`;
-      live[kind] = db.prepare(`UPDATE tasks SET ${position}, ${sets} WHERE task_id = ? AND status NOT IN ('done', 'failed', 'cancelled')`);
+      live[kind] = db.prepare(`UPDATE tasks SET ${position}, ${sets} WHERE task_id = ? AND status NOT IN ${TERMINAL_SQL}`);
       finished[kind] = db.prepare(`UPDATE tasks SET ${position} WHERE task_id = ?`);
     }
     st = {
@@ -108,7 +110,7 @@ function statements(db: Database.Database): FoldStatements {
            last_kind = 'submitted', type = excluded.type, status = 'queued', input = excluded.input, result = NULL, error = NULL,
            worker = NULL, attempts = 0, max_attempts = excluded.max_attempts, priority = excluded.priority, run_at = excluded.run_at,
            progress = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at
-         WHERE excluded.submit_seq > tasks.submit_seq AND tasks.status IN ('done', 'failed', 'cancelled')`,
+         WHERE excluded.submit_seq > tasks.submit_seq AND tasks.status IN ${TERMINAL_SQL}`,
       ),
       forget: db.prepare("DELETE FROM tasks WHERE submit_seq < ?"),
       live,
@@ -193,7 +195,6 @@ export class TaskQueries {
   private readonly due: Database.Statement;
   private readonly stale: Database.Statement;
   private readonly needed: Database.Statement;
-  private readonly anyBefore: Database.Statement;
   private readonly nth: Database.Statement;
   private readonly straddling: Database.Statement;
 
@@ -208,10 +209,9 @@ export class TaskQueries {
          AND COALESCE(run_at, created_at) <= ? ORDER BY submit_seq LIMIT ?`,
     );
     this.needed = db.prepare(
-      `SELECT submit_seq FROM tasks WHERE status NOT IN ('done', 'failed', 'cancelled') OR updated_at >= ?
+      `SELECT submit_seq FROM tasks WHERE status NOT IN ${TERMINAL_SQL} OR updated_at >= ?
          ORDER BY submit_seq LIMIT 1`,
     ).pluck();
-    this.anyBefore = db.prepare("SELECT 1 FROM tasks WHERE submit_seq < ? LIMIT 1").pluck();
     this.nth = db.prepare("SELECT submit_seq FROM tasks ORDER BY submit_seq LIMIT 1 OFFSET ?").pluck();
     this.straddling = db.prepare("SELECT task_id, priority FROM tasks WHERE submit_seq < ? AND last_seq >= ?");
   }
@@ -221,14 +221,9 @@ export class TaskQueries {
     return this.needed.get(endedBefore) as number | undefined;
   }
 
-  /** The submit sequence of the task with `n` tasks submitted before it, if there are that many. */
+  /** The submit sequence of the task with `n` tasks submitted before it, if there are that many (0: the oldest task). */
   submitSeqAt(n: number): number | undefined {
     return this.nth.get(n) as number | undefined;
-  }
-
-  /** Whether any task was submitted below `seq`. */
-  hasBefore(seq: number): boolean {
-    return this.anyBefore.get(seq) !== undefined;
   }
 
   /** Tasks submitted below `seq` with events at or above it (a purge below `seq` leaves those behind). */

@@ -46,7 +46,8 @@ export async function forgetExpired(opts: RetentionOptions): Promise<{ more: boo
   const { jsm, queries, taskLog, log } = opts;
   const needed = Math.min(queries.firstNeeded(Date.now() - opts.retentionMs) ?? Infinity, opts.foldedSeq() + 1);
   const before = Math.min(needed, queries.submitSeqAt(opts.batch) ?? Infinity);
-  if (!queries.hasBefore(before)) return { more: false };
+  const oldest = queries.submitSeqAt(0);
+  if (oldest === undefined || oldest >= before) return { more: false };
   const straddlers = queries.straddlers(before);
   for (const t of straddlers) {
     await jsm.streams.purge(TASKS_STREAM, { filter: taskSubject(t.task_id) });
