@@ -28,10 +28,26 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+/** `git status --porcelain` of the checkout, or null outside a git tree. */
+function gitStatus() {
+  const g = spawnSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: root, encoding: "utf8" });
+  return g.status === 0 ? g.stdout : null;
+}
+
+const statusBefore = gitStatus();
 const concurrency = process.env.COLMENA_TEST_CONCURRENCY ?? "3";
 const r = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=240000", ...files],
   { cwd: root, stdio: "inherit", env: { ...process.env, COLMENA_LOG_LEVEL: process.env.COLMENA_LOG_LEVEL ?? "silent" } },
 );
+// The suite must leave the checkout as it found it (nothing written, nothing
+// left behind); a test that does is a defect, so the run fails.
+const statusAfter = gitStatus();
+if (statusBefore !== null && statusAfter !== statusBefore) {
+  const before = new Set(statusBefore.split("\n"));
+  const changed = statusAfter.split("\n").filter((l) => l && !before.has(l));
+  console.error(`the test suite changed the checkout (git status --porcelain):\n${changed.join("\n") || statusAfter}`);
+  process.exit(1);
+}
 process.exit(r.status ?? 1);

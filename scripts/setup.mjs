@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Installs what `npm start`, `npm test` and `npm run bench` need on a fresh
-// machine (Node.js, npm and apt only): the npm packages, then nats-server 2.10+
+// machine (Node.js, npm and apt only): the npm packages, then nats-server 2.14+
 // (libs/runtime/src/nats-binary.ts). Plain JavaScript: it runs before any package is installed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -13,17 +13,34 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 // node_modules is current when it was installed from this very lockfile.
 const lockfile = join(root, "package-lock.json");
-const marker = join(root, "node_modules", ".colmena-installed");
+const nodeModules = join(root, "node_modules");
+const marker = join(nodeModules, ".colmena-installed");
 const lockHash = createHash("sha256").update(readFileSync(lockfile)).digest("hex");
 
+/** An entry of node_modules that links outside this tree: npm would move the other tree's packages. */
+function linkedElsewhere() {
+  if (!existsSync(nodeModules)) return null;
+  for (const name of readdirSync(nodeModules)) {
+    const p = join(nodeModules, name);
+    if (!lstatSync(p).isSymbolicLink()) continue;
+    const target = realpathSync(p);
+    if (!target.startsWith(root + sep)) return `${p} -> ${target}`;
+  }
+  return null;
+}
+
 if (!existsSync(marker) || readFileSync(marker, "utf8") !== lockHash) {
-  // `npm install` with the committed lockfile installs exactly its versions, like
-  // `npm ci`, but tolerates optional platform packages the registry does not
-  // serve (msgpackr-extract's darwin/win32 builds, under bullmq), which make
-  // `npm ci`'s lockfile check fail on the registries these machines reach.
+  const link = linkedElsewhere();
+  if (link) {
+    console.error(`colmena: node_modules is not this tree's own (${link}) and does not match package-lock.json; install in the tree it belongs to.`);
+    process.exit(1);
+  }
+  // `npm ci` installs exactly the committed lockfile and never rewrites it, so
+  // a fresh clone's tree stays as committed (the lockfile lists every platform's
+  // optional packages the registry serves, so its check passes).
   console.error("installing npm packages ...");
-  execFileSync(npm, ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
-  writeFileSync(marker, createHash("sha256").update(readFileSync(lockfile)).digest("hex"));
+  execFileSync(npm, ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  writeFileSync(marker, lockHash);
 }
 
 const tsx = join(root, "node_modules", ".bin", "tsx");

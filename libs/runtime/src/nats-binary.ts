@@ -1,6 +1,6 @@
 /**
- * Finds a nats-server of 2.10 or later, or fetches Debian trixie's package into
- * `.colmena/` without touching the system's packages (design.md section 8).
+ * Finds a nats-server of 2.14 or later, or fetches Debian forky's (else sid's)
+ * package into `.colmena/` without touching the system's packages (design.md section 8).
  * Run as a script (`tsx nats-binary.ts`) it installs and prints the path.
  */
 import { execFileSync } from "node:child_process";
@@ -9,9 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { colmenaHome } from "./paths.ts";
 
-export const MIN_NATS_VERSION: [number, number] = [2, 10];
+export const MIN_NATS_VERSION: [number, number] = [2, 14];
+/** Debian suites that ship nats-server 2.14+, tried in order. */
+const DEBIAN_SUITES = ["forky", "sid"];
 export const INSTALL_HINT =
-  "Colmena needs nats-server 2.10 or later: install it from https://github.com/nats-io/nats-server/releases (or your package manager) and put it on PATH, or set NATS_URL to a running server.";
+  "Colmena needs nats-server 2.14 or later: install it from https://github.com/nats-io/nats-server/releases (or your package manager) and put it on PATH, or set NATS_URL to a running server.";
 
 /** `nats-server: v2.10.27` -> [2, 10, 27]; null if the binary does not run. */
 export function natsVersion(bin: string): number[] | null {
@@ -62,15 +64,12 @@ function debianMirror(): string | null {
   return null;
 }
 
-/** Fetches trixie's nats-server package with apt-get download and unpacks it into `.colmena/bin`. */
-export function installFromDebian(log: (s: string) => void = (s) => console.error(s)): string | null {
-  const mirror = debianMirror();
-  const hasApt = onPath("apt-get").length > 0 && onPath("dpkg").length > 0;
-  if (!mirror || !hasApt) return null;
+/** Fetches one suite's nats-server package with apt-get download and unpacks it into `.colmena/bin`. */
+function installSuite(mirror: string, suite: string, log: (s: string) => void): string | null {
   const tmp = mkdtempSync(join(tmpdir(), "colmena-nats-"));
   try {
-    const list = join(tmp, "trixie.list");
-    writeFileSync(list, `deb ${mirror} trixie main\n`);
+    const list = join(tmp, `${suite}.list`);
+    writeFileSync(list, `deb ${mirror} ${suite} main\n`);
     mkdirSync(join(tmp, "lists", "partial"), { recursive: true });
     mkdirSync(join(tmp, "cache", "archives", "partial"), { recursive: true });
     const opts = [
@@ -81,25 +80,37 @@ export function installFromDebian(log: (s: string) => void = (s) => console.erro
       "-o", `Dir::Cache=${join(tmp, "cache")}`,
       "-o", "APT::Sandbox::User=root",
     ];
-    log(`fetching nats-server from Debian trixie (${mirror}) into ${colmenaHome()}/bin ...`);
+    log(`fetching nats-server from Debian ${suite} (${mirror}) into ${colmenaHome()}/bin ...`);
     execFileSync("apt-get", [...opts, "update"], { stdio: ["ignore", "ignore", "inherit"], timeout: 300_000 });
     execFileSync("apt-get", [...opts, "download", "nats-server"], { cwd: tmp, stdio: ["ignore", "ignore", "inherit"], timeout: 300_000 });
     const deb = readdirSync(tmp).find((f) => f.startsWith("nats-server_") && f.endsWith(".deb"));
     if (!deb) return null;
     execFileSync("dpkg", ["-x", join(tmp, deb), join(tmp, "x")]);
     const found = ["usr/sbin/nats-server", "usr/bin/nats-server"].map((p) => join(tmp, "x", p)).find((p) => existsSync(p));
-    if (!found) return null;
+    if (!found || !recentEnough(natsVersion(found))) return null;
     const dest = localBinary();
     mkdirSync(join(colmenaHome(), "bin"), { recursive: true });
     copyFileSync(found, dest);
     chmodSync(dest, 0o755);
-    return recentEnough(natsVersion(dest)) ? dest : null;
+    return dest;
   } catch (err) {
-    log(`could not fetch nats-server from Debian: ${(err as Error).message}`);
+    log(`could not fetch nats-server from Debian ${suite}: ${(err as Error).message}`);
     return null;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Debian forky's nats-server, else sid's, into `.colmena/bin`; null off Debian or when neither has 2.14+. */
+export function installFromDebian(log: (s: string) => void = (s) => console.error(s)): string | null {
+  const mirror = debianMirror();
+  const hasApt = onPath("apt-get").length > 0 && onPath("dpkg").length > 0;
+  if (!mirror || !hasApt) return null;
+  for (const suite of DEBIAN_SUITES) {
+    const bin = installSuite(mirror, suite, log);
+    if (bin) return bin;
+  }
+  return null;
 }
 
 /**
