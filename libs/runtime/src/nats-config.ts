@@ -15,6 +15,8 @@ export interface NatsConfigOptions {
   sync?: string;
   cluster?: { name: string; port: number; routes: string[] };
   maxPayload?: number;
+  /** JetStream's per-stream ingest queue bound (`max_buffered_msgs`, 2.11+; default 10,000): tests set it low to meet its 429s. */
+  maxBufferedMsgs?: number;
 }
 
 export function syncSetting(env: string | undefined = process.env.COLMENA_NATS_SYNC): string | null {
@@ -34,7 +36,8 @@ export function natsConfig(o: NatsConfigOptions): string {
   if (o.maxPayload) lines.push(`max_payload: ${o.maxPayload}`);
   if (o.storeDir) {
     const sync = o.sync === undefined ? syncSetting() : o.sync === "lazy" ? null : o.sync;
-    lines.push(`jetstream { store_dir: ${q(o.storeDir)}${sync ? `, sync_interval: ${sync === "always" ? "always" : q(sync)}` : ""} }`);
+    const buffered = o.maxBufferedMsgs ? `, max_buffered_msgs: ${o.maxBufferedMsgs}` : "";
+    lines.push(`jetstream { store_dir: ${q(o.storeDir)}${sync ? `, sync_interval: ${sync === "always" ? "always" : q(sync)}` : ""}${buffered} }`);
   }
   if (o.cluster) {
     lines.push(

@@ -1,4 +1,6 @@
 export { freePort, startNats, startNatsCluster } from "./nats-server.ts";
 export type { NatsCluster, NatsServer, StartNatsOptions } from "./nats-server.ts";
+export { startNatsProxy } from "./nats-proxy.ts";
+export type { NatsProxy } from "./nats-proxy.ts";
 export { uniqueName } from "./names.ts";
 export { waitUntil } from "./wait.ts";

@@ -32,6 +32,8 @@ export interface StartNatsOptions {
   /** `always` (default), `lazy`, or a duration. */
   sync?: string;
   debug?: boolean;
+  /** JetStream's per-stream ingest queue bound (`max_buffered_msgs`). */
+  maxBufferedMsgs?: number;
 }
 
 const running = new Set<NatsServer>();
@@ -182,7 +184,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
       jetstream,
       debug: opts.debug,
       config: (port, monitorPort) =>
-        natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always" }),
+        natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always", maxBufferedMsgs: opts.maxBufferedMsgs }),
     },
     dir,
   );
