@@ -15,6 +15,8 @@ export { ServiceHost, callerOf } from "./service-host.ts";
 export type { Caller, OpHandler, RequestContext, ServiceHostOptions } from "./service-host.ts";
 export { ensureStream } from "./streams.ts";
 export type { StreamSpec } from "./streams.ts";
+export { EntityLog } from "./entity-log.ts";
+export type { AppendResult, EntityLogOptions, LastEvent } from "./entity-log.ts";
 export { AUTH_KEYS_BUCKET, PublicKeys, loadSigningKey } from "./auth-keys.ts";
 export { JWT_ISSUER, generateSigningKey, signAccessToken, signingKeyFromPem, verifyAccessToken } from "./jwt.ts";
 export type { AccessClaims, SigningKey } from "./jwt.ts";

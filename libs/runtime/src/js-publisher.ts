@@ -1,34 +1,29 @@
 /**
  * JetStream publishes with their acknowledgements, and last-message reads,
- * on one inbox subscription. Every task costs a stored write or two and a
- * read, and the client's `js.publish` and `streams.getMessage` go through a
- * general request each (a fresh request object, a timer, and Error objects
- * made up front for their stack traces; "no message found", the common
- * answer to a worker's read, even builds a JetStreamApiError): a measurable
- * share of the CPU per task. Here a request is a PUB with a reply subject
+ * on one inbox subscription: the transport under `EntityLog`. Every task
+ * costs a stored write or two and a read, and the client's `js.publish` and
+ * `streams.getMessage` go through a general request each (a fresh request
+ * object, a timer, and Error objects made up front for their stack traces;
+ * "no message found", the common answer to a worker's read, even builds a
+ * JetStreamApiError): a measurable share of the CPU per task. Here a request is a PUB with a reply subject
  * under this publisher's inbox and a map entry; one interval sweeps the
  * ones that waited too long.
  *
  * The outcomes are those of `js.publish` and `getMessage`: the ack (`seq`,
  * `duplicate`) or the message (null when there is none), a
  * `JetStreamApiError` when the stream refused (for example a wrong last
- * subject sequence), or a plain Error when no answer came (no stream
- * leader, a timeout, a closed connection), which callers retry.
+ * subject sequence, or 429 when the stream's ingest queue is full), or a
+ * plain Error when no answer came (no stream leader, a timeout, the
+ * connection dropped with the request in flight, a closed connection),
+ * which callers retry. Nothing here retries: that is `EntityLog`'s job.
  */
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
 
 export interface PubAck {
   stream: string;
   seq: number;
   duplicate: boolean;
-}
-
-export interface PublishOptions {
-  /** `Nats-Msg-Id`: the stream stores one message per id within its duplicate window. */
-  msgId?: string;
-  /** `Nats-Expected-Last-Subject-Sequence`: refused unless the subject's last message has this sequence. */
-  lastSubjectSequence?: number;
 }
 
 /** A stored message as `$JS.API.STREAM.MSG.GET` answers it. */
@@ -69,7 +64,6 @@ const NO_MESSAGE_FOUND = 10037;
 
 export class JsPublisher {
   private readonly prefix: string;
-  private readonly sub: Subscription;
   private readonly waiting = new Map<string, Waiting>();
   private next = 0;
   private sweeper: NodeJS.Timeout | null = null;
@@ -77,16 +71,23 @@ export class JsPublisher {
   /** `timeoutMs`: how long a publish waits for its ack (as the JetStream client's default, 5 s). */
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 5000) {
     this.prefix = `${createInbox()}.`;
-    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.answer(m) });
+    nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.answer(m) });
     void nc.closed().then(() => this.failAll("connection closed"));
+    void this.failOnDisconnect();
   }
 
-  async publish(subject: string, body: string | Uint8Array, opts: PublishOptions = {}): Promise<PubAck> {
+  /**
+   * Publishes to a stream's subject and waits for its ack. `msgId` is
+   * `Nats-Msg-Id` (the stream stores one message per id within its duplicate
+   * window); `lastSubjectSequence` is `Nats-Expected-Last-Subject-Sequence`
+   * (refused unless the subject's last message has this sequence, 0: none).
+   */
+  async publish(subject: string, body: string | Uint8Array, msgId?: string, lastSubjectSequence?: number): Promise<PubAck> {
     let h: MsgHdrs | undefined;
-    if (opts.msgId !== undefined || opts.lastSubjectSequence !== undefined) {
+    if (msgId !== undefined || lastSubjectSequence !== undefined) {
       h = headers();
-      if (opts.msgId !== undefined) h.set("Nats-Msg-Id", opts.msgId);
-      if (opts.lastSubjectSequence !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(opts.lastSubjectSequence));
+      if (msgId !== undefined) h.set("Nats-Msg-Id", msgId);
+      if (lastSubjectSequence !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(lastSubjectSequence));
     }
     const ack = parse<AckBody>(await this.request(subject, body, h));
     if (ack.error) throw new JetStreamApiError(ack.error);
@@ -122,10 +123,13 @@ export class JsPublisher {
     });
   }
 
-  /** Fails what is still waiting and stops listening. */
-  close(): void {
-    this.sub.unsubscribe();
-    this.failAll("publisher closed");
+  /**
+   * An answer due on a connection that dropped never comes (the server sends
+   * it to the old connection), so the requests in flight fail at once and
+   * their callers retry after the reconnect instead of waiting out the timeout.
+   */
+  private async failOnDisconnect(): Promise<void> {
+    for await (const s of this.nc.status()) if (s.type === "disconnect") this.failAll("disconnected before JetStream answered");
   }
 
   private answer(m: Msg): void {

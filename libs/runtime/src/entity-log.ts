@@ -1,0 +1,151 @@
+/**
+ * The entity log: how a service writes the events that make each of its
+ * entities an actor (design.md section 4). An entity is one subject of the
+ * service's stream (`auth.ev.user.<name>`, `tasks.ev.task.<id>`, later chat
+ * rooms, file paths, notify subscriptions); its state is its last event.
+ *
+ * - A write is conditional: it names the sequence of the entity's last event
+ *   it expects (`Nats-Expected-Last-Subject-Sequence`; 0: the entity must not
+ *   exist yet), so of two writers racing on one entity exactly one wins and
+ *   the other gets `{ ok: false, conflict: true }`, re-reads and decides.
+ * - Every write carries a `Nats-Msg-Id`: the caller's, for a write that must
+ *   happen once however often it is retried, else a fresh one per call.
+ * - A try that got no answer (a NATS node restarting, a leader election, a
+ *   dropped connection, a 429 from nats-server 2.11+'s per-stream ingest
+ *   limit) is retried with the same id for up to `retryForMs`, then ends as
+ *   `unavailable`. Within the stream's duplicate window the retry is
+ *   de-duplicated by the id; after it, a wrong-last-sequence answer whose
+ *   entity's last event carries our id is our own earlier try that landed
+ *   with its ack lost: success, `duplicate: true`.
+ * - Reads (`last`) come from the stream leader (`STREAM.MSG.GET`, not a
+ *   direct get that a lagging replica could answer), so they see every
+ *   acknowledged write, and retry the same way.
+ */
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ColmenaError } from "@colmena/protocol";
+import { JsPublisher, type StoredMessage } from "./js-publisher.ts";
+
+/** The last event of an entity, with its stream sequence. */
+export interface LastEvent<E> {
+  seq: number;
+  event: E;
+}
+
+/**
+ * The outcome of an append: stored at `seq` (`duplicate`: by an earlier try
+ * or call with the same message id), or refused because the entity's last
+ * sequence was no longer the one expected.
+ */
+export type AppendResult = { ok: true; seq: number; duplicate: boolean } | { ok: false; conflict: true };
+
+export interface EntityLogOptions {
+  /** How long a write or read keeps retrying through an outage (default 30 s: a cluster electing a new leader takes seconds). */
+  retryForMs?: number;
+  /** How long one try waits for JetStream's answer (default 5 s, as the JetStream client's). */
+  answerTimeoutMs?: number;
+}
+
+const isWrongLastSeq = (err: unknown) =>
+  err instanceof JetStreamApiError &&
+  (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+
+/**
+ * Whether a failed try may succeed when repeated: no answer at all (outage,
+ * election, dropped connection, timeout), the stream's ingest queue full
+ * (429 `JSStreamTooManyRequests`: the message was dropped, never stored) or
+ * JetStream between leaders (503). Any other refusal is final.
+ */
+const retryable = (err: unknown) => !(err instanceof JetStreamApiError) || err.status === 429 || err.status === 503;
+
+/** `Nats-Msg-Id` from a raw headers block ("NATS/1.0\r\nName: value\r\n..."). */
+function msgIdOf(raw: string | undefined): string {
+  const m = raw ? /\r\nNats-Msg-Id:\s*([^\r]*)\r\n/i.exec(raw) : null;
+  return m ? m[1].trim() : "";
+}
+
+/** Default message ids: unique per process and call, without asking the OS for randomness each time. */
+const processTag = randomBytes(6).toString("hex");
+let appends = 0;
+
+/**
+ * Appends JSON events of type `E` to entities (subjects) of one stream and
+ * reads their last events. One per stream and connection; cheap to hold.
+ */
+export class EntityLog<E> {
+  private readonly js: JsPublisher;
+  private readonly retryForMs: number;
+
+  constructor(private readonly nc: NatsConnection, readonly stream: string, opts: EntityLogOptions = {}) {
+    this.js = new JsPublisher(nc, opts.answerTimeoutMs);
+    this.retryForMs = opts.retryForMs ?? 30_000;
+  }
+
+  /**
+   * Appends `event` to the entity `subject` if its last event is still at
+   * `expectSeq` (0: it has none yet; undefined: no expectation, the write
+   * always lands). `msgId` makes the write idempotent: give one derived from
+   * what the write is (the same on every retry of the same operation, by any
+   * instance), or leave it out for a fresh one per call.
+   */
+  async append(subject: string, event: E, expectSeq: number | undefined, msgId = `${processTag}.${(++appends).toString(36)}`): Promise<AppendResult> {
+    const body = JSON.stringify(event);
+    let deadline = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack = await this.js.publish(subject, body, msgId, expectSeq);
+        return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        if (isWrongLastSeq(err)) return this.recognise(subject, msgId);
+        deadline ||= Date.now() + this.retryForMs;
+        await this.pause(err, attempt, deadline, `append to ${subject}`);
+      }
+    }
+  }
+
+  /** The last event of the entity `subject`, or null when it has none. */
+  async last(subject: string): Promise<LastEvent<E> | null> {
+    const m = await this.read(subject);
+    return m ? { seq: m.seq, event: JSON.parse(m.data.toString("utf8")) as E } : null;
+  }
+
+  /**
+   * A conditional write was refused. If the entity's last event is ours (an
+   * earlier try landed, its ack lost, and the duplicate window is over), the
+   * write succeeded; otherwise someone else's write came first. Only the
+   * last event is looked at: ours followed by another's is a conflict.
+   */
+  private async recognise(subject: string, msgId: string): Promise<AppendResult> {
+    const last = await this.read(subject);
+    if (last && msgIdOf(last.headers) === msgId) return { ok: true, seq: last.seq, duplicate: true };
+    return { ok: false, conflict: true };
+  }
+
+  private async read(subject: string): Promise<StoredMessage | null> {
+    let deadline = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.js.lastBySubject(this.stream, subject);
+      } catch (err) {
+        deadline ||= Date.now() + this.retryForMs;
+        await this.pause(err, attempt, deadline, `read ${subject}`);
+      }
+    }
+  }
+
+  /**
+   * Waits before the next try (growing, jittered pauses, so writers refused
+   * together by a full ingest queue do not come back together), or ends the
+   * retries: a final refusal is `internal` (a bug, not a race or an outage);
+   * an outage that outlasts the deadline, or a closed connection, is `unavailable`.
+   */
+  private async pause(err: unknown, attempt: number, deadline: number, what: string): Promise<void> {
+    if (!retryable(err)) throw new ColmenaError("internal", `${this.stream} refused to ${what}: ${(err as Error).message}`, { cause: err });
+    if (this.nc.isClosed() || Date.now() > deadline) {
+      throw new ColmenaError("unavailable", `could not ${what} in ${this.stream}: ${(err as Error).message}`, { cause: err });
+    }
+    await sleep(Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
+  }
+}
