@@ -4,9 +4,9 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { authOps, conflict, unauthorized, username as usernameSchema, type ReplyOf } from "@colmena/protocol";
-import { signAccessToken, type Caller, type Logger, type SigningKey } from "@colmena/runtime";
+import { signAccessToken, type Caller, type LastEvent, type Logger, type SigningKey } from "@colmena/runtime";
 import { hashPassword, verifyPassword, type PasswordHash } from "./passwords.ts";
-import { AuthStore, StaleWrite, familySubject, userSubject, type FamilyEvent, type Stored, type UserRecord } from "./store.ts";
+import type { AuthStore, FamilyEvent, UserRecord } from "./store.ts";
 import { familyOf, isFamilyId, newFamilyId, newRefreshToken, sameHash, tokenHash } from "./tokens.ts";
 
 /** How many superseded refresh tokens a family remembers for reuse detection (about a year of 15-minute rotations would be far more; a thief replays soon). */
@@ -41,7 +41,17 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   // Unknown users are checked against this hash, so they cost as much as known ones.
   const dummy: Promise<PasswordHash> = hashPassword(randomBytes(16).toString("hex"), deps.scryptN);
 
-  const taken = (username: string) => conflict(`username '${username}' is taken`);
+  /**
+   * A register for a username that exists. Asked again with the password it
+   * was registered with, it is the same register retried (its reply was lost:
+   * an instance killed after the write, a dropped connection), so it answers
+   * as the first did; asking reveals nothing a login with that password would
+   * not. Anything else is `conflict`.
+   */
+  async function registeredBefore(user: LastEvent<UserRecord> | null, username: string, password: string): Promise<RegisterReply> {
+    if (user && (await verifyPassword(password, user.event.password))) return { user_id: user.event.user_id, username: user.event.username };
+    throw conflict(`username '${username}' is taken`);
+  }
 
   async function accessToken(userId: string, username: string, family: string): Promise<string> {
     return signAccessToken(key, { userId, username, family }, deps.accessTtlS);
@@ -49,15 +59,15 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
   async function revoke(familyId: string, state: FamilyEvent, reason: "logout" | "reuse"): Promise<void> {
     // Unconditional: a revocation must win over any rotation racing it.
-    await store.append(familySubject(familyId), { type: "family.revoked", user_id: state.user_id, username: state.username, reason, at: Date.now() });
+    await store.appendFamily(familyId, { type: "family.revoked", user_id: state.user_id, username: state.username, reason, at: Date.now() });
     log.info({ family: familyId, user: state.user_id, reason }, "refresh token family revoked");
   }
 
   return {
     async register({ username, password }) {
-      const subject = userSubject(username);
-      // Cheap early answer; the conditional write below is what really decides.
-      if (await store.last(subject)) throw taken(username);
+      // Early answer; the conditional write below is what really decides.
+      const existing = await store.user(username);
+      if (existing) return registeredBefore(existing, username, password);
       const record: UserRecord = {
         type: "user.registered",
         user_id: randomUUID(),
@@ -65,37 +75,37 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         password: await hashPassword(password, deps.scryptN),
         created_at: Date.now(),
       };
-      try {
-        await store.append(subject, record, 0);
-      } catch (err) {
-        if (err instanceof StaleWrite) throw taken(username);
-        throw err;
-      }
+      // Retried through outages with one message id: a try that landed with its ack lost counts as ours.
+      const written = await store.register(record);
+      // Another register of this name came first (perhaps this same one, retried by the client meanwhile).
+      if (!written.ok) return registeredBefore(await store.user(username), username, password);
       log.info({ user: record.user_id, username }, "user registered");
       return { user_id: record.user_id, username };
     },
 
     async login({ username, password }) {
-      const user = usernameSchema.safeParse(username).success ? await store.last<UserRecord>(userSubject(username)) : null;
-      const ok = await verifyPassword(password, user?.data.password ?? (await dummy));
+      const user = usernameSchema.safeParse(username).success ? await store.user(username) : null;
+      const ok = await verifyPassword(password, user?.event.password ?? (await dummy));
       if (!user || !ok) throw unauthorized(BAD_CREDENTIALS);
-      const { user_id, username: name } = user.data;
+      const { user_id, username: name } = user.event;
       const family = newFamilyId();
       const refresh_token = newRefreshToken(family);
-      await store.append(
-        familySubject(family),
+      const issued = await store.appendFamily(
+        family,
         { type: "family.issued", user_id, username: name, token_hash: tokenHash(refresh_token), expires_at: Date.now() + deps.refreshTtlS * 1000, at: Date.now() },
         0,
       );
+      // A fresh random family id cannot exist already: a refusal here is a bug, not a race.
+      if (!issued.ok) throw new Error(`refresh token family ${family} exists already`);
       return { user_id, username: name, access_token: await accessToken(user_id, name, family), refresh_token, expires_in: deps.accessTtlS };
     },
 
     async refresh({ refresh_token }) {
       const family = familyOf(refresh_token);
       if (!family) throw unauthorized("invalid refresh token");
-      const last: Stored<FamilyEvent> | null = await store.last<FamilyEvent>(familySubject(family));
+      const last = await store.family(family);
       if (!last) throw unauthorized("invalid refresh token");
-      const state = last.data;
+      const state = last.event;
       if (state.type === "family.revoked") throw unauthorized("refresh token revoked");
       if (state.expires_at <= Date.now()) throw unauthorized("refresh token expired");
       const presented = tokenHash(refresh_token);
@@ -109,22 +119,20 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         throw unauthorized("refresh token already used; its session is revoked");
       }
       const next = newRefreshToken(family);
-      try {
-        await store.append(
-          familySubject(family),
-          {
-            type: "family.rotated",
-            user_id: state.user_id,
-            username: state.username,
-            token_hash: tokenHash(next),
-            previous_hashes: [state.token_hash, ...(state.previous_hashes ?? [])].slice(0, MAX_PREVIOUS_HASHES),
-            expires_at: Date.now() + deps.refreshTtlS * 1000,
-            at: Date.now(),
-          },
-          last.seq,
-        );
-      } catch (err) {
-        if (!(err instanceof StaleWrite)) throw err;
+      const rotated = await store.appendFamily(
+        family,
+        {
+          type: "family.rotated",
+          user_id: state.user_id,
+          username: state.username,
+          token_hash: tokenHash(next),
+          previous_hashes: [state.token_hash, ...(state.previous_hashes ?? [])].slice(0, MAX_PREVIOUS_HASHES),
+          expires_at: Date.now() + deps.refreshTtlS * 1000,
+          at: Date.now(),
+        },
+        last.seq,
+      );
+      if (!rotated.ok) {
         // Another refresh of this same token won the race: this one is a reuse.
         await revoke(family, state, "reuse");
         throw unauthorized("refresh token already used; its session is revoked");
@@ -134,8 +142,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
     async logout(caller, familyId) {
       if (!isFamilyId(familyId)) return {};
-      const last = await store.last<FamilyEvent>(familySubject(familyId));
-      if (last && last.data.user_id === caller.id && last.data.type !== "family.revoked") await revoke(familyId, last.data, "logout");
+      const last = await store.family(familyId);
+      if (last && last.event.user_id === caller.id && last.event.type !== "family.revoked") await revoke(familyId, last.event, "logout");
       return {};
     },
   };

@@ -1,15 +1,13 @@
 /**
  * The AUTH stream: the only truth auth has. Each entity (a user, a refresh
  * token family) is one subject; its current state is the last message on that
- * subject, read from the stream leader (`STREAM.MSG.GET`, not a direct get that
- * a lagging replica could answer), so reads see every acknowledged write and no
- * read model is needed. Writes carry `expect.lastSubjectSequence`, so two
- * instances racing on one entity cannot both win.
+ * subject, read from the stream leader, so reads see every acknowledged write
+ * and no read model is needed. Writes expect the entity's last sequence, so
+ * two instances racing on one entity cannot both win.
  */
-import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ColmenaError, encodeToken, eventSubject, serviceEvents, streamName } from "@colmena/protocol";
-import { ensureStream } from "@colmena/runtime";
+import { encodeToken, eventSubject, serviceEvents, streamName } from "@colmena/protocol";
+import { EntityLog, ensureStream, type AppendResult, type LastEvent } from "@colmena/runtime";
 import type { PasswordHash } from "./passwords.ts";
 
 export const AUTH_STREAM = streamName("auth");
@@ -45,64 +43,46 @@ export type FamilyEvent =
     }
   | { type: "family.revoked"; user_id: string; username: string; reason: "logout" | "reuse"; at: number };
 
-export interface Stored<T> {
-  seq: number;
-  data: T;
-}
-
-/** The write lost a race: the entity changed since it was read (or already exists). */
-export class StaleWrite extends Error {
-  override name = "StaleWrite";
-}
-
-/** A stream call that did not get through (no leader, timeout) is `unavailable`, not a bug. */
-function unavailable(err: unknown): never {
-  if (err instanceof ColmenaError || err instanceof StaleWrite) throw err;
-  if (err instanceof JetStreamApiError) throw err;
-  throw new ColmenaError("unavailable", "the auth store is unavailable, try again", { cause: err });
-}
-
+/**
+ * The AUTH stream's entities, each written through one `EntityLog`
+ * (libs/runtime): conditional appends that retry through NATS outages with
+ * one message id and recognise their own write after a lost ack.
+ */
 export class AuthStore {
-  private constructor(
-    private readonly jsm: JetStreamManager,
-    private readonly js: JetStreamClient,
-  ) {}
+  private constructor(private readonly log: EntityLog<UserRecord | FamilyEvent>) {}
 
   /** Ensures the AUTH stream exists with this instance's settings. */
   static async open(nc: NatsConnection, replicas: number): Promise<AuthStore> {
-    const jsm = await ensureStream(nc, {
+    await ensureStream(nc, {
       name: AUTH_STREAM,
       subjects: [serviceEvents("auth")],
       num_replicas: replicas,
       // Only the last event of an entity is ever read; a little history is kept for operators.
       max_msgs_per_subject: 16,
     });
-    return new AuthStore(jsm, jetstream(nc));
+    return new AuthStore(new EntityLog(nc, AUTH_STREAM));
   }
 
-  /** The last event on a subject, or null when the entity does not exist. */
-  async last<T>(subject: string): Promise<Stored<T> | null> {
-    try {
-      const m = await this.jsm.streams.getMessage(AUTH_STREAM, { last_by_subj: subject });
-      return m ? { seq: m.seq, data: m.json<T>() } : null;
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
-      return unavailable(err);
-    }
+  /** The user registered under `username` (in any letter case), or null. */
+  user(username: string): Promise<LastEvent<UserRecord> | null> {
+    return this.log.last(userSubject(username)) as Promise<LastEvent<UserRecord> | null>;
+  }
+
+  /** Writes a user's one event, unless the username (in any letter case) is taken: then `{ ok: false }`. */
+  register(record: UserRecord): Promise<AppendResult> {
+    return this.log.append(userSubject(record.username), record, 0);
+  }
+
+  /** The last event of a refresh token family, or null when there is no such family. */
+  family(familyId: string): Promise<LastEvent<FamilyEvent> | null> {
+    return this.log.last(familySubject(familyId)) as Promise<LastEvent<FamilyEvent> | null>;
   }
 
   /**
-   * Appends an event if the subject's last sequence is still `expectSeq`
-   * (0: the subject must be empty); throws StaleWrite when it is not.
-   * Without `expectSeq` the write is unconditional (revocations).
+   * Appends to a family if its last event is still at `expectSeq` (0: a new
+   * family); without `expectSeq` the write is unconditional (revocations).
    */
-  async append(subject: string, event: UserRecord | FamilyEvent, expectSeq?: number): Promise<number> {
-    try {
-      const ack = await this.js.publish(subject, JSON.stringify(event), expectSeq === undefined ? undefined : { expect: { lastSubjectSequence: expectSeq } });
-      return ack.seq;
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) throw new StaleWrite(subject, { cause: err });
-      return unavailable(err);
-    }
+  appendFamily(familyId: string, event: FamilyEvent, expectSeq?: number): Promise<AppendResult> {
+    return this.log.append(familySubject(familyId), event, expectSeq);
   }
 }
