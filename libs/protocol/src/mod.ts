@@ -50,7 +50,7 @@ export { issuesOf, parseWith, validationError } from "./validation.ts";
 export type { FieldIssue } from "./validation.ts";
 export { GATEWAY_SERVICE, defineOp } from "./ops/define.ts";
 export type { ConnHeader, GatewayAnswer, LegacyFrame, OpAccess, OpDef, OpTimeout, ReplyOf, RequestOf, SessionEffect } from "./ops/define.ts";
-export { OPS, coreServices, findOp, legacyOpOf, opsOf } from "./ops/registry.ts";
+export { OPS, coreServices, findOp, gatewayOp, legacyOpOf, opsOf } from "./ops/registry.ts";
 export { defineEvent } from "./events/define.ts";
 export type { EventDef } from "./events/define.ts";
 export { EVENTS, findEvent } from "./events/registry.ts";

@@ -2,7 +2,7 @@
  * The op registry: every operation of the wire protocol, by name. Services
  * add their ops in a file of their own under ops/ and one line here.
  */
-import { GATEWAY_SERVICE, type OpDef } from "./define.ts";
+import { GATEWAY_SERVICE, type GatewayAnswer, type OpDef } from "./define.ts";
 import { authOps, sessionOps, sysOps } from "./session.ts";
 import { DIAG_SERVICE, diagOps } from "./diag.ts";
 import { tasksOps } from "./tasks.ts";
@@ -24,6 +24,11 @@ export function opsOf(service: string): OpDef[] {
   return Object.values(OPS).filter((d) => d.service === service);
 }
 
+/** The gateway op with this built-in answer (so the gateway can name its own ops in messages without spelling them). */
+export function gatewayOp(answer: GatewayAnswer): OpDef | undefined {
+  return Object.values(OPS).find((d) => d.answer === answer);
+}
+
 const LEGACY_OPS = Object.values(OPS).filter((d) => d.legacy);
 
 /** The op serving a frame of the original clients: one with no `op` but an op's legacy marker (protocol.md section 9). */
@@ -32,7 +37,7 @@ export function legacyOpOf(frame: unknown): OpDef | undefined {
   return LEGACY_OPS.find((d) => Object.hasOwn(frame, d.legacy!.marker));
 }
 
-/** Services that exist for tests and diagnostics: readiness does not wait for them. */
+/** The gateway itself and the services that exist for tests and diagnostics: readiness does not wait for them. */
 const DIAGNOSTIC_SERVICES: ReadonlySet<string> = new Set([GATEWAY_SERVICE, DIAG_SERVICE]);
 
 /** The services the registry routes ops to, which a gateway's `/readyz` waits for. */
