@@ -37,8 +37,8 @@ export function publishEvent<E extends string>(
   const h = headers();
   h.set(Headers.event, event);
   if (opts.excludeConn) h.set(Headers.excludeConn, opts.excludeConn);
+  // Every subject is built (and its tokens checked) before the first publish: a bad id publishes nothing.
+  const subjects = typeof to === "string" ? [pushSubject(to)] : [...(to.users ?? []).map((u) => pushSubject(userChannel(u))), ...(to.channels ?? []).map(pushSubject)];
   const payload = encoder.encode(JSON.stringify(data));
-  if (typeof to === "string") return nc.publish(pushSubject(to), payload, { headers: h });
-  for (const user of to.users ?? []) nc.publish(pushSubject(userChannel(user)), payload, { headers: h });
-  for (const ch of to.channels ?? []) nc.publish(pushSubject(ch), payload, { headers: h });
+  for (const subject of subjects) nc.publish(subject, payload, { headers: h });
 }
