@@ -40,6 +40,7 @@ export class ConnAnnouncer {
   private readonly startedAt = Date.now();
   private readonly announced = new Map<Conn, Announced>();
   private timer: NodeJS.Timeout | undefined;
+  private statuses: AsyncIterable<unknown> | undefined;
   private stopped = false;
 
   constructor(private readonly opts: AnnouncerOptions) {}
@@ -49,8 +50,10 @@ export class ConnAnnouncer {
     this.heartbeat();
     this.timer = setInterval(() => this.heartbeat(), this.opts.intervalMs);
     this.timer.unref();
+    const statuses = this.opts.nc.status();
+    this.statuses = statuses;
     void (async () => {
-      for await (const s of this.opts.nc.status()) {
+      for await (const s of statuses) {
         if (this.stopped) return;
         if (s.type === "reconnect") this.reannounce();
       }
@@ -60,6 +63,8 @@ export class ConnAnnouncer {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    // nats.js hands out a QueuedIterator: stopping it ends the loop above on a NATS connection that outlives the gateway.
+    (this.statuses as { stop?: () => void } | undefined)?.stop?.();
   }
 
   /** Whether the connection is announced as open under this user id. */
