@@ -11,7 +11,7 @@
  */
 import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
 import type { Codec, OutgoingFrame } from "./codec.ts";
-import { EventHub } from "./events.ts";
+import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
 import type { Transport, TransportOptions } from "./transport.ts";
 import { connectTcp } from "./transport-tcp.ts";
@@ -116,20 +116,23 @@ export class ColmenaClient {
     return (await this.send(op, data, deadline - Date.now())) as T;
   }
 
-  /** Registers a handler for one event name, or `*` for every event. */
-  on(event: string, handler: (data: unknown, frame: EventFrame) => void): this {
-    this.hub.on(event, handler);
+  /**
+   * Registers a handler for one event name, or `*` for every event. A
+   * registered event's data is typed: `on("task.done", (d) => d.result)`.
+   */
+  on<E extends string>(event: EventSelector<E>, handler: EventHandler<E>): this {
+    this.hub.on(event, handler as (data: unknown, frame: EventFrame) => void);
     return this;
   }
 
-  off(event: string, handler: (data: unknown, frame: EventFrame) => void): this {
-    this.hub.off(event, handler);
+  off<E extends string>(event: EventSelector<E>, handler: EventHandler<E>): this {
+    this.hub.off(event, handler as (data: unknown, frame: EventFrame) => void);
     return this;
   }
 
   /** Events as an async iterator (one name, or all); it ends when the client closes. */
-  events(name = "*"): AsyncIterableIterator<EventFrame> {
-    return this.hub.iterate(name);
+  events<E extends string = "*">(name: EventSelector<E> = "*"): AsyncIterableIterator<TypedEventFrame<E>> {
+    return this.hub.iterate(name) as AsyncIterableIterator<TypedEventFrame<E>>;
   }
 
   /** Connection status changes; returns a function that stops listening. */

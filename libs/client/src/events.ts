@@ -1,6 +1,21 @@
-import type { EventFrame } from "@colmena/protocol";
+import type { CheckedEventName, EventDataOf, EventFrame } from "@colmena/protocol";
 
 type Handler = (data: unknown, frame: EventFrame) => void;
+
+/**
+ * The event frame of one name: a registered event's `data` has its schema's
+ * type (libs/protocol EVENTS); `*` and free-form names carry `unknown`.
+ */
+export interface TypedEventFrame<E extends string> extends EventFrame {
+  event: E extends "*" ? string : E;
+  data: EventDataOf<E>;
+}
+
+/** What `client.on` accepts: `*`, a registered event, or a name outside every registered family. */
+export type EventSelector<E extends string> = "*" | CheckedEventName<E>;
+
+/** A handler for events of one name. */
+export type EventHandler<E extends string> = (data: EventDataOf<E>, frame: TypedEventFrame<E>) => void;
 
 /** Event handlers by name (`*` for all) and async iterators over them. */
 export class EventHub {

@@ -174,3 +174,24 @@ test("client - tls:// connects with a private CA, reconnects and logs in again",
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("client - on() and events() type a registered event's data by its name; a misspelt name does not compile", async () => {
+  const { client } = await sys.user();
+  const progress = new Promise<number>((resolve) => client.on("task.progress", (data, frame) => {
+    // `data.progress` is a number and `frame.event` the literal name: checked by tsc over this file.
+    const p: number = data.progress;
+    const name: "task.progress" = frame.event;
+    if (name === "task.progress") resolve(p);
+  }));
+  const next = client.events("task.progress")[Symbol.asyncIterator]().next();
+  await client.request("diag.push", { channel: "self", event: "task.progress", data: { task_id: "t_1", progress: 0.5 } });
+  assert.equal(await progress, 0.5);
+  assert.equal((await next).value?.data.task_id, "t_1");
+  // Compile-time only: these must stay errors (tsc fails on an unused @ts-expect-error).
+  if (Date.now() < 0) {
+    // @ts-expect-error a registered family ("task") with an unregistered name
+    client.on("task.dnoe", () => undefined);
+    // @ts-expect-error task.failed has no `result`
+    client.on("task.failed", (d) => d.result);
+  }
+});

@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { ERROR_CODES, ErrorCodes } from "./errors.ts";
+import type { EventDef } from "./events/define.ts";
+import { EVENTS } from "./events/registry.ts";
 import type { OpDef } from "./ops/define.ts";
 import { OPS } from "./ops/registry.ts";
 
@@ -54,12 +56,24 @@ function fieldTable(schema: z.ZodType): string {
   return ["| field | type | required |", "| --- | --- | --- |", ...rows].join("\n") + "\n";
 }
 
+/** What the op's declaration tells the gateway to do, in words (nothing for most ops). */
+function gatewayNotes(d: OpDef): string[] {
+  const notes: string[] = [];
+  if (d.session === "login") notes.push("A successful reply authenticates the connection.");
+  if (d.session === "logout") notes.push("A successful reply leaves the connection unauthenticated.");
+  if (d.timeout)
+    notes.push(`${d.timeout.when ? `With \`${d.timeout.when}: true\` the` : "The"} gateway waits for the reply as long as \`${d.timeout.field}\` says (default ${d.timeout.defaultMs} ms), not its own request timeout.`);
+  if (d.legacy) notes.push(`Also serves the original clients' frames that carry \`${d.legacy.marker}\` and no \`op\` (protocol.md section 9).`);
+  return notes.length ? [notes.join(" "), ""] : [];
+}
+
 function opSection(d: OpDef): string {
   return [
     `### \`${d.op}\``,
     "",
     `${d.summary} Answered by: **${d.service}**. Access: **${d.access}**.`,
     "",
+    ...gatewayNotes(d),
     "Request `data`:",
     "",
     fieldTable(d.request),
@@ -69,17 +83,27 @@ function opSection(d: OpDef): string {
   ].join("\n");
 }
 
+function eventSection(d: EventDef): string {
+  return [`### \`${d.event}\``, "", `${d.summary} Pushed by: **${d.service}**.`, "", "`data`:", "", fieldTable(d.data)].join("\n");
+}
+
+/** Groups definitions by the service that owns them, in registry order. */
+function byService<T extends { service: string }>(defs: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const d of defs) out.set(d.service, [...(out.get(d.service) ?? []), d]);
+  return out;
+}
+
 export function renderProtocolDoc(): string {
   const errors = ERROR_CODES.map((c) => `| \`${c}\` | ${ErrorCodes[c].status} | ${ErrorCodes[c].retryable ? "yes" : "no"} | ${ErrorCodes[c].description} |`);
-  const byService = new Map<string, OpDef[]>();
-  for (const d of Object.values(OPS)) byService.set(d.service, [...(byService.get(d.service) ?? []), d]);
-  const services = [...byService.entries()].map(([svc, defs]) => `## Ops answered by \`${svc}\`\n\n${defs.map(opSection).join("\n")}`);
+  const services = [...byService(Object.values(OPS))].map(([svc, defs]) => `## Ops answered by \`${svc}\`\n\n${defs.map(opSection).join("\n")}`);
+  const events = [...byService<EventDef>(Object.values(EVENTS))].map(([svc, defs]) => `## Events pushed by \`${svc}\`\n\n${defs.map(eventSection).join("\n")}`);
   return [
     "# Colmena wire protocol, version 1: reference",
     "",
     "<!-- Generated from libs/protocol by `npm run docs`; do not edit by hand. A test fails when it is stale. -->",
     "",
-    "The normative contract is protocol.md (transports, frames, semantics). This page is the reference generated from `libs/protocol`, the code every client and service shares: the error-code registry and every op with its fields.",
+    "The normative contract is protocol.md (transports, frames, semantics). This page is the reference generated from `libs/protocol`, the code every client and service shares: the error-code registry, every op with its fields, and every event pushed to clients with the fields of its `data`.",
     "",
     "## Frames",
     "",
@@ -97,5 +121,6 @@ export function renderProtocolDoc(): string {
     ...errors,
     "",
     ...services,
+    ...events,
   ].join("\n");
 }

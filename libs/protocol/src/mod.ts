@@ -25,14 +25,19 @@ export {
 export type { EventFrame, FrameId, ReplyFrame, RequestFrame, ServerFrame } from "./frames.ts";
 export { Headers } from "./headers.ts";
 export {
+  ALL_CONN_LIFECYCLE,
+  ALL_GATEWAY_HEARTBEATS,
   PUSH_ROOT,
+  SYS_ROOT,
   SUBJECT_ROOT,
   assertToken,
   channel,
   channelOfPushSubject,
+  connLifecycleSubject,
   decodeToken,
   encodeToken,
   eventSubject,
+  gatewayHeartbeatSubject,
   isToken,
   opSubject,
   pushSubject,
@@ -40,13 +45,28 @@ export {
   streamName,
   userChannel,
 } from "./subjects.ts";
+export type { ConnLifecycle } from "./subjects.ts";
 export { issuesOf, parseWith, validationError } from "./validation.ts";
 export type { FieldIssue } from "./validation.ts";
-export { defineOp } from "./ops/define.ts";
-export type { OpAccess, OpDef, ReplyOf, RequestOf } from "./ops/define.ts";
-export { OPS, findOp, opsOf } from "./ops/registry.ts";
+export { GATEWAY_SERVICE, defineOp } from "./ops/define.ts";
+export type { ConnHeader, GatewayAnswer, LegacyFrame, OpAccess, OpDef, OpTimeout, ReplyOf, RequestOf, SessionEffect } from "./ops/define.ts";
+export { OPS, coreServices, findOp, gatewayOp, legacyOpOf, opsOf } from "./ops/registry.ts";
+export { defineEvent } from "./events/define.ts";
+export type { EventDef } from "./events/define.ts";
+export { EVENTS, findEvent } from "./events/registry.ts";
+export type { CheckedEventName, EventData, EventDataOf, EventMap, EventName } from "./events/registry.ts";
+export {
+  CONN_CLOSE_REASONS,
+  GATEWAY_HEARTBEAT_MS,
+  GATEWAY_MISSED_HEARTBEATS,
+  connClosed,
+  connOpened,
+  gatewayDeadline,
+  gatewayHeartbeat,
+} from "./lifecycle.ts";
+export type { ConnClosed, ConnOpened, GatewayHeartbeat } from "./lifecycle.ts";
 export { password, username } from "./ops/session.ts";
-export { diagOps } from "./ops/diag.ts";
+export { DIAG_SERVICE, diagOps } from "./ops/diag.ts";
 export { authOps } from "./ops/session.ts";
-export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksOps } from "./ops/tasks.ts";
+export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksEvents, tasksOps } from "./ops/tasks.ts";
 export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";

@@ -5,6 +5,14 @@
  *   colmena.<service>.<op...>          request/reply, queue group = service
  *   colmena.push.<channel>             core pub/sub; channel = <kind>.<token>[.<token>...]
  *   <service>.ev.<entity>.<id...>      JetStream stream <SERVICE>, written by the owner only
+ *   colmena.sys.conn.opened.<gateway>  core pub/sub; a gateway's connection authenticated (lifecycle.ts)
+ *   colmena.sys.conn.closed.<gateway>  core pub/sub; it logged out, was replaced, or went away
+ *   colmena.sys.gateway.heartbeat.<gateway>  core pub/sub; every interval, while the gateway lives
+ *
+ * `colmena.sys` is the gateway's own namespace: `sys.*` ops are answered by
+ * the gateway itself and never travel on NATS, so no op subject lives there.
+ * The gateway id is the last token so that a listener can follow one
+ * gateway (`colmena.sys.*.*.<gateway>`) or all (`colmena.sys.conn.>`).
  *
  * A token from a client never goes into a subject unchecked: `assertToken`
  * rejects `.`, `*`, `>`, whitespace and empty strings, and `encodeToken`
@@ -63,3 +71,23 @@ export function eventSubject(service: string, entity: string, ...ids: string[]):
 export const serviceEvents = (service: string) => `${assertToken(service)}.ev.>`;
 /** The stream that holds a service's events: `AUTH`, `TASKS`, ... */
 export const streamName = (service: string) => assertToken(service).toUpperCase();
+
+/** The gateway's namespace for what it announces about itself and its connections. */
+export const SYS_ROOT = `${SUBJECT_ROOT}.sys`;
+
+/** What happened to an authenticated connection. */
+export type ConnLifecycle = "opened" | "closed";
+
+/** `colmena.sys.conn.<opened|closed>.<gateway_id>`. */
+export function connLifecycleSubject(what: ConnLifecycle, gatewayId: string): string {
+  return `${SYS_ROOT}.conn.${what}.${assertToken(gatewayId, "gateway id")}`;
+}
+/** Every connection announcement of every gateway. */
+export const ALL_CONN_LIFECYCLE = `${SYS_ROOT}.conn.>`;
+
+/** `colmena.sys.gateway.heartbeat.<gateway_id>`. */
+export function gatewayHeartbeatSubject(gatewayId: string): string {
+  return `${SYS_ROOT}.gateway.heartbeat.${assertToken(gatewayId, "gateway id")}`;
+}
+/** The heartbeats of every gateway. */
+export const ALL_GATEWAY_HEARTBEATS = `${SYS_ROOT}.gateway.heartbeat.*`;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { assertToken, channel, decodeToken, encodeToken, eventSubject, isToken, opSubject, pushSubject, userChannel } from "@colmena/protocol";
+import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, OPS, assertToken, channel, connLifecycleSubject, gatewayHeartbeatSubject, decodeToken, encodeToken, eventSubject, isToken, opSubject, pushSubject, userChannel } from "@colmena/protocol";
 
 test("subjects - builders follow the grammar of design.md section 2", () => {
   assert.equal(opSubject("auth.login"), "colmena.auth.login");
@@ -28,4 +28,14 @@ test("subjects - encodeToken always yields a safe token and round-trips", () => 
     { numRuns: 2000 },
   );
   assert.notEqual(encodeToken("Ana"), encodeToken("ana"));
+});
+
+test("subjects - gateway lifecycle subjects end in the gateway id and collide with no op", () => {
+  assert.equal(connLifecycleSubject("opened", "gw-1a"), "colmena.sys.conn.opened.gw-1a");
+  assert.equal(connLifecycleSubject("closed", "gw-1a"), "colmena.sys.conn.closed.gw-1a");
+  assert.equal(gatewayHeartbeatSubject("gw-1a"), "colmena.sys.gateway.heartbeat.gw-1a");
+  assert.equal(ALL_CONN_LIFECYCLE, "colmena.sys.conn.>");
+  assert.equal(ALL_GATEWAY_HEARTBEATS, "colmena.sys.gateway.heartbeat.*");
+  assert.throws(() => connLifecycleSubject("opened", "gw.*"), { code: "bad_request" });
+  for (const op of Object.keys(OPS)) assert.ok(!/^sys\.(conn|gateway)(\.|$)/.test(op), `${op} would share a lifecycle subject`);
 });

@@ -1,14 +1,16 @@
 /**
  * Authentication at the edge: the gateway verifies access tokens itself with
  * auth's public key(s) (design.md section 5) and binds the user to the
- * connection, subscribing it to its `user.<id>` channel.
+ * connection, subscribing it to its `user.<id>` channel and announcing the
+ * session on NATS.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ColmenaError, userChannel } from "@colmena/protocol";
+import { ColmenaError, gatewayOp, userChannel } from "@colmena/protocol";
 import { PublicKeys, verifyAccessToken, type AccessClaims, type Logger } from "@colmena/runtime";
 import type { ChannelHub } from "./channels.ts";
+import type { ConnAnnouncer } from "./conn-announcer.ts";
 import type { Conn } from "./connection.ts";
 
 /** One configured key verifies tokens whatever their `kid` (a deployment with a single key in a secret). */
@@ -51,35 +53,55 @@ function readPem(path: string): string {
 }
 
 /**
- * Binds a verified user to the connection (replacing another user) and joins
- * its user channel; resolves once pushes to that channel will arrive.
+ * The sessions of this gateway: binds verified users to connections, keeps
+ * each connection in its `user.<id>` channel while it is authenticated, and
+ * announces sessions opening and closing on NATS (conn-announcer.ts).
  */
-export async function authenticate(conn: Conn, claims: AccessClaims, hub: ChannelHub): Promise<void> {
-  let ch: string;
-  try {
-    ch = userChannel(claims.userId);
-  } catch {
-    throw new ColmenaError("unauthorized", "token names an unusable user id");
-  }
-  if (conn.user && conn.user.id !== claims.userId) unauthenticate(conn, hub);
-  conn.user = { id: claims.userId, username: claims.username, family: claims.family, expiresAt: claims.expiresAt };
-  await hub.join(conn, ch).ready;
-}
+export class Sessions {
+  constructor(private readonly hub: ChannelHub, private readonly announcer: ConnAnnouncer) {}
 
-/** Forgets the user of a connection and leaves its user channel. */
-export function unauthenticate(conn: Conn, hub: ChannelHub): void {
-  if (!conn.user) return;
-  try {
-    hub.leave(conn, userChannel(conn.user.id));
-  } catch {
-    /* an id that never made a channel */
+  /**
+   * Binds a verified user to the connection (replacing another user) and joins
+   * its user channel; resolves once pushes to that channel will arrive. The
+   * session is announced then, so a service that answers the announcement
+   * with a push reaches it.
+   */
+  async bind(conn: Conn, claims: AccessClaims): Promise<void> {
+    let ch: string;
+    try {
+      ch = userChannel(claims.userId);
+    } catch {
+      throw new ColmenaError("unauthorized", "token names an unusable user id");
+    }
+    if (conn.user && conn.user.id !== claims.userId) this.unbind(conn, "replaced");
+    conn.user = { id: claims.userId, username: claims.username, family: claims.family, expiresAt: claims.expiresAt };
+    await this.hub.join(conn, ch).ready;
+    // Closed or re-bound meanwhile: its close (or the other bind) speaks for it.
+    if (conn.closed || conn.user?.id !== claims.userId || this.announcer.isOpen(conn, claims.userId)) return;
+    this.announcer.opened(conn, { userId: claims.userId, username: claims.username });
   }
-  conn.user = undefined;
+
+  /** Forgets the user of a connection (logout, or another user's login) and leaves its user channel. */
+  unbind(conn: Conn, reason: "logout" | "replaced"): void {
+    if (!conn.user) return;
+    this.announcer.closed(conn, reason);
+    try {
+      this.hub.leave(conn, userChannel(conn.user.id));
+    } catch {
+      /* an id that never made a channel */
+    }
+    conn.user = undefined;
+  }
+
+  /** The connection went away (its channels are left by the gateway's close hook). */
+  ended(conn: Conn, reason: "disconnect" | "shutdown"): void {
+    this.announcer.closed(conn, reason);
+  }
 }
 
 /** `ColmenaError` for a user op on a connection without a live token. */
 export function needUser(conn: Conn): ColmenaError {
   return conn.user
-    ? new ColmenaError("unauthorized", "token expired; refresh and send auth.token")
+    ? new ColmenaError("unauthorized", `token expired; refresh and send ${gatewayOp("token")?.op ?? "a fresh access token"}`)
     : new ColmenaError("unauthorized", "not logged in");
 }

@@ -6,7 +6,8 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { metrics, type Logger } from "@colmena/runtime";
-import { coreServices, pingServices } from "./sys.ts";
+import { coreServices } from "@colmena/protocol";
+import { pingServices } from "./sys.ts";
 import { listenOn } from "./tcp.ts";
 
 export interface HttpDeps {

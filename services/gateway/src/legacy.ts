@@ -1,11 +1,12 @@
 /**
- * Task frames of the original task client (protocol.md section 9), on TCP
- * only: `{"tipo", "contenido", "tarea_id"?}` becomes `tasks.submit` with
- * `wait: true`, answered `{"estado": "ok", ...}` or `{"estado": "error", ...}`.
- * The tasks service validates the type and input; the gateway only reshapes.
+ * Frames of the original clients (protocol.md section 9), on TCP only: a
+ * frame with no `op` but the legacy marker of an op (libs/protocol,
+ * `OpDef.legacy`) is reshaped into that op's request, routed like any other,
+ * and answered in the old format. The op's declaration does the reshaping;
+ * the gateway knows no legacy field and no op here.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ColmenaError, findOp } from "@colmena/protocol";
+import { ColmenaError, type LegacyFrame, type OpDef } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
 import type { GatewayConfig } from "./config.ts";
 import type { Conn } from "./connection.ts";
@@ -20,32 +21,21 @@ export interface LegacyDeps {
   log: Logger;
 }
 
-/** A frame with no `op` but a `tipo`. */
-export function isLegacyFrame(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) && !Object.hasOwn(v, "op") && Object.hasOwn(v, "tipo");
+/** Answers a legacy frame with its old-format error (a refused frame: rate limit). */
+export function refuseLegacy(conn: Conn, legacy: LegacyFrame, err: ColmenaError): void {
+  conn.sendText(JSON.stringify(legacy.toError(err.message)));
 }
 
-const isScalar = (v: unknown) => (typeof v === "string" && v.length > 0 && v.length <= 64) || (typeof v === "number" && Number.isFinite(v));
-
-export async function handleLegacy(conn: Conn, frame: Record<string, unknown>, deps: LegacyDeps): Promise<void> {
-  const answer = (obj: Record<string, unknown>) => conn.sendText(JSON.stringify(obj));
+/** Runs a legacy frame as the op `def` whose declaration `legacy` is. */
+export async function handleLegacy(conn: Conn, def: OpDef, legacy: LegacyFrame, frame: Record<string, unknown>, deps: LegacyDeps): Promise<void> {
   try {
-    const { tipo, contenido, tarea_id } = frame;
-    if (!isScalar(tipo)) throw new ColmenaError("bad_request", "tipo must be a task type, alias or code");
-    if (contenido === undefined || contenido === null) throw new ColmenaError("bad_request", "contenido is required");
-    if (tarea_id !== undefined && !isScalar(tarea_id)) throw new ColmenaError("bad_request", "tarea_id must be a string of 1-64 characters or a number");
-    const def = findOp("tasks.submit");
-    if (!def) throw new ColmenaError("unavailable", "tasks are not available on this server");
+    const data = legacy.toRequest(frame);
     const user = conn.validUser() ?? (deps.config.legacyAnonymous ? ANONYMOUS : undefined);
     if (!user) throw new ColmenaError("unauthorized", "login required");
-    const data: Record<string, unknown> = { type: tipo, input: contenido, wait: true };
-    if (tarea_id !== undefined) data.idempotency_key = String(tarea_id);
-    const reply = await callService(deps.nc, conn, def, data, { timeoutMs: timeoutFor(data, deps.config.requestTimeoutMs), as: user });
-    const r = JSON.parse(reply.raw) as { task_id?: unknown; result?: unknown; worker?: unknown };
-    answer({ estado: "ok", resultado: r.result, tarea_id: tarea_id ?? r.task_id, worker: r.worker });
+    const reply = await callService(deps.nc, conn, def, data, { timeoutMs: timeoutFor(def, data, deps.config.requestTimeoutMs), as: user });
+    conn.sendText(JSON.stringify(legacy.toAnswer(frame, JSON.parse(reply.raw))));
   } catch (err) {
-    const message = err instanceof ColmenaError ? err.message : "internal error";
-    if (!(err instanceof ColmenaError)) deps.log.error({ err, conn: conn.id }, "legacy task failed");
-    answer({ estado: "error", mensaje: message });
+    if (!(err instanceof ColmenaError)) deps.log.error({ err, conn: conn.id }, "legacy frame failed");
+    refuseLegacy(conn, legacy, err instanceof ColmenaError ? err : new ColmenaError("internal", "internal error"));
   }
 }

@@ -9,9 +9,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { GATEWAY_HEARTBEAT_MS } from "@colmena/protocol";
 import { gauge, repoRoot, type Logger } from "@colmena/runtime";
-import { TokenVerifier } from "./auth.ts";
+import { Sessions, TokenVerifier } from "./auth.ts";
 import { ChannelHub } from "./channels.ts";
+import { ConnAnnouncer } from "./conn-announcer.ts";
 import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./config.ts";
 import { Conn, type Sink, type Transport } from "./connection.ts";
 import { startHttp } from "./http.ts";
@@ -21,7 +23,8 @@ import { attachWs } from "./ws.ts";
 
 export { gatewayConfig, gatewaySettings } from "./config.ts";
 export type { GatewayConfig, GatewayOverrides } from "./config.ts";
-export { coreServices, listServices } from "./sys.ts";
+export { listServices } from "./sys.ts";
+export { coreServices } from "@colmena/protocol";
 
 export interface GatewayDeps {
   nc: NatsConnection;
@@ -30,6 +33,8 @@ export interface GatewayDeps {
   env?: NodeJS.ProcessEnv;
   /** Settings set in code, by config key (tests use `{ tcpPort: 0, httpPort: 0 }`). */
   overrides?: GatewayOverrides;
+  /** Interval of the gateway's heartbeat on NATS (default `GATEWAY_HEARTBEAT_MS`; tests use less). */
+  heartbeatMs?: number;
 }
 
 export interface GatewayPorts {
@@ -73,9 +78,12 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log.child({ gateway: id });
   const tokens = await TokenVerifier.create(nc, log, config.jwtPublicKey);
   const hub = new ChannelHub(nc, log);
-  const router = new Router({ nc, config, hub, tokens, log, version: releaseVersion() });
-
   const conns = new Set<Conn>();
+  const announcer = new ConnAnnouncer({ nc, gatewayId: id, intervalMs: deps.heartbeatMs ?? GATEWAY_HEARTBEAT_MS, connections: () => conns.size, log });
+  const sessions = new Sessions(hub, announcer);
+  const router = new Router({ nc, config, hub, sessions, tokens, log, version: releaseVersion() });
+
+  let stopping = false;
   let seq = 0;
   const open = (transport: Transport, remote: string, sink: Sink): Conn => {
     const conn = new Conn({ id: `${id}-${(++seq).toString(36)}`, transport, remote, sink, rateLimit: config.rateLimit, outbufBytes: config.outbufBytes, log });
@@ -83,6 +91,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     connections.inc({ transport });
     conn.onClose(() => {
       conns.delete(conn);
+      sessions.ended(conn, stopping ? "shutdown" : "disconnect");
       hub.leaveAll(conn);
       connections.dec({ transport });
     });
@@ -112,7 +121,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed() });
     servers.push(http.server);
-    closers.push(attachWs(http.server, { maxFrameBytes: config.maxFrameBytes, router, tokens, hub, log, open }).close);
+    closers.push(attachWs(http.server, { maxFrameBytes: config.maxFrameBytes, router, tokens, sessions, log, open }).close);
     closers.push(() => http.server.closeAllConnections());
 
     // Idle connections are closed; WebSocket peers are probed with pings, whose pongs count as activity.
@@ -128,20 +137,25 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     closers.push(() => clearInterval(sweep));
 
     const ports: GatewayPorts = { tcp: tcp.port, http: http.port, ...(tlsPort === undefined ? {} : { tls: tlsPort }) };
+    announcer.start();
+    closers.push(() => announcer.stop());
     log.info({ ports, host: config.host }, "gateway listening");
-    let stopping: Promise<void> | undefined;
+    let stopped: Promise<void> | undefined;
     return {
       ports,
       id,
       config,
       connections: () => conns.size,
       stop: () =>
-        (stopping ??= (async () => {
+        (stopped ??= (async () => {
+          stopping = true;
           const closed = servers.map(closeServer);
           for (const conn of [...conns]) conn.close("gateway shutting down", false);
           for (const c of closers) c();
           hub.close();
           tokens.close();
+          // The sessions' `closed` announcements leave before the caller closes NATS.
+          await nc.flush().catch(() => undefined);
           await Promise.all(closed);
         })()),
     };

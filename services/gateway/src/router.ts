@@ -1,31 +1,35 @@
 /**
  * Frames to ops (protocol.md sections 2-4): decode, rate-limit, validate the
- * envelope, check access, then answer locally (`service: "gateway"` ops) or
- * route to the service. Requests of one connection run concurrently; each
- * gets exactly one reply, matched by id.
+ * envelope, check access, then answer locally (ops that name a built-in
+ * `answer`) or route to the service, acting on what the op declares (its
+ * session effect, timeout, connection headers). The router knows no op by
+ * name: a new service adds ops without touching it. Requests of one
+ * connection run concurrently; each gets exactly one reply, matched by id.
  */
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   ColmenaError,
   FrameError,
-  Headers,
   PROTOCOL_VERSION,
   errorReply,
   findOp,
+  gatewayOp,
+  legacyOpOf,
   okReply,
   parseRequest,
   parseWith,
   readId,
   type FrameId,
+  type GatewayAnswer,
   type OpDef,
 } from "@colmena/protocol";
 import { counter, histogram, type Logger } from "@colmena/runtime";
-import { authenticate, needUser, unauthenticate, type TokenVerifier } from "./auth.ts";
+import { needUser, type Sessions, type TokenVerifier } from "./auth.ts";
 import type { ChannelHub } from "./channels.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Conn, Encoding } from "./connection.ts";
-import { isLegacyFrame, handleLegacy } from "./legacy.ts";
+import { handleLegacy, refuseLegacy } from "./legacy.ts";
 import { listServices } from "./sys.ts";
 import { callService, timeoutFor } from "./upstream.ts";
 
@@ -36,6 +40,7 @@ export interface RouterDeps {
   nc: NatsConnection;
   config: GatewayConfig;
   hub: ChannelHub;
+  sessions: Sessions;
   tokens: TokenVerifier;
   log: Logger;
   /** The Colmena release, for `hello`. */
@@ -46,26 +51,27 @@ type LocalHandler = (conn: Conn, data: Record<string, unknown>) => Promise<unkno
 
 export class Router {
   private readonly admins: Set<string>;
-  private readonly local: Record<string, LocalHandler>;
+  /** The gateway's built-in answers, by the name ops declare (`OpDef.answer`). */
+  private readonly local: Record<GatewayAnswer, LocalHandler>;
 
   constructor(private readonly deps: RouterDeps) {
     this.admins = new Set(deps.config.admins.map((a) => a.toLowerCase()));
     this.local = {
-      hello: (conn) => ({
+      greeting: (conn) => ({
         server: "colmena",
         version: deps.version,
         protocol: PROTOCOL_VERSION,
         max_frame_bytes: deps.config.maxFrameBytes,
         ...(conn.validUser() ? { user: { user_id: conn.user!.id, username: conn.user!.username } } : {}),
       }),
-      ping: () => ({ ts: Date.now() }),
-      "auth.token": async (conn, data) => {
+      clock: () => ({ ts: Date.now() }),
+      token: async (conn, data) => {
         const claims = await deps.tokens.verify(String(data.access_token));
-        await authenticate(conn, claims, deps.hub);
+        await deps.sessions.bind(conn, claims);
         return { user_id: claims.userId, username: claims.username };
       },
-      "auth.whoami": (conn) => ({ user_id: conn.user!.id, username: conn.user!.username }),
-      "sys.services": () => listServices(deps.nc),
+      identity: (conn) => ({ user_id: conn.user!.id, username: conn.user!.username }),
+      services: () => listServices(deps.nc),
     };
   }
 
@@ -111,14 +117,17 @@ export class Router {
 
   private async dispatch(conn: Conn, value: unknown, enc: Encoding): Promise<void> {
     conn.encoding = enc;
+    // Frames of the original clients come only over TCP.
+    const legacyOp = conn.transport !== "ws" ? legacyOpOf(value) : undefined;
+    const legacy = legacyOp?.legacy;
     const wait = conn.limiter.take();
     if (wait > 0) {
       const err = new ColmenaError("rate_limited", "too many requests on this connection", { retryAfterMs: wait });
-      if (conn.transport !== "ws" && isLegacyFrame(value)) return conn.sendText(JSON.stringify({ estado: "error", mensaje: err.message }));
+      if (legacy) return refuseLegacy(conn, legacy, err);
       return this.refuse(conn, readId(value), err, enc);
     }
-    if (conn.transport !== "ws" && isLegacyFrame(value)) {
-      return handleLegacy(conn, value, { nc: this.deps.nc, config: this.deps.config, log: this.deps.log });
+    if (legacyOp && legacy) {
+      return handleLegacy(conn, legacyOp, legacy, value as Record<string, unknown>, { nc: this.deps.nc, config: this.deps.config, log: this.deps.log });
     }
     let id: FrameId | null = null;
     let def: OpDef | undefined;
@@ -129,11 +138,9 @@ export class Router {
       def = findOp(req.op);
       if (!def) throw new ColmenaError("unknown_op", `no such operation: ${req.op.slice(0, 128)}`);
       this.checkAccess(conn, def);
-      const handler = def.service === "gateway" ? this.local[def.op] : undefined;
-      if (def.service === "gateway") {
-        if (!handler) throw new ColmenaError("unknown_op", `${def.op} is not served by this gateway`);
+      if (def.answer) {
         const data = parseWith(def.request, req.data);
-        conn.reply(okReply(id, await handler(conn, data as Record<string, unknown>)), enc);
+        conn.reply(okReply(id, await this.local[def.answer](conn, data as Record<string, unknown>)), enc);
       } else {
         await this.forward(conn, id, def, req.data, enc);
       }
@@ -157,27 +164,22 @@ export class Router {
   }
 
   private async forward(conn: Conn, id: FrameId, def: OpDef, data: Record<string, unknown>, enc: Encoding): Promise<void> {
-    const { nc, hub, config } = this.deps;
-    const family = def.op === "auth.logout" ? conn.user?.family : undefined;
-    const reply = await callService(nc, conn, def, data, {
-      timeoutMs: timeoutFor(data, config.requestTimeoutMs),
-      headers: family ? { [Headers.tokenFamily]: family } : undefined,
-      encoding: enc,
-    });
+    const { nc, hub, config, sessions } = this.deps;
+    const reply = await callService(nc, conn, def, data, { timeoutMs: timeoutFor(def, data, config.requestTimeoutMs), encoding: enc });
     const ready = reply.subscribe.map((ch) => hub.join(conn, ch).ready);
     for (const ch of reply.unsubscribe) hub.leave(conn, ch);
-    if (def.op === "auth.login") {
+    if (def.session === "login") {
       const body = JSON.parse(reply.raw) as { access_token?: unknown };
       let claims;
       try {
         claims = await this.deps.tokens.verify(String(body.access_token));
       } catch (err) {
-        conn.log.warn({ err, conn: conn.id }, "auth issued a token this gateway cannot verify");
-        throw new ColmenaError("unauthorized", "logged in, but this gateway could not verify the token; send auth.token");
+        conn.log.warn({ err, conn: conn.id, op: def.op }, "a login reply carried a token this gateway cannot verify");
+        throw new ColmenaError("unauthorized", `logged in, but this gateway could not verify the token; send ${gatewayOp("token")?.op ?? "it again"}`);
       }
-      await authenticate(conn, claims, hub);
-    } else if (def.op === "auth.logout") {
-      unauthenticate(conn, hub);
+      await sessions.bind(conn, claims);
+    } else if (def.session === "logout") {
+      sessions.unbind(conn, "logout");
     }
     await Promise.all(ready);
     conn.replyRaw(id, reply.raw, enc);

@@ -1,18 +1,10 @@
 /**
  * Operator views built on NATS service discovery (`$SRV.PING/INFO/STATS`):
- * `sys.services`, and the readiness check behind `/readyz`.
+ * the list of services with their stats, and the readiness check behind
+ * `/readyz` (which services to wait for is the registry's `coreServices()`).
  */
 import { Empty, type NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
-import { OPS } from "@colmena/protocol";
-
-/** Services that exist for tests and diagnostics; readiness does not wait for them. */
-const NOT_CORE = new Set(["gateway", "diag"]);
-
-/** The services whose ops the registry routes to: `/readyz` waits for each. */
-export function coreServices(): string[] {
-  return [...new Set(Object.values(OPS).map((d) => d.service))].filter((s) => !NOT_CORE.has(s)).sort();
-}
 
 /** Whether at least one instance of each service answers `$SRV.PING.<name>` in time. */
 export async function pingServices(nc: NatsConnection, names: string[], timeoutMs = 1000): Promise<Record<string, boolean>> {

@@ -4,14 +4,12 @@
  * sequence, channel headers, and a service error turned into a ColmenaError.
  */
 import { MsgHdrsImpl, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type OpDef } from "@colmena/protocol";
+import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type ConnHeader, type OpDef } from "@colmena/protocol";
 import type { Conn, Encoding } from "./connection.ts";
 import { requesterOf } from "./requests.ts";
 
 export interface CallOptions {
   timeoutMs: number;
-  /** Extra request headers (the token family on `auth.logout`). */
-  headers?: Record<string, string>;
   /** Caller identity instead of the connection's user (legacy anonymous tasks). */
   as?: { id: string; username: string };
   /** The frame's encoding: MessagePack data may hold raw bytes. */
@@ -25,12 +23,24 @@ export interface ServiceReply {
   unsubscribe: string[];
 }
 
-/** Ops that wait for a result (`wait: true`) get the time they ask for, plus slack for the trip. */
-export function timeoutFor(data: Record<string, unknown>, baseMs: number): number {
-  if (data.wait !== true) return baseMs;
-  const asked = typeof data.timeout_ms === "number" && data.timeout_ms > 0 ? data.timeout_ms : 30_000;
-  return Math.min(Math.max(baseMs, asked + 2_000), 600_000);
+/** Time for the reply to travel back after the op's own deadline. */
+const TRIP_SLACK_MS = 2_000;
+/** No request waits longer than this, whatever it asks. */
+const MAX_WAIT_MS = 600_000;
+
+/** Ops that declare a timeout field (a task's `wait`) get the time they ask for, plus slack for the trip. */
+export function timeoutFor(def: OpDef, data: Record<string, unknown>, baseMs: number): number {
+  const t = def.timeout;
+  if (!t || (t.when !== undefined && data[t.when] !== true)) return baseMs;
+  const v = data[t.field];
+  const asked = typeof v === "number" && v > 0 ? v : t.defaultMs;
+  return Math.min(Math.max(baseMs, asked + TRIP_SLACK_MS), MAX_WAIT_MS);
 }
+
+/** The values of the connection headers an op declares, from the connection. */
+const CONN_HEADERS: Record<ConnHeader, (conn: Conn) => string | undefined> = {
+  tokenFamily: (conn) => conn.user?.family,
+};
 
 /** MessagePack frames may carry raw bytes; services speak JSON, where bytes are base64. */
 function bytesAsBase64(_key: string, v: unknown): unknown {
@@ -63,7 +73,10 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   h.set(Headers.requestId, conn.nextRequestId());
   const minSeq = conn.seqs.get(def.service);
   if (minSeq) h.set(Headers.minSeq, String(minSeq));
-  if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) h.set(k, v);
+  for (const k of def.connHeaders ?? []) {
+    const v = CONN_HEADERS[k](conn);
+    if (v) h.set(Headers[k], v);
+  }
 
   let msg: Msg;
   try {

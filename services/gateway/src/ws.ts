@@ -9,8 +9,7 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { AccessClaims, Logger } from "@colmena/runtime";
-import { authenticate, type TokenVerifier } from "./auth.ts";
-import type { ChannelHub } from "./channels.ts";
+import type { Sessions, TokenVerifier } from "./auth.ts";
 import type { Conn, Sink, Transport } from "./connection.ts";
 import type { Router } from "./router.ts";
 
@@ -18,7 +17,7 @@ export interface WsDeps {
   maxFrameBytes: number;
   router: Router;
   tokens: TokenVerifier;
-  hub: ChannelHub;
+  sessions: Sessions;
   log: Logger;
   open(transport: Transport, remote: string, sink: Sink): Conn;
 }
@@ -60,7 +59,7 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
   const onSocket = (ws: WebSocket, req: IncomingMessage, claims: AccessClaims | undefined) => {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
     const conn = deps.open("ws", remote, wsSink(ws));
-    if (claims) void authenticate(conn, claims, deps.hub).catch((err) => deps.log.warn({ err, conn: conn.id }, "could not bind the connect token"));
+    if (claims) void deps.sessions.bind(conn, claims).catch((err) => deps.log.warn({ err, conn: conn.id }, "could not bind the connect token"));
     ws.on("message", (data, isBinary) => {
       const buf = asBuffer(data);
       if (buf.length > deps.maxFrameBytes) return deps.router.tooLarge(conn, isBinary ? "msgpack" : "json");

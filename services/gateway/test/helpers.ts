@@ -182,6 +182,8 @@ export interface RigOptions {
   diag?: boolean;
   overrides?: GatewayOverrides;
   env?: NodeJS.ProcessEnv;
+  /** The gateways' heartbeat interval on NATS. */
+  heartbeatMs?: number;
 }
 
 /** nats-server + signing key in KV (as auth publishes it) + diag + gateways on port 0, dual-stack. */
@@ -204,7 +206,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
       // Each gateway gets its own NATS connection, as separate processes would.
       const gnc = await connect({ servers: ns.url });
-      const g = await startGateway({ nc: gnc, log: silentLogger(), env: opts.env ?? {}, overrides: { host: "::", tcpPort: 0, httpPort: 0, ...opts.overrides } });
+      const g = await startGateway({ nc: gnc, log: silentLogger(), env: opts.env ?? {}, overrides: { host: "::", tcpPort: 0, httpPort: 0, ...opts.overrides }, heartbeatMs: opts.heartbeatMs });
       const gStop = g.stop;
       gateways.push(Object.assign(g, { stop: async () => { await gStop(); await gnc.close(); } }));
     }

@@ -14,7 +14,7 @@
  * message back) records `started` before it runs, so attempts that kill
  * their worker are counted and end in `failed`.
  */
-import { ColmenaError, userChannel } from "@colmena/protocol";
+import { ColmenaError } from "@colmena/protocol";
 import { publishEvent, type Logger } from "@colmena/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TERMINAL_KINDS, type TaskEvent, type WorkItem } from "./events.ts";
@@ -52,9 +52,9 @@ const message = (err: unknown) => (err instanceof Error ? `${err.name === "Error
 
 /** Tells the submitter's connections how the task ended. */
 function announce(deps: RunDeps, item: WorkItem, ev: TaskEvent): void {
-  const ch = userChannel(item.user_id);
-  if (ev.kind === "done") publishEvent(deps.nc, ch, "task.done", { task_id: item.task_id, result: ev.result, worker: ev.worker });
-  else if (ev.kind === "failed") publishEvent(deps.nc, ch, "task.failed", { task_id: item.task_id, error: ev.error });
+  const to = { users: [item.user_id] };
+  if (ev.kind === "done") publishEvent(deps.nc, to, "task.done", { task_id: item.task_id, result: ev.result, worker: ev.worker });
+  else if (ev.kind === "failed") publishEvent(deps.nc, to, "task.failed", { task_id: item.task_id, error: ev.error });
 }
 
 interface Plan {
@@ -156,7 +156,7 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
     const p = Math.max(0, Math.min(1, Number(fraction) || 0));
     markStarted();
     appendInOrder({ kind: "progress", task_id: item.task_id, attempt, progress: p, ts: Date.now() }, () =>
-      publishEvent(deps.nc, userChannel(item.user_id), "task.progress", { task_id: item.task_id, progress: p }));
+      publishEvent(deps.nc, { users: [item.user_id] }, "task.progress", { task_id: item.task_id, progress: p }));
   };
   let result: unknown;
   let failure: unknown;

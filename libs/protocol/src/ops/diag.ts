@@ -9,13 +9,16 @@
 import { z } from "zod";
 import { defineOp } from "./define.ts";
 
+/** The service's name. It is diagnostic: readiness (`/readyz`) does not wait for it. */
+export const DIAG_SERVICE = "diag";
+
 /** `diag.<token>`: the only channels a diag client may (un)subscribe to. */
 export const diagChannel = z.string().regex(/^diag\.[A-Za-z0-9_-]{1,64}$/, "a channel `diag.<token>`");
 
 export const diagOps = {
   "diag.echo": defineOp({
     op: "diag.echo",
-    service: "diag",
+    service: DIAG_SERVICE,
     access: "user",
     summary: "Echoes the payload with the caller's user id and the server time (optionally after a delay); tells the request id and `Colmena-Min-Seq` it got, and can report a `Colmena-Seq`.",
     request: z.strictObject({
@@ -34,7 +37,7 @@ export const diagOps = {
   }),
   "diag.subscribe": defineOp({
     op: "diag.subscribe",
-    service: "diag",
+    service: DIAG_SERVICE,
     access: "user",
     summary: "Subscribes the calling connection to a `diag.<token>` channel (through the reply header).",
     request: z.strictObject({ channel: diagChannel }),
@@ -42,7 +45,7 @@ export const diagOps = {
   }),
   "diag.unsubscribe": defineOp({
     op: "diag.unsubscribe",
-    service: "diag",
+    service: DIAG_SERVICE,
     access: "user",
     summary: "Unsubscribes the calling connection from a `diag.<token>` channel.",
     request: z.strictObject({ channel: diagChannel }),
@@ -50,7 +53,7 @@ export const diagOps = {
   }),
   "diag.push": defineOp({
     op: "diag.push",
-    service: "diag",
+    service: DIAG_SERVICE,
     access: "user",
     summary: "Pushes an event to a `diag.<token>` channel or to the caller's own user channel, optionally not to the calling connection.",
     request: z.strictObject({

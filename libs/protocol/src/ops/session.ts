@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineOp } from "./define.ts";
+import { GATEWAY_SERVICE, defineOp } from "./define.ts";
 
 export const username = z.string().min(3).max(32).regex(/^[A-Za-z0-9_.-]+$/, "3-32 characters of [A-Za-z0-9_.-]");
 export const password = z.string().min(8).max(256);
@@ -8,8 +8,9 @@ const userRef = z.object({ user_id: z.string(), username: z.string() });
 export const sessionOps = {
   hello: defineOp({
     op: "hello",
-    service: "gateway",
+    service: GATEWAY_SERVICE,
     access: "public",
+    answer: "greeting",
     summary: "Greets the server; tells its version, protocol and frame limit, and the user if logged in.",
     request: z.strictObject({ client: z.string().max(128).optional(), protocol: z.number().int().optional() }),
     reply: z.object({
@@ -22,8 +23,9 @@ export const sessionOps = {
   }),
   ping: defineOp({
     op: "ping",
-    service: "gateway",
+    service: GATEWAY_SERVICE,
     access: "public",
+    answer: "clock",
     summary: "Answers at once with the server time.",
     request: z.strictObject({}),
     reply: z.object({ ts: z.number().int() }),
@@ -43,6 +45,7 @@ export const authOps = {
     op: "auth.login",
     service: "auth",
     access: "public",
+    session: "login",
     summary: "Checks the password, issues tokens and authenticates the connection.",
     request: z.strictObject({ username: z.string().max(256), password: z.string().max(1024) }),
     reply: z.object({
@@ -55,8 +58,9 @@ export const authOps = {
   }),
   "auth.token": defineOp({
     op: "auth.token",
-    service: "gateway",
+    service: GATEWAY_SERVICE,
     access: "public",
+    answer: "token",
     summary: "Authenticates the connection with an access token (verified by the gateway).",
     request: z.strictObject({ access_token: z.string().max(8192) }),
     reply: userRef,
@@ -73,14 +77,17 @@ export const authOps = {
     op: "auth.logout",
     service: "auth",
     access: "user",
+    session: "logout",
+    connHeaders: ["tokenFamily"],
     summary: "Revokes the connection's refresh token family and unauthenticates it.",
     request: z.strictObject({}),
     reply: z.object({}),
   }),
   "auth.whoami": defineOp({
     op: "auth.whoami",
-    service: "gateway",
+    service: GATEWAY_SERVICE,
     access: "user",
+    answer: "identity",
     summary: "Tells who the connection is logged in as.",
     request: z.strictObject({}),
     reply: userRef,
@@ -98,8 +105,9 @@ const endpointStats = z.object({
 export const sysOps = {
   "sys.services": defineOp({
     op: "sys.services",
-    service: "gateway",
+    service: GATEWAY_SERVICE,
     access: "admin",
+    answer: "services",
     summary: "Lists every running service instance with per-endpoint stats ($SRV discovery).",
     request: z.strictObject({}),
     reply: z.object({

@@ -5,7 +5,9 @@
  * the input against it, so adding a task type never touches the protocol.
  */
 import { z } from "zod";
+import { defineEvent } from "../events/define.ts";
 import { defineOp } from "./define.ts";
+import { legacyTaskFrame } from "./tasks-legacy.ts";
 
 export const TASK_STATUSES = ["queued", "running", "done", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -42,6 +44,8 @@ export const tasksOps = {
     service: "tasks",
     access: "user",
     summary: "Submits a task; with `wait: true` answers with its result (or `timeout`, while the task goes on).",
+    timeout: { field: "timeout_ms", when: "wait", defaultMs: 30_000 },
+    legacy: legacyTaskFrame,
     request: z.strictObject({
       type: z.union([z.string().min(1).max(64), z.number().int()]),
       input: z.union([z.string().max(256 * 1024), z.number()]),
@@ -87,5 +91,27 @@ export const tasksOps = {
     summary: "Cancels a task: a queued one never runs, a running one is asked to stop; a finished one is left as it is.",
     request: z.strictObject({ task_id: z.string().min(1).max(128) }),
     reply: z.object({ task_id: z.string(), status: taskStatus }),
+  }),
+};
+
+/** Events to the submitter's connections (channel `user.<user_id>`), from the worker that ran the task. */
+export const tasksEvents = {
+  "task.done": defineEvent({
+    event: "task.done",
+    service: "tasks",
+    summary: "A task of the user's finished: its result and the worker that ran it. To every connection of the submitter.",
+    data: z.object({ task_id: z.string(), result: z.unknown(), worker: z.string() }),
+  }),
+  "task.failed": defineEvent({
+    event: "task.failed",
+    service: "tasks",
+    summary: "A task of the user's failed for good (invalid input, or its last attempt failed). To every connection of the submitter.",
+    data: z.object({ task_id: z.string(), error: z.string() }),
+  }),
+  "task.progress": defineEvent({
+    event: "task.progress",
+    service: "tasks",
+    summary: "A running task reported progress, a fraction from 0 to 1. To every connection of the submitter.",
+    data: z.object({ task_id: z.string(), progress: z.number().min(0).max(1) }),
   }),
 };
