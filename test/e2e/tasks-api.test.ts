@@ -282,6 +282,17 @@ describe("tasks - the original client's frames", () => {
     const b = await raw.json(10_000);
     assert.deepEqual([a.resultado, b.resultado, b.tarea_id], ["UNO", "UNO", id]);
   });
+
+  test("legacy - each anonymous connection is its own principal: the same tarea_id on another connection is another task", async () => {
+    await using first = await rawTcp(sys.gateway.tcpUrl);
+    await using second = await rawTcp(sys.gateway.tcpUrl);
+    const id = `secret-${Date.now()}`;
+    first.write(JSON.stringify({ tipo: "upper", contenido: "my secret", tarea_id: id }) + "\n");
+    assert.equal((await first.json(10_000)).resultado, "MY SECRET");
+    second.write(JSON.stringify({ tipo: "upper", contenido: "other", tarea_id: id }) + "\n");
+    const b = await second.json(10_000);
+    assert.deepEqual([b.estado, b.resultado, b.tarea_id], ["ok", "OTHER", id], "never the first client's result");
+  });
 });
 
 test("legacy - without COLMENA_LEGACY_ANONYMOUS a legacy frame needs a login first", async () => {

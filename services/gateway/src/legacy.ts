@@ -12,8 +12,15 @@ import type { GatewayConfig } from "./config.ts";
 import type { Conn } from "./connection.ts";
 import { callService, timeoutFor } from "./upstream.ts";
 
-/** The identity legacy frames run as when `COLMENA_LEGACY_ANONYMOUS` is on and nobody logged in. */
-export const ANONYMOUS = { id: "anonymous", username: "anonymous" } as const;
+/**
+ * The identity legacy frames run as when `COLMENA_LEGACY_ANONYMOUS` is on and
+ * nobody logged in: one principal per connection (its id is unique across
+ * gateways), so one anonymous client can never reach another's tasks, even
+ * with the same `tarea_id` (protocol.md section 9).
+ */
+export function anonymousOf(conn: Conn): { id: string; username: string } {
+  return { id: `anon-${conn.id}`, username: "anonymous" };
+}
 
 export interface LegacyDeps {
   nc: NatsConnection;
@@ -30,7 +37,7 @@ export function refuseLegacy(conn: Conn, legacy: LegacyFrame, err: ColmenaError)
 export async function handleLegacy(conn: Conn, def: OpDef, legacy: LegacyFrame, frame: Record<string, unknown>, deps: LegacyDeps): Promise<void> {
   try {
     const data = legacy.toRequest(frame);
-    const user = conn.validUser() ?? (deps.config.legacyAnonymous ? ANONYMOUS : undefined);
+    const user = conn.validUser() ?? (deps.config.legacyAnonymous ? anonymousOf(conn) : undefined);
     if (!user) throw new ColmenaError("unauthorized", "login required");
     const reply = await callService(deps.nc, conn, def, data, { timeoutMs: timeoutFor(def, data, deps.config.requestTimeoutMs), as: user });
     conn.sendText(JSON.stringify(legacy.toAnswer(frame, JSON.parse(reply.raw))));

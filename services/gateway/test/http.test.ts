@@ -91,7 +91,10 @@ test("legacy - an anonymous task frame becomes tasks.submit with wait and comes 
     assert.deepEqual(await c.inbox.take(), { estado: "ok", resultado: "HOLA MUNDO", tarea_id: "mine-1", worker: "w-1" });
     c.sendRaw('{"tipo":1,"contenido":"abc"}');
     assert.deepEqual(await c.inbox.take(), { estado: "ok", resultado: "ABC", tarea_id: "t_" + "0".repeat(32), worker: "w-1" });
-    assert.deepEqual(seen[0], { data: { type: "uppercase", input: "hola mundo", wait: true, idempotency_key: "mine-1" }, user: "anonymous", username: "anonymous" });
+    assert.deepEqual(seen[0].data, { type: "uppercase", input: "hola mundo", wait: true, idempotency_key: "mine-1" });
+    assert.equal(seen[0].username, "anonymous");
+    assert.match(seen[0].user ?? "", /^anon-gw-[0-9a-f]+-[0-9a-z]+$/, "a principal of this connection alone");
+    assert.equal(seen[1].user, seen[0].user, "one connection is one principal");
     assert.deepEqual((seen[1].data as { type: unknown }).type, 1);
   } finally {
     await tasks.stop();
