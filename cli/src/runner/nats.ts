@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureNatsServer, natsConfig, syncSetting } from "@colmena/runtime";
+import { ensureNatsServer, natsConfig } from "@colmena/runtime";
 
 /** A failure the runner explains in one sentence and exits 1 on. */
 export class RunnerError extends Error {
@@ -28,8 +28,8 @@ export interface LocalNatsOptions {
   home: string;
   port: number;
   monitorPort: number;
-  /** The value of COLMENA_NATS_SYNC. */
-  sync?: string;
+  /** The COLMENA_NATS_SYNC setting: `always`, a duration, or null for the server's default. */
+  sync: string | null;
   log: (line: string) => void;
 }
 
@@ -119,7 +119,7 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
       );
   }
   for (const f of readdirSync(portsDir)) rmSync(join(portsDir, f), { force: true });
-  const sync = syncSetting(o.sync) ?? "lazy";
+  const sync = o.sync ?? "lazy";
   // nats-server takes -1 for "any free port"; 0 would mean its default port.
   writeFileSync(conf, natsConfig({ serverName: "colmena-local", port: o.port || -1, monitorPort: o.monitorPort || -1, storeDir: join(dir, "js"), sync }));
   o.log(`starting ${bin} (JetStream in ${join(dir, "js")}, log ${logFile}) ...`);

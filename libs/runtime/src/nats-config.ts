@@ -1,7 +1,8 @@
 /**
  * Writes nats-server configs for the local runner and the tests. Durability is
- * safe by default (design.md section 8): `sync_interval: always` unless
- * `COLMENA_NATS_SYNC` says `lazy` (the server default, a 2 min flush) or a duration.
+ * safe by default (design.md section 8): `sync_interval: always` unless the
+ * caller passes `lazy` (the server default, a 2 min flush; from the
+ * `COLMENA_NATS_SYNC` setting) or a duration.
  */
 export interface NatsConfigOptions {
   serverName: string;
@@ -11,18 +12,10 @@ export interface NatsConfigOptions {
   /** HTTP monitoring port; -1 for random, undefined for none. */
   monitorPort?: number;
   storeDir?: string;
-  /** `always` (default), `lazy`, or a duration like `10s`. */
-  sync?: string;
+  /** `always` (default), `lazy` or null (the server's default), or a duration like `10s`. */
+  sync?: string | null;
   cluster?: { name: string; port: number; routes: string[] };
   maxPayload?: number;
-}
-
-export function syncSetting(env: string | undefined = process.env.COLMENA_NATS_SYNC): string | null {
-  const v = (env ?? "always").trim();
-  if (v === "" || v === "always") return "always";
-  if (v === "lazy" || v === "default") return null;
-  if (/^\d+(ms|s|m|h)$/.test(v)) return v;
-  throw new Error(`COLMENA_NATS_SYNC must be "always", "lazy" or a duration like "10s", not "${v}"`);
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -33,7 +26,7 @@ export function natsConfig(o: NatsConfigOptions): string {
   if (o.monitorPort !== undefined) lines.push(`http: ${q(`${host}:${o.monitorPort}`)}`);
   if (o.maxPayload) lines.push(`max_payload: ${o.maxPayload}`);
   if (o.storeDir) {
-    const sync = o.sync === undefined ? syncSetting() : o.sync === "lazy" ? null : o.sync;
+    const sync = o.sync === undefined ? "always" : o.sync === "lazy" ? null : o.sync;
     lines.push(`jetstream { store_dir: ${q(o.storeDir)}${sync ? `, sync_interval: ${sync === "always" ? "always" : q(sync)}` : ""} }`);
   }
   if (o.cluster) {

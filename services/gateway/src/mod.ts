@@ -71,7 +71,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const config = gatewayConfig.load(deps.env ?? process.env, deps.overrides);
   const id = `gw-${randomBytes(4).toString("hex")}`;
   const log = deps.log.child({ gateway: id });
-  const tokens = await TokenVerifier.create(nc, log, config.jwtPublicKey);
+  const tokens = await TokenVerifier.create(nc, log, config.jwtPublicKey, config.streamReplicas);
   const hub = new ChannelHub(nc, log);
   const router = new Router({ nc, config, hub, tokens, log, version: releaseVersion() });
 
