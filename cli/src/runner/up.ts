@@ -32,7 +32,10 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
     let natsMonitorUrl: string | undefined;
     if (!natsUrl) {
       const nats = await startLocalNats({ home, port: config.natsPort, monitorPort: config.natsMonitorPort, sync: config.natsSync, log: say });
-      lifecycle.onClose("nats-server", () => nats.stop());
+      lifecycle.onClose("nats-server", async () => {
+        const exit = await nats.stop();
+        if (!exit.clean) say(`nats-server did not stop cleanly (${exit.signal ?? `exit code ${exit.code}`}); its log is ${join(home, "nats", "nats.log")}`);
+      });
       natsUrl = nats.url;
       natsMonitorUrl = nats.monitorUrl;
     }

@@ -26,7 +26,7 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
   const ackedSeq = new Map<string, number>();
   let refused = 0;
   const reasons = new Map<string, number>();
-  let killed: Promise<void> | null = null;
+  let killed: Promise<unknown> | null = null;
   const submits = Array.from({ length: 1000 }, async (_, i) => {
     // Spread the submits over a couple of seconds so the kill lands mid-stream.
     await new Promise((r) => setTimeout(r, i * 2));
