@@ -68,7 +68,8 @@ function killAllOnExit(): void {
   });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -82,11 +83,11 @@ function alive(pid: number): boolean {
  * behind): SIGTERM, then SIGKILL after `graceMs`.
  */
 export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
-  if (!alive(pid)) return;
+  if (!processAlive(pid)) return;
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(100);
-  if (alive(pid)) process.kill(pid, "SIGKILL");
+  while (processAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (processAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
 export async function launchNats(o: NatsLaunchOptions): Promise<NatsProcess> {
