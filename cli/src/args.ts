@@ -2,7 +2,8 @@
  * Command-line arguments, parsed by `node:util` `parseArgs`: positionals plus
  * `--flag value`, `--flag=value` and boolean `--flag`. Global options (`--url`,
  * `--codec`, `--timeout`, `--help`) apply to every command; each command
- * declares its own, and a flag no command knows is a usage mistake.
+ * declares its own, and a `--flag` no command knows is a usage mistake. A
+ * single-dash word other than `-h` stays a positional (`tasks submit sleep -1`).
  */
 import { parseArgs as parse, type ParseArgsConfig } from "node:util";
 import type { CliConfig } from "./config.ts";
@@ -39,15 +40,30 @@ export function parseArgs(argv: string[], config: CliConfig, commandOptions: Opt
       options[name] = spec;
     }
   }
-  let parsed;
-  try {
-    parsed = parse({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+  // Not strict, so that `-1` can be a positional; what strict mode would refuse is refused below.
+  const { tokens } = parse({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  const positionals: string[] = [];
+  const flags: Args["flags"] = {};
+  const shortWords = new Set<number>();
+  for (const t of tokens) {
+    if (t.kind === "positional") positionals.push(t.value);
+    else if (t.kind === "option") {
+      const spec = options[t.name];
+      if (!spec || (t.rawName.length === 2 && spec.short !== t.rawName[1])) {
+        if (t.rawName.startsWith("--")) throw new UsageError(`unknown option ${t.rawName}`);
+        // A single-dash word: kept whole, once, as a positional.
+        if (!shortWords.has(t.index)) positionals.push(argv[t.index]);
+        shortWords.add(t.index);
+      } else if (spec.type === "string") {
+        if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
+        flags[t.name] = t.value;
+      } else {
+        if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value`);
+        flags[t.name] = true;
+      }
+    }
   }
-  const positionals = [...parsed.positionals];
   const command = positionals.shift() ?? "help";
-  const flags = parsed.values as Args["flags"];
   return { command, positionals, flags, url: flag({ flags }, "url") ?? config.url, config };
 }
 
