@@ -3,7 +3,20 @@ import { ColmenaClient, ColmenaError, isExpired, type Codec } from "@colmena/cli
 import { flag, type Args } from "./args.ts";
 import { clearCredentials, loadCredentials, saveCredentials } from "./credentials.ts";
 
-export async function openClient(args: Args): Promise<ColmenaClient> {
+/** `anonymous`: no login; `session`: the stored login, required; `optional`: the stored login when it is valid. */
+export type Login = "anonymous" | "session" | "optional";
+
+/** Runs `fn` on a client opened as `login` says, and always closes it. */
+export async function withClient<T>(args: Args, login: Login, fn: (client: ColmenaClient) => Promise<T>): Promise<T> {
+  const client = login === "anonymous" ? await openClient(args) : await openSession(args, login === "session");
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+async function openClient(args: Args): Promise<ColmenaClient> {
   const codec = (flag(args, "codec") ?? "json") as Codec;
   const timeout = flag(args, "timeout");
   return ColmenaClient.connect({ url: args.url, codec, reconnect: false, requestTimeoutMs: timeout ? Number(timeout) : undefined });
@@ -13,7 +26,7 @@ export async function openClient(args: Args): Promise<ColmenaClient> {
  * A client logged in as the stored user: refreshes an expired access token
  * first, and saves rotated tokens. `required` makes "not logged in" an error.
  */
-export async function openSession(args: Args, required = true): Promise<ColmenaClient> {
+async function openSession(args: Args, required: boolean): Promise<ColmenaClient> {
   const client = await openClient(args);
   const creds = loadCredentials();
   if (!creds) {

@@ -3,7 +3,8 @@
  * Commands come from the registry in commands/index.ts.
  */
 import { ColmenaError } from "@colmena/client";
-import { parseArgs, UsageError, DEFAULT_URL } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { cliConfig, DEFAULT_URL } from "./config.ts";
 import { loadCommands } from "./commands/index.ts";
 import type { Command } from "./commands/command.ts";
 
@@ -23,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   const commands = await loadCommands();
   let cmd: Command | undefined;
   try {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, cliConfig.load(), commands.flatMap((c) => (c.options ? [c.options] : [])));
     if (args.command === "help" || args.flags.help) {
       process.stdout.write(usage(commands) + "\n");
       return 0;

@@ -5,7 +5,7 @@ import type { Args } from "./args.ts";
 import { flag } from "./args.ts";
 
 export async function readPassword(args: Args, label = "password"): Promise<string> {
-  const given = flag(args, "password") ?? process.env.COLMENA_PASSWORD;
+  const given = flag(args, "password") ?? args.config.password;
   if (given !== undefined) return given;
   const tty = process.stdin.isTTY === true;
   let muted = false;

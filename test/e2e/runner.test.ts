@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ColmenaClient } from "@colmena/client";
-import { INSTALL_HINT, ensureNatsServer, repoRoot } from "@colmena/runtime";
+import { INSTALL_HINT, ensureNatsServer, processAlive as alive, repoRoot } from "@colmena/runtime";
 import { freePort } from "@colmena/testing";
 
 const root = repoRoot();
@@ -62,15 +62,6 @@ async function waitFor(what: string, cond: () => boolean, r: Run, timeoutMs: num
     if (r.proc.exitCode !== null) throw new Error(`exited (${r.proc.exitCode}) before ${what}:\n${r.stdout()}\n${r.stderr()}`);
     if (Date.now() > deadline) throw new Error(`no ${what} in ${timeoutMs} ms:\n${r.stdout()}\n${r.stderr()}`);
     await sleep(100);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

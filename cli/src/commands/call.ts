@@ -1,6 +1,6 @@
 /** Generic commands: call any op, and listen to events. */
 import { flag, UsageError, type Args } from "../args.ts";
-import { openSession } from "../connect.ts";
+import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
 
 function dataArg(args: Args, index: number): Record<string, unknown> | undefined {
@@ -25,31 +25,27 @@ export const commands: Command[] = [
       const op = args.positionals[0];
       if (!op) throw new UsageError("an op is required, e.g. colmena call ping");
       const data = dataArg(args, 1);
-      const client = await openSession(args, false);
-      try {
-        printJson(await client.request(op, data));
-      } finally {
-        client.close();
-      }
+      await withClient(args, "optional", async (client) => printJson(await client.request(op, data)));
     },
   },
   {
     name: "listen",
     usage: "[<op> [json]] [--event NAME]",
     summary: "print pushed events as JSON lines until Ctrl-C; an op given first (e.g. chat.join) runs on the same connection",
-    async run(args) {
-      const client = await openSession(args);
-      const only = flag(args, "event") ?? "*";
-      const ended = new Promise<void>((resolve) => {
-        client.onStatus((s) => s.type === "closed" && resolve());
-        process.once("SIGINT", () => { client.close(); resolve(); });
-        process.once("SIGTERM", () => { client.close(); resolve(); });
-      });
-      client.on(only, (_data, frame) => process.stdout.write(JSON.stringify(frame) + "\n"));
-      const op = args.positionals[0];
-      if (op) printJson(await client.request(op, dataArg(args, 1)));
-      process.stderr.write(`listening for ${only === "*" ? "all events" : only} as ${client.session?.username}; Ctrl-C to stop\n`);
-      await ended;
-    },
+    options: { event: { type: "string" } },
+    run: (args) =>
+      withClient(args, "session", async (client) => {
+        const only = flag(args, "event") ?? "*";
+        const ended = new Promise<void>((resolve) => {
+          client.onStatus((s) => s.type === "closed" && resolve());
+          process.once("SIGINT", () => resolve());
+          process.once("SIGTERM", () => resolve());
+        });
+        client.on(only, (_data, frame) => process.stdout.write(JSON.stringify(frame) + "\n"));
+        const op = args.positionals[0];
+        if (op) printJson(await client.request(op, dataArg(args, 1)));
+        process.stderr.write(`listening for ${only === "*" ? "all events" : only} as ${client.session?.username}; Ctrl-C to stop\n`);
+        await ended;
+      }),
   },
 ];

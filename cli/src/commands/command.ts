@@ -1,4 +1,4 @@
-import type { Args } from "../args.ts";
+import type { Args, Options } from "../args.ts";
 
 /** One `colmena` subcommand. `run` resolves with the exit code (0 when it returns nothing). */
 export interface Command {
@@ -6,6 +6,8 @@ export interface Command {
   /** Arguments after the name, e.g. `<user> [--password P]`. */
   usage: string;
   summary: string;
+  /** The flags it takes beyond the global ones (`node:util` parseArgs options). */
+  options?: Options;
   run(args: Args): Promise<number | void>;
 }
 

@@ -1,12 +1,12 @@
 /** `colmena status`: is the gateway up, ready, and which services run (for admins). */
 import { ColmenaError } from "@colmena/client";
 import { flag, type Args } from "../args.ts";
-import { openSession } from "../connect.ts";
+import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
 
 /** The gateway's HTTP base URL: `--http`, `COLMENA_HTTP_URL`, or the `--url` host on port 7480. */
 export function httpBase(args: Args): string {
-  const given = flag(args, "http") ?? process.env.COLMENA_HTTP_URL;
+  const given = flag(args, "http") ?? args.config.httpUrl;
   if (given) return given.replace(/\/$/, "");
   const u = new URL(args.url);
   if (u.protocol.startsWith("ws")) return `${u.protocol === "wss:" ? "https" : "http"}://${u.host}`;
@@ -35,43 +35,45 @@ export const commands: Command[] = [
     name: "status",
     usage: "[--http URL] [--json]",
     summary: "gateway health and readiness, and the running services when logged in as an admin",
+    options: { http: { type: "string" }, json: { type: "boolean" } },
     async run(args) {
       const http = httpBase(args);
       const [healthz, readyz] = await Promise.all([probe(`${http}/healthz`), probe(`${http}/readyz`)]);
       const line = (k: string, v: string) => process.stdout.write(`${k.padEnd(10)}${v}\n`);
       line("healthz", healthz);
       line("readyz", readyz);
-      let client;
+      const code = healthz.startsWith("200") ? 0 : 1;
+      let connected = false;
       try {
-        client = await openSession(args, false);
+        return await withClient(args, "optional", async (client) => {
+          connected = true;
+          const hello = await client.request<{ version: string; protocol: number }>("hello", { client: "colmena-cli" });
+          line("gateway", `${args.url} (colmena ${hello.version}, protocol ${hello.protocol})`);
+          if (!client.session) {
+            line("services", "log in as an admin (COLMENA_ADMINS) to list them");
+            return code;
+          }
+          try {
+            const { services } = await client.request<{ services: ServiceInfo[] }>("sys.services");
+            if (args.flags.json) printJson(services);
+            else
+              for (const s of services) {
+                const reqs = s.endpoints.reduce((n, e) => n + e.num_requests, 0);
+                const errs = s.endpoints.reduce((n, e) => n + e.num_errors, 0);
+                line(s.name, `${s.id} v${s.version}: ${s.endpoints.length} endpoints, ${reqs} requests, ${errs} errors`);
+              }
+          } catch (err) {
+            if (!ColmenaError.is(err, "forbidden")) throw err;
+            line("services", `${client.session.username} is not an admin (COLMENA_ADMINS)`);
+          }
+          return code;
+        });
       } catch (err) {
+        // A gateway that cannot be reached is part of the report; a failure after connecting is an error.
+        if (connected) throw err;
         line("gateway", `${args.url}: ${(err as Error).message}`);
         return 1;
       }
-      try {
-        const hello = await client.request<{ version: string; protocol: number }>("hello", { client: "colmena-cli" });
-        line("gateway", `${args.url} (colmena ${hello.version}, protocol ${hello.protocol})`);
-        if (!client.session) {
-          line("services", "log in as an admin (COLMENA_ADMINS) to list them");
-          return healthz.startsWith("200") ? 0 : 1;
-        }
-        try {
-          const { services } = await client.request<{ services: ServiceInfo[] }>("sys.services");
-          if (args.flags.json) printJson(services);
-          else
-            for (const s of services) {
-              const reqs = s.endpoints.reduce((n, e) => n + e.num_requests, 0);
-              const errs = s.endpoints.reduce((n, e) => n + e.num_errors, 0);
-              line(s.name, `${s.id} v${s.version}: ${s.endpoints.length} endpoints, ${reqs} requests, ${errs} errors`);
-            }
-        } catch (err) {
-          if (!ColmenaError.is(err, "forbidden")) throw err;
-          line("services", `${client.session.username} is not an admin (COLMENA_ADMINS)`);
-        }
-      } finally {
-        client.close();
-      }
-      return healthz.startsWith("200") ? 0 : 1;
     },
   },
 ];

@@ -1,9 +1,9 @@
 /**
  * `colmena tasks ...`: submit, get, list, cancel and watch tasks (protocol.md
- * section 5) as the logged-in user. Options take the `--name=value` form.
+ * section 5) as the logged-in user.
  */
-import { UsageError, type Args } from "../args.ts";
-import { openSession } from "../connect.ts";
+import { flag, UsageError, type Args, type Options } from "../args.ts";
+import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
 
 const USAGE = [
@@ -14,14 +14,13 @@ const USAGE = [
   "watch [<task_id>]   (prints task.done / task.failed / task.progress events; with an id, until that task ends)",
 ].join("\n       colmena tasks ");
 
-function opt(args: Args, name: string): string | undefined {
-  const v = args.flags[name];
-  if (v === true) throw new UsageError(`--${name} needs a value: --${name}=VALUE`);
-  return typeof v === "string" ? v : undefined;
-}
+const OPTIONS: Options = Object.fromEntries([
+  ["wait", { type: "boolean" }],
+  ...["priority", "delay", "attempts", "key", "status", "limit", "before"].map((name) => [name, { type: "string" }]),
+]);
 
 function intOpt(args: Args, name: string): number | undefined {
-  const v = opt(args, name);
+  const v = flag(args, name);
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, not ${v}`);
@@ -43,19 +42,18 @@ export function submitData(args: Args): Record<string, unknown> {
     const n = intOpt(args, flag);
     if (n !== undefined) data[field] = n;
   }
-  const priority = opt(args, "priority");
+  const priority = flag(args, "priority");
   if (priority) data.priority = priority;
-  const key = opt(args, "key");
+  const key = flag(args, "key");
   if (key) data.idempotency_key = key;
   return data;
 }
 
-async function watch(args: Args): Promise<number> {
+function watch(args: Args): Promise<number> {
   const only = args.positionals[1];
-  const client = await openSession(args);
-  return await new Promise<number>((resolve, reject) => {
+  return withClient(args, "session", (client) => new Promise<number>((resolve, reject) => {
     let code = 0;
-    const end = () => { client.close(); resolve(code); };
+    const end = () => resolve(code);
     for (const event of ["task.done", "task.failed", "task.progress"]) {
       client.on(event, (data, frame) => {
         const d = data as { task_id?: string };
@@ -79,9 +77,9 @@ async function watch(args: Args): Promise<number> {
           code = rec.status === "done" ? 0 : 1;
           end();
         }
-      }, (err) => { client.close(); reject(err); });
+      }, reject);
     }
-  });
+  }));
 }
 
 export const commands: Command[] = [
@@ -89,6 +87,7 @@ export const commands: Command[] = [
     name: "tasks",
     usage: "submit|get|list|cancel|watch ...",
     summary: "durable tasks: submit one, look at them, cancel, or watch their events",
+    options: OPTIONS,
     async run(args) {
       const sub = args.positionals[0];
       if (sub === "watch") return watch(args);
@@ -109,7 +108,7 @@ export const commands: Command[] = [
         case "list": {
           op = "tasks.list";
           data = {};
-          const status = opt(args, "status");
+          const status = flag(args, "status");
           if (status) data.status = status;
           for (const f of ["limit", "before"]) {
             const n = intOpt(args, f);
@@ -120,12 +119,7 @@ export const commands: Command[] = [
         default:
           throw new UsageError(`usage: colmena tasks ${USAGE}`);
       }
-      const client = await openSession(args);
-      try {
-        printJson(await client.request(op, data, timeoutMs ? { timeoutMs } : {}));
-      } finally {
-        client.close();
-      }
+      await withClient(args, "session", async (client) => printJson(await client.request(op, data, timeoutMs ? { timeoutMs } : {})));
     },
   },
 ];

@@ -4,12 +4,10 @@
  * ports unless 0 is asked for. It runs in its own process group so that
  * Ctrl-C reaches only the runner, which stops it last, after the services.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { ensureNatsServer, natsConfig, syncSetting } from "@colmena/runtime";
+import { ensureNatsServer, launchNats, natsConfig, NatsStartError, stopPid, type NatsExit } from "@colmena/runtime";
 
 /** A failure the runner explains in one sentence and exits 1 on. */
 export class RunnerError extends Error {
@@ -21,15 +19,16 @@ export interface LocalNats {
   monitorUrl: string;
   pid: number;
   bin: string;
-  stop(): Promise<void>;
+  /** Stops the server; resolves with how it ended (clean: exit code 0, as nats-server 2.11+ gives after SIGTERM). */
+  stop(): Promise<NatsExit>;
 }
 
 export interface LocalNatsOptions {
   home: string;
   port: number;
   monitorPort: number;
-  /** The value of COLMENA_NATS_SYNC. */
-  sync?: string;
+  /** The COLMENA_NATS_SYNC setting: `always`, a duration, or null for the server's default. */
+  sync: string | null;
   log: (line: string) => void;
 }
 
@@ -42,59 +41,21 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Stops a nats-server that an earlier run left behind (killed before it could clean up). */
 async function stopLeftover(pidFile: string, conf: string, log: (s: string) => void): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, "utf8").trim());
   rmSync(pidFile, { force: true });
-  if (!pid || !alive(pid)) return;
+  if (!pid) return;
   let cmdline = "";
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
   } catch {
-    return; // cannot tell what it is: leave it alone
+    return; // gone, or cannot tell what it is: leave it alone
   }
   if (!cmdline.includes("nats-server") || !cmdline.includes(conf)) return;
   log(`stopping the nats-server an earlier run left behind (pid ${pid})`);
-  process.kill(pid, "SIGTERM");
-  for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
-  if (alive(pid)) process.kill(pid, "SIGKILL");
-}
-
-async function waitReady(portsDir: string, proc: ChildProcess, logFile: string): Promise<{ url: string; monitorUrl: string }> {
-  const deadline = Date.now() + 30_000;
-  let ports: { url: string; monitorUrl: string } | null = null;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      const tail = existsSync(logFile) ? readFileSync(logFile, "utf8").trim().split("\n").slice(-3).join(" | ") : "";
-      throw new RunnerError(`nats-server exited at start (${tail || `code ${proc.exitCode}`}); its log is ${logFile}`);
-    }
-    if (!ports) {
-      const f = readdirSync(portsDir).find((n) => n.endsWith(".ports"));
-      if (f) {
-        try {
-          const p = JSON.parse(readFileSync(join(portsDir, f), "utf8")) as { nats: string[]; monitoring: string[] };
-          ports = { url: p.nats[0], monitorUrl: p.monitoring[0] };
-        } catch { /* half-written */ }
-      }
-    } else {
-      try {
-        const r = await fetch(`${ports.monitorUrl}/healthz?js-enabled-only=true`);
-        if (r.ok) return ports;
-      } catch { /* not yet */ }
-    }
-    await sleep(50);
-  }
-  throw new RunnerError(`nats-server did not become healthy in 30 s; its log is ${logFile}`);
+  await stopPid(pid);
 }
 
 /** Starts nats-server for the runner; throws RunnerError with a one-sentence reason. */
@@ -107,7 +68,7 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
   }
   const dir = join(o.home, "nats");
   const portsDir = join(dir, "ports");
-  mkdirSync(portsDir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const conf = join(dir, "nats.conf");
   const pidFile = join(dir, "nats.pid");
   const logFile = join(dir, "nats.log");
@@ -118,35 +79,24 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
         `Port ${port} (${what}) is already taken, probably by another nats-server: stop it, choose another port with ${env}, or set NATS_URL=nats://127.0.0.1:${o.port} to use the server that is there.`,
       );
   }
-  for (const f of readdirSync(portsDir)) rmSync(join(portsDir, f), { force: true });
-  const sync = syncSetting(o.sync) ?? "lazy";
   // nats-server takes -1 for "any free port"; 0 would mean its default port.
-  writeFileSync(conf, natsConfig({ serverName: "colmena-local", port: o.port || -1, monitorPort: o.monitorPort || -1, storeDir: join(dir, "js"), sync }));
+  writeFileSync(conf, natsConfig({ serverName: "colmena-local", port: o.port || -1, monitorPort: o.monitorPort || -1, storeDir: join(dir, "js"), sync: o.sync ?? "lazy" }));
   o.log(`starting ${bin} (JetStream in ${join(dir, "js")}, log ${logFile}) ...`);
-  const out = openSync(logFile, "a");
-  const proc = spawn(bin, ["-c", conf, "--ports_file_dir", portsDir], { detached: true, stdio: ["ignore", out, out] });
-  closeSync(out);
-  const pid = proc.pid!;
-  writeFileSync(pidFile, String(pid));
-  // If the runner dies without stopping it, take the server down with it.
-  const onExit = () => { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } };
-  process.on("exit", onExit);
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  const stop = async () => {
-    process.off("exit", onExit);
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill("SIGTERM");
-      const hard = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(hard);
-    }
-    rmSync(pidFile, { force: true });
-  };
+  let proc;
   try {
-    const { url, monitorUrl } = await waitReady(portsDir, proc, logFile);
-    return { url, monitorUrl, pid, bin, stop };
+    proc = await launchNats({
+      bin, config: conf, portsDir, logFile, detached: true,
+      healthPath: "/healthz?js-enabled-only=true",
+      onSpawn: (pid) => writeFileSync(pidFile, String(pid)),
+    });
   } catch (err) {
-    await stop();
-    throw err;
+    rmSync(pidFile, { force: true });
+    throw err instanceof NatsStartError ? new RunnerError(err.message) : err;
   }
+  const stop = async () => {
+    const exit = await proc.stop();
+    rmSync(pidFile, { force: true });
+    return exit;
+  };
+  return { url: proc.url, monitorUrl: proc.monitorUrl, pid: proc.pid, bin, stop };
 }

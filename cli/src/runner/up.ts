@@ -7,27 +7,35 @@ import { join } from "node:path";
 import { colmenaHome, connectNats, createLogger, Lifecycle, unknownEnv } from "@colmena/runtime";
 import { formatEndpoints } from "./endpoints.ts";
 import { RunnerError, startLocalNats } from "./nats.ts";
-import { runnerConfig } from "./config.ts";
+import { runnerConfig, type RunnerConfig } from "./config.ts";
 import { services } from "./services.ts";
 import { startServices } from "./start-services.ts";
 
 /** Exit code -1 means "running": the process exits from the signal handler. */
 export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const say = (line: string) => process.stderr.write(`colmena: ${line}\n`);
-  // The services log JSON; warnings and errors only, unless asked for more.
-  const log = createLogger({ service: "runner", level: env.COLMENA_LOG_LEVEL ?? "warn" });
+  let config: RunnerConfig;
+  try {
+    config = runnerConfig.load(env);
+  } catch (err) {
+    say((err as Error).message);
+    return 1;
+  }
+  const log = createLogger({ service: "runner", level: config.logLevel });
   const lifecycle = new Lifecycle(log);
   // Registered first, so it runs last: everything else has stopped by then.
   let quiet = false;
   lifecycle.onClose("goodbye", () => quiet || say("everything stopped"));
   try {
-    const config = runnerConfig.load(env);
-    const home = colmenaHome();
-    let natsUrl = env.NATS_URL;
+    const home = colmenaHome(config.home);
+    let natsUrl = config.natsUrl;
     let natsMonitorUrl: string | undefined;
     if (!natsUrl) {
-      const nats = await startLocalNats({ home, port: config.natsPort, monitorPort: config.natsMonitorPort, sync: env.COLMENA_NATS_SYNC, log: say });
-      lifecycle.onClose("nats-server", () => nats.stop());
+      const nats = await startLocalNats({ home, port: config.natsPort, monitorPort: config.natsMonitorPort, sync: config.natsSync, log: say });
+      lifecycle.onClose("nats-server", async () => {
+        const exit = await nats.stop();
+        if (!exit.clean) say(`nats-server did not stop cleanly (${exit.signal ?? `exit code ${exit.code}`}); its log is ${join(home, "nats", "nats.log")}`);
+      });
       natsUrl = nats.url;
       natsMonitorUrl = nats.monitorUrl;
     }
@@ -37,17 +45,18 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
     ]);
     lifecycle.onClose("nats connection", () => nc.drain());
     const serviceEnv: NodeJS.ProcessEnv = {
+      // The original task client sends frames without logging in; locally that is allowed by default.
+      COLMENA_LEGACY_ANONYMOUS: "true",
+      // Read models under this runner's home, whatever COLMENA_HOME says.
+      COLMENA_DATA_DIR: join(home, "data"),
       ...env,
       NATS_URL: natsUrl,
-      // The original task client sends frames without logging in; locally that is allowed by default.
-      COLMENA_LEGACY_ANONYMOUS: env.COLMENA_LEGACY_ANONYMOUS ?? "true",
-      COLMENA_DATA_DIR: env.COLMENA_DATA_DIR ?? join(home, "data"),
     };
     const started = await startServices(services, { nc, log, env: serviceEnv }, (name, s) => lifecycle.onClose(name, () => s.stop()));
     stopOnSignals(lifecycle, say);
     if (started.gatewayPorts) {
       process.stdout.write(
-        formatEndpoints({ host: serviceEnv.COLMENA_HOST, ports: started.gatewayPorts, natsUrl, natsMonitorUrl, home, services: started.running.map((r) => r.name) }) + "\n",
+        formatEndpoints({ host: config.host, ports: started.gatewayPorts, natsUrl, natsMonitorUrl, home, services: started.running.map((r) => r.name) }) + "\n",
       );
     }
     const unknown = unknownEnv(env);

@@ -25,13 +25,16 @@ export const AUTH_KEYS_BUCKET = "colmena_auth_keys";
 const PRIVATE_KEY = "signing.private";
 const PUBLIC_PREFIX = "signing.public.";
 
-async function bucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(AUTH_KEYS_BUCKET, { history: 1, replicas: Number(process.env.COLMENA_STREAM_REPLICAS ?? 1) });
+async function bucket(nc: NatsConnection, replicas: number): Promise<KV> {
+  return new Kvm(nc).create(AUTH_KEYS_BUCKET, { history: 1, replicas });
 }
 
-/** The signing key for `auth`: from PEM config, or the cluster-wide one in KV (created on first use). */
-export async function loadSigningKey(nc: NatsConnection, pem?: string): Promise<SigningKey> {
-  const kv = await bucket(nc);
+/**
+ * The signing key for `auth`: from PEM config, or the cluster-wide one in KV
+ * (created on first use, at `replicas`: auth's `COLMENA_STREAM_REPLICAS`).
+ */
+export async function loadSigningKey(nc: NatsConnection, pem?: string, replicas = 1): Promise<SigningKey> {
+  const kv = await bucket(nc, replicas);
   let key: SigningKey;
   if (pem) {
     key = signingKeyFromPem(pem);
@@ -64,9 +67,10 @@ export class PublicKeys {
     this.firstKey = new Promise((r) => (this.resolveFirst = r));
   }
 
-  static async watch(nc: NatsConnection, log: Logger): Promise<PublicKeys> {
+  /** Watches the bucket, creating it at `replicas` when no auth instance has yet. */
+  static async watch(nc: NatsConnection, log: Logger, replicas = 1): Promise<PublicKeys> {
     const pk = new PublicKeys();
-    const kv = await bucket(nc);
+    const kv = await bucket(nc, replicas);
     const iter = await kv.watch({ key: `${PUBLIC_PREFIX}>` });
     pk.stopWatch = () => iter.stop();
     void (async () => {

@@ -15,7 +15,7 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
 export type Settings = Record<string, Setting>;
 export type ConfigOf<S extends Settings> = Readonly<{ [K in keyof S]: z.output<S[K]["schema"]> }>;
 
-const knownEnv = new Set<string>(["COLMENA_NATS_SYNC", "COLMENA_HOME"]);
+const knownEnv = new Set<string>();
 
 /** Declares a setting; `schema` should carry its default. */
 export function setting<T extends z.ZodType>(env: string, schema: T, doc: string): Setting<T> {
@@ -64,10 +64,30 @@ export const list = () =>
     .default("")
     .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const logLevel = (def: (typeof LOG_LEVELS)[number]) => z.enum(LOG_LEVELS).default(def);
+
+/**
+ * `COLMENA_NATS_SYNC`: `always` (the default: every write fsynced, design.md
+ * section 8), `lazy` (the server's own 2 min flush, written as null), or a duration.
+ */
+export const natsSync = () =>
+  z
+    .string()
+    .default("always")
+    .transform((v, ctx) => {
+      v = v.trim();
+      if (v === "" || v === "always") return "always";
+      if (v === "lazy" || v === "default") return null;
+      if (/^\d+(ms|s|m|h)$/.test(v)) return v;
+      ctx.addIssue({ code: "custom", message: `must be "always", "lazy" or a duration like "10s"` });
+      return z.NEVER;
+    });
+
 /** Settings every process shares. */
 export const commonSettings = {
   natsUrl: setting("NATS_URL", z.string().default("nats://127.0.0.1:4222"), "NATS server URL(s), comma-separated"),
-  logLevel: setting("COLMENA_LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"), "log level"),
+  logLevel: setting("COLMENA_LOG_LEVEL", logLevel("info"), "log level"),
   instance: setting("COLMENA_INSTANCE", z.string().default(`${hostname()}-${process.pid}`), "this instance's readable id"),
   dataDir: setting("COLMENA_DATA_DIR", z.string().optional(), "where read models keep their SQLite files (default: .colmena/data)"),
   requestTimeoutMs: setting("COLMENA_REQUEST_TIMEOUT_MS", int(10_000), "how long the gateway waits for a service"),
@@ -76,3 +96,21 @@ export const commonSettings = {
 };
 export const commonConfig = defineConfig(commonSettings);
 export type CommonConfig = ConfigOf<typeof commonSettings>;
+
+/**
+ * Settings of this checkout and machine, needed by library code that no
+ * service config reaches (the nats-server installer and launcher, the state
+ * folder): validated on first use, then frozen for the life of the process.
+ */
+export const localSettings = {
+  home: setting("COLMENA_HOME", z.string().optional(), "where the local runner keeps its state (default: .colmena in the checkout)"),
+  natsServerBin: setting("NATS_SERVER_BIN", z.string().optional(), "the nats-server binary to use before PATH and .colmena/bin"),
+  natsInstall: setting("COLMENA_NATS_INSTALL", z.enum(["auto", "never"]).default("auto"), "`never` stops Colmena fetching nats-server from Debian"),
+  natsSync: setting("COLMENA_NATS_SYNC", natsSync(), "JetStream sync_interval of the nats-servers Colmena starts: always, lazy, or a duration"),
+};
+export type LocalConfig = ConfigOf<typeof localSettings>;
+const localDef = defineConfig(localSettings);
+let local: LocalConfig | undefined;
+export function localConfig(): LocalConfig {
+  return (local ??= localDef.load());
+}

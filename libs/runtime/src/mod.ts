@@ -1,5 +1,5 @@
-export { bool, commonConfig, commonSettings, defineConfig, int, list, setting, unknownEnv } from "./config.ts";
-export type { CommonConfig, ConfigDef, ConfigOf, Setting, Settings } from "./config.ts";
+export { LOG_LEVELS, bool, commonConfig, commonSettings, defineConfig, int, list, localConfig, localSettings, logLevel, natsSync, setting, unknownEnv } from "./config.ts";
+export type { CommonConfig, ConfigDef, ConfigOf, LocalConfig, Setting, Settings } from "./config.ts";
 export { connectNats } from "./connect.ts";
 export type { ConnectOptions } from "./connect.ts";
 export { Lifecycle } from "./lifecycle.ts";
@@ -7,7 +7,9 @@ export { createLogger, silentLogger } from "./logger.ts";
 export type { Logger } from "./logger.ts";
 export { counter, gauge, histogram, metrics } from "./metrics.ts";
 export { INSTALL_HINT, ensureNatsServer, findNatsServer, natsVersion } from "./nats-binary.ts";
-export { natsConfig, syncSetting } from "./nats-config.ts";
+export { DEFAULT_MAX_FRAME_BYTES, NATS_MAX_PAYLOAD, natsConfig } from "./nats-config.ts";
+export { NatsStartError, launchNats, processAlive, stopPid } from "./nats-launcher.ts";
+export type { NatsExit, NatsLaunchOptions, NatsProcess } from "./nats-launcher.ts";
 export type { NatsConfigOptions } from "./nats-config.ts";
 export { colmenaHome, repoRoot } from "./paths.ts";
 export { publishEvent } from "./push.ts";

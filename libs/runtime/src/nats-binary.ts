@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { localConfig } from "./config.ts";
 import { colmenaHome } from "./paths.ts";
 
 export const MIN_NATS_VERSION: [number, number] = [2, 14];
@@ -42,7 +43,7 @@ export function localBinary(): string {
 
 /** A usable nats-server: `NATS_SERVER_BIN`, then PATH, then `.colmena/bin`; or null. */
 export function findNatsServer(): string | null {
-  const candidates = [process.env.NATS_SERVER_BIN, ...onPath("nats-server"), localBinary()].filter(
+  const candidates = [localConfig().natsServerBin, ...onPath("nats-server"), localBinary()].filter(
     (p): p is string => !!p && existsSync(p),
   );
   return candidates.find((p) => recentEnough(natsVersion(p))) ?? null;
@@ -118,7 +119,7 @@ export function installFromDebian(log: (s: string) => void = (s) => console.erro
  * `COLMENA_NATS_INSTALL=never` skips the Debian fetch (offline machines, tests of the failure path).
  */
 export function ensureNatsServer(log?: (s: string) => void): string {
-  const bin = findNatsServer() ?? (process.env.COLMENA_NATS_INSTALL === "never" ? null : installFromDebian(log));
+  const bin = findNatsServer() ?? (localConfig().natsInstall === "never" ? null : installFromDebian(log));
   if (!bin) throw new Error(INSTALL_HINT);
   return bin;
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { localConfig } from "./config.ts";
 
 /** The repository root: the nearest folder above this file whose package.json declares workspaces. */
 export function repoRoot(): string {
@@ -15,6 +16,6 @@ export function repoRoot(): string {
 }
 
 /** Where the local runner keeps its state (`./.colmena/`), overridable with `COLMENA_HOME`. */
-export function colmenaHome(): string {
-  return resolve(process.env.COLMENA_HOME ?? join(repoRoot(), ".colmena"));
+export function colmenaHome(home: string | undefined = localConfig().home): string {
+  return resolve(home ?? join(repoRoot(), ".colmena"));
 }

@@ -82,11 +82,11 @@ export function dropUserSchema(db: Database.Database): void {
 
 /**
  * Where an instance keeps a service's read model:
- * `${COLMENA_DATA_DIR ?? colmenaHome()/data}/${service}-${instance}.sqlite`.
- * Creates the folder.
+ * `${dataDir ?? colmenaHome()/data}/${service}-${instance}.sqlite`, `dataDir`
+ * being the service's `COLMENA_DATA_DIR` setting. Creates the folder.
  */
-export function readModelFile(service: string, instance: string): string {
-  const dir = process.env.COLMENA_DATA_DIR ?? join(colmenaHome(), "data");
+export function readModelFile(service: string, instance: string, dataDir?: string): string {
+  const dir = dataDir ?? join(colmenaHome(), "data");
   mkdirSync(dir, { recursive: true });
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_");
   return join(dir, `${safe(service)}-${safe(instance)}.sqlite`);

@@ -5,13 +5,14 @@ export type StreamSpec = Partial<StreamConfig> & { name: string; subjects: strin
 
 /**
  * Creates a stream, or updates it to this spec when it exists, so every
- * instance can call it at start. Defaults: file storage, `COLMENA_STREAM_REPLICAS`
- * replicas, and a 2 min duplicate window for `Nats-Msg-Id`.
+ * instance can call it at start. Defaults: file storage, one replica (callers
+ * pass `num_replicas` from their `COLMENA_STREAM_REPLICAS` setting), and a
+ * 2 min duplicate window for `Nats-Msg-Id`.
  */
 export async function ensureStream(nc: NatsConnection | JetStreamManager, spec: StreamSpec): Promise<JetStreamManager> {
   const jsm = "streams" in nc ? nc : await jetstreamManager(nc);
   const cfg: Partial<StreamConfig> = {
-    num_replicas: Number(process.env.COLMENA_STREAM_REPLICAS ?? 1),
+    num_replicas: 1,
     duplicate_window: 120_000_000_000,
     ...spec,
   };

@@ -158,9 +158,7 @@ test("read model - deleting the SQLite file rebuilds the same state", async (t) 
   const { stream, subj, subjects } = await setup("rmdel");
   await ensureStream(nc, { name: stream, subjects });
   const dir = tempDir(t);
-  process.env.COLMENA_DATA_DIR = dir;
-  const file = readModelFile("svc", "inst-1");
-  delete process.env.COLMENA_DATA_DIR;
+  const file = readModelFile("svc", "inst-1", dir);
   assert.equal(file, join(dir, "svc-inst-1.sqlite"));
   let rm = await open(t, itemsModel(nc, stream, file));
   for (let i = 0; i < 120; i++) {

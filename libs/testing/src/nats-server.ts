@@ -1,15 +1,16 @@
 /**
  * A real nats-server for tests, in the manner of nats.js's launcher: a temp
  * config and JetStream dir, random ports (`-1` plus a ports file), waits until
- * it accepts, `stop()` that always cleans up, and `await using` support.
+ * it accepts, `stop()` that always cleans up, and `await using` support. The
+ * process itself is started and stopped by libs/runtime's launchNats, which
+ * the local runner uses too.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureNatsServer, natsConfig } from "@colmena/runtime";
+import { ensureNatsServer, launchNats, natsConfig, type NatsExit, type NatsProcess } from "@colmena/runtime";
 
 export interface NatsServer extends AsyncDisposable {
   readonly url: string;
@@ -19,8 +20,8 @@ export interface NatsServer extends AsyncDisposable {
   readonly name: string;
   /** The server process id, or null while it is stopped. */
   pid(): number | null;
-  /** Sends a signal (SIGKILL simulates a crash) and waits for the process to exit. */
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a signal (SIGKILL simulates a crash) and waits for the process to exit; says how it ended (null: it was not running). */
+  kill(signal?: NodeJS.Signals): Promise<NatsExit | null>;
   /** Starts the server again on the same ports and store. */
   restart(): Promise<void>;
   /** Stops the server and removes its files. Safe to call twice. */
@@ -36,14 +37,6 @@ export interface StartNatsOptions {
   maxBufferedMsgs?: number;
 }
 
-const running = new Set<NatsServer>();
-process.once("exit", () => {
-  for (const s of running) {
-    const pid = s.pid();
-    if (pid) try { process.kill(pid, "SIGKILL"); } catch { /* gone already */ }
-  }
-});
-
 /** A free TCP port on loopback (for cluster routes, which need known ports). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,35 +48,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
     });
   });
-}
-
-async function waitForPorts(dir: string, pid: number, proc: ChildProcess, log: () => string): Promise<{ nats: string; monitor: string }> {
-  const file = join(dir, `nats-server_${pid}.ports`);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}:\n${log()}`);
-    if (existsSync(file)) {
-      try {
-        const p = JSON.parse(readFileSync(file, "utf8")) as { nats: string[]; monitoring?: string[] };
-        return { nats: p.nats[0], monitor: p.monitoring?.[0] ?? "" };
-      } catch { /* half-written */ }
-    }
-    await sleep(20);
-  }
-  throw new Error(`nats-server did not start in 15 s:\n${log()}`);
-}
-
-async function waitHealthy(monitorUrl: string, jetstream: boolean): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  const url = `${monitorUrl}/healthz${jetstream ? "?js-enabled-only=true" : ""}`;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch { /* not yet */ }
-    await sleep(50);
-  }
-  throw new Error(`nats-server at ${monitorUrl} not healthy in 30 s`);
 }
 
 async function waitMetaCluster(monitorUrl: string, size: number, timeoutMs: number): Promise<void> {
@@ -103,74 +67,45 @@ interface LaunchSpec {
   name: string;
   config: (port: number, monitorPort: number) => string;
   fixedPorts?: { port: number; monitorPort: number };
-  jetstream: boolean;
   debug?: boolean;
 }
 
 async function launch(spec: LaunchSpec, dir: string): Promise<NatsServer> {
   const bin = ensureNatsServer();
-  let proc: ChildProcess | null = null;
-  let output = "";
+  let proc: NatsProcess | null = null;
   let port = spec.fixedPorts?.port ?? -1;
   let monitorPort = spec.fixedPorts?.monitorPort ?? -1;
   let url = "";
   let monitorUrl = "";
 
-  const portsDir = join(dir, `${spec.name}-ports`);
-  mkdirSync(portsDir, { recursive: true });
   const startProc = async () => {
     const conf = join(dir, `${spec.name}.conf`);
     writeFileSync(conf, spec.config(port, monitorPort));
-    for (const f of readdirSync(portsDir)) rmSync(join(portsDir, f), { force: true });
-    output = "";
-    const p = spawn(bin, ["-c", conf, "--ports_file_dir", portsDir], { stdio: ["ignore", "pipe", "pipe"] });
-    proc = p;
-    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-20_000); if (spec.debug) process.stderr.write(b); };
-    p.stdout!.on("data", keep);
-    p.stderr!.on("data", keep);
-    const ports = await waitForPorts(portsDir, p.pid!, p, () => output);
-    url = ports.nats;
-    monitorUrl = ports.monitor;
+    proc = await launchNats({ bin, config: conf, portsDir: join(dir, `${spec.name}-ports`), echo: spec.debug });
+    // A restart keeps the ports the first start was given.
+    ({ url, monitorUrl } = proc);
     port = Number(new URL(url).port);
     monitorPort = Number(new URL(monitorUrl).port);
-    await waitHealthy(monitorUrl, false);
   };
-
   const kill = async (signal: NodeJS.Signals = "SIGTERM") => {
     const p = proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) { proc = null; return; }
-    const exited = new Promise<void>((r) => p.once("exit", () => r()));
-    p.kill(signal);
-    const hard = setTimeout(() => p.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(hard);
     proc = null;
+    return p ? await p.stop(signal) : null;
   };
 
-  try {
-    await startProc();
-  } catch (err) {
-    // A server that started but never got healthy must not outlive the failure:
-    // its piped output would keep the test process alive.
-    await kill("SIGKILL");
-    throw err;
-  }
+  await startProc();
   const server: NatsServer = {
     get url() { return url; },
     get port() { return port; },
     get monitorUrl() { return monitorUrl; },
     storeDir: join(dir, "js"),
     name: spec.name,
-    pid: () => proc?.pid ?? null,
+    pid: () => (proc?.running() ? proc.pid : null),
     kill,
     restart: async () => { await kill(); await startProc(); },
-    stop: async () => {
-      await kill();
-      running.delete(server);
-    },
+    stop: async () => { await kill(); },
     [Symbol.asyncDispose]: () => server.stop(),
   };
-  running.add(server);
   return server;
 }
 
@@ -181,7 +116,6 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
   const server = await launch(
     {
       name: "n1",
-      jetstream,
       debug: opts.debug,
       config: (port, monitorPort) =>
         natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always", maxBufferedMsgs: opts.maxBufferedMsgs }),
@@ -229,7 +163,6 @@ async function startNatsClusterOnce(size: number, opts: StartNatsOptions): Promi
       launch(
         {
           name: `n${i + 1}`,
-          jetstream: true,
           debug: opts.debug,
           fixedPorts: { port: clientPorts[i], monitorPort: monitorPorts[i] },
           config: (port, monitorPort) =>
@@ -255,15 +188,14 @@ async function startNatsClusterOnce(size: number, opts: StartNatsOptions): Promi
     rmSync(dir, { recursive: true, force: true });
     throw failed.reason;
   }
-  // Plain /healthz also waits for JetStream's meta group to be current on each
-  // node; then every node must know the meta leader and the full cluster size,
-  // or the first R3 stream can fail with "no suitable peers for placement".
+  // launchNats waited for each node's plain /healthz, which includes JetStream's
+  // meta group being current; then every node must know the meta leader and the
+  // full cluster size, or the first R3 stream can fail with "no suitable peers for placement".
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.all(servers.map((s) => waitHealthy(s.monitorUrl, false)));
     await Promise.all(servers.map((s) => waitMetaCluster(s.monitorUrl, size, 20_000)));
   } catch (err) {
     await stop();

@@ -38,3 +38,13 @@ test("testing - a 3-node cluster holds an R3 stream", async () => {
   assert.equal(si.cluster?.replicas?.length, 2);
   await nc.close();
 });
+
+test("testing - SIGTERM is a clean stop (nats-server 2.11+ exits 0), SIGKILL is not", async () => {
+  await using ns = await startNats();
+  assert.deepEqual(await ns.kill("SIGTERM"), { code: 0, signal: null, clean: true });
+  assert.equal(ns.pid(), null);
+  await ns.restart();
+  const exit = await ns.kill("SIGKILL");
+  assert.equal(exit?.clean, false);
+  assert.equal(exit?.signal, "SIGKILL");
+});

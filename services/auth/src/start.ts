@@ -34,7 +34,7 @@ export async function startAuth(deps: StartAuthDeps): Promise<RunningAuth> {
   const config = deps.config ?? authConfig.load(deps.env ?? process.env, deps.overrides);
   const log = deps.log;
   const store = await AuthStore.open(deps.nc, config.streamReplicas);
-  const key = await loadSigningKey(deps.nc, config.jwtPrivateKey);
+  const key = await loadSigningKey(deps.nc, config.jwtPrivateKey, config.streamReplicas);
   const service = createAuthService({ store, key, log, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS, scryptN: config.scryptN });
   const host = await ServiceHost.start({ nc: deps.nc, name: "auth", version: AUTH_VERSION, description: "users, passwords and tokens", log });
   host

@@ -27,12 +27,12 @@ class SingleKey extends Map<string, KeyObject> {
 export class TokenVerifier {
   private constructor(private readonly keys: ReadonlyMap<string, KeyObject>, private readonly watched?: PublicKeys) {}
 
-  static async create(nc: NatsConnection, log: Logger, publicKey?: string): Promise<TokenVerifier> {
+  static async create(nc: NatsConnection, log: Logger, publicKey?: string, replicas?: number): Promise<TokenVerifier> {
     if (publicKey) {
       const pem = publicKey.includes("-----BEGIN") ? publicKey : readPem(publicKey);
       return new TokenVerifier(new SingleKey(createPublicKey(pem)));
     }
-    const watched = await PublicKeys.watch(nc, log);
+    const watched = await PublicKeys.watch(nc, log, replicas);
     return new TokenVerifier(watched.keys, watched);
   }
 

@@ -3,7 +3,7 @@
  * Every listener binds dual-stack `::` by default; port 0 picks a free port.
  */
 import { z } from "zod";
-import { bool, commonSettings, defineConfig, int, list, setting, type ConfigOf } from "@colmena/runtime";
+import { DEFAULT_MAX_FRAME_BYTES, bool, commonSettings, defineConfig, int, list, setting, type ConfigOf } from "@colmena/runtime";
 
 const port = (def: number) => int(def).pipe(z.number().min(0).max(65_535));
 const positive = (def: number) => int(def).pipe(z.number().min(1));
@@ -16,7 +16,7 @@ export const gatewaySettings = {
   tlsCert: setting("COLMENA_TLS_CERT", z.string().optional(), "PEM certificate file for the TLS listener"),
   tlsKey: setting("COLMENA_TLS_KEY", z.string().optional(), "PEM private key file for the TLS listener"),
   httpPort: setting("COLMENA_HTTP_PORT", port(7480), "HTTP listener: /ws, /healthz, /readyz, /metrics"),
-  maxFrameBytes: setting("COLMENA_MAX_FRAME_BYTES", positive(1 << 20), "largest accepted frame, in bytes"),
+  maxFrameBytes: setting("COLMENA_MAX_FRAME_BYTES", positive(DEFAULT_MAX_FRAME_BYTES), "largest accepted frame, in bytes"),
   rateLimit: setting("COLMENA_RATE_LIMIT", positive(1000), "requests per second per connection (burst of as many)"),
   admins: setting("COLMENA_ADMINS", list(), "comma-separated usernames allowed to call sys.* ops"),
   idleTimeoutMs: setting("COLMENA_IDLE_TIMEOUT_MS", positive(300_000), "a connection that sends nothing this long is closed"),

@@ -4,14 +4,20 @@
  * Scale the roles apart: any number of API replicas (they share the queue
  * group and elect one scheduler) and any number of workers.
  */
+import { parseArgs } from "node:util";
 import { runServiceMain } from "@colmena/runtime";
 import { tasksConfig } from "./config.ts";
 import { startTasks, type TasksRole } from "./start.ts";
 
 function roleArg(argv: string[]): TasksRole | undefined {
-  const i = argv.findIndex((a) => a === "--role" || a.startsWith("--role="));
-  if (i < 0) return undefined;
-  const v = argv[i].includes("=") ? argv[i].split("=")[1] : argv[i + 1];
+  let v: string | undefined;
+  try {
+    v = parseArgs({ args: argv, options: { role: { type: "string" } } }).values.role;
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  if (v === undefined) return undefined;
   if (v !== "api" && v !== "worker" && v !== "all") {
     console.error(`--role must be api, worker or all, not ${JSON.stringify(v)}`);
     process.exit(2);

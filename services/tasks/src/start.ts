@@ -3,7 +3,6 @@
  * `api` (the four ops, the read model and the due-task scheduler), `worker`
  * (runs tasks from the work queue), or `all` (both, as the local runner does).
  */
-import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { endOfEvent, startTasksApi, type TaskEnd } from "./api.ts";
@@ -53,10 +52,7 @@ export interface RunningTasks {
 const filesInUse = new Set<string>();
 
 function modelFile(config: TasksConfig): string {
-  const base = (n: number) => {
-    const instance = n === 1 ? config.instance : `${config.instance}-${n}`;
-    return config.dataDir ? join(config.dataDir, `tasks-${instance.replace(/[^A-Za-z0-9_.-]/g, "_")}.sqlite`) : readModelFile("tasks", instance);
-  };
+  const base = (n: number) => readModelFile("tasks", n === 1 ? config.instance : `${config.instance}-${n}`, config.dataDir);
   let n = 1;
   while (filesInUse.has(base(n))) n++;
   return base(n);
@@ -66,7 +62,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   const config = deps.config ?? tasksConfig.load(deps.env ?? process.env, deps.overrides);
   const role = deps.role ?? config.role;
   const { nc, log } = deps;
-  const jsm = await ensureTaskStreams(nc);
+  const jsm = await ensureTaskStreams(nc, config.streamReplicas);
   // Only workers own the consumers' ack_wait (the stall timeout their heartbeats are sized to).
   if (role !== "api") await ensureWorkConsumers(jsm, config.ackWaitMs);
   const taskLog = await TaskLog.open(nc);
@@ -111,7 +107,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
       });
       const queries = new TaskQueries(model.db);
       view = { queries, lastSeq: () => model.lastSeq };
-      const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs);
+      const kv = await openTtlBucket(nc, LEADER_BUCKET, config.leaderTtlMs, config.streamReplicas);
       const retention = config.retentionMs > 0 ? { jsm, queries, taskLog, retentionMs: config.retentionMs, batch: config.retentionBatch, foldedSeq: () => model.lastSeq, log } : undefined;
       const instanceId = `${config.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       scheduler = new Scheduler({ kv, queries, taskLog, instanceId, ttlMs: config.leaderTtlMs, log, retention }).start();
@@ -126,7 +122,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
     }
 
     if (role !== "api") {
-      const kv = await openTtlBucket(nc, WORKER_IDS_BUCKET, 15_000);
+      const kv = await openTtlBucket(nc, WORKER_IDS_BUCKET, 15_000, config.streamReplicas);
       claim = await claimWorkerId(kv, 15_000, log, config.workerId);
       worker = new Worker({
         nc,

@@ -11,18 +11,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream } from "@colmena/runtime";
 import { LEADER_BUCKET, PRIORITIES, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, runFilter, workConsumer } from "./events.ts";
 
-const replicas = () => Number(process.env.COLMENA_STREAM_REPLICAS ?? 1);
-
 /**
  * The stream. A cluster that is still forming (or has a node down)
  * answers "no suitable peers" for a while: keep trying for up to 30 s
  * rather than fail the start.
  */
-export async function ensureTaskStreams(nc: NatsConnection): Promise<JetStreamManager> {
+export async function ensureTaskStreams(nc: NatsConnection, replicas: number): Promise<JetStreamManager> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      return await ensureStream(nc, { name: TASKS_STREAM, subjects: [allEvents] });
+      return await ensureStream(nc, { name: TASKS_STREAM, subjects: [allEvents], num_replicas: replicas });
     } catch (err) {
       const transient = /no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i.test(String((err as Error).message));
       if (!transient || Date.now() > deadline) throw err;
@@ -61,11 +59,11 @@ export async function ensureWorkConsumers(jsm: JetStreamManager, ackWaitMs: numb
   }
 }
 
-/** A KV bucket whose keys expire after `ttlMs` unless refreshed. */
-export async function openTtlBucket(nc: NatsConnection, name: typeof LEADER_BUCKET | typeof WORKER_IDS_BUCKET, ttlMs: number): Promise<KV> {
+/** A KV bucket whose keys expire after `ttlMs` unless refreshed, at `replicas` (`COLMENA_STREAM_REPLICAS`). */
+export async function openTtlBucket(nc: NatsConnection, name: typeof LEADER_BUCKET | typeof WORKER_IDS_BUCKET, ttlMs: number, replicas: number): Promise<KV> {
   const kvm = new Kvm(nc);
   try {
-    return await kvm.create(name, { ttl: ttlMs, history: 1, replicas: replicas() });
+    return await kvm.create(name, { ttl: ttlMs, history: 1, replicas });
   } catch {
     // Exists with another TTL (another instance configured differently): use it as it is.
     return await kvm.open(name);

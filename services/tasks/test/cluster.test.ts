@@ -6,15 +6,15 @@ import { TASKS_STREAM, type RunningTasks } from "@colmena/tasks";
 import { startNatsCluster } from "@colmena/testing";
 import { call, taskEvents, tasksFixture } from "./helpers.ts";
 
-// Streams and KV buckets at 3 replicas, as in production (read by ensureStream from the environment).
-process.env.COLMENA_STREAM_REPLICAS = "3";
+/** Streams and KV buckets at 3 replicas, as in production. */
+const R3 = { COLMENA_STREAM_REPLICAS: "3" };
 
 test("tasks cluster - kill the stream leader's node while 1,000 tasks are in flight: every acknowledged task is done", async (t) => {
   await using cluster = await startNatsCluster(3);
   await using fx = await tasksFixture(cluster.urls);
-  const api = await fx.start({ role: "api", instance: "api" });
-  await fx.start({ role: "worker", instance: "w1" });
-  await fx.start({ role: "worker", instance: "w2" });
+  const api = await fx.start({ role: "api", instance: "api", env: R3 });
+  await fx.start({ role: "worker", instance: "w1", env: R3 });
+  await fx.start({ role: "worker", instance: "w2", env: R3 });
   const jsm = await jetstreamManager(fx.nc);
   assert.equal((await jsm.streams.info(TASKS_STREAM)).config.num_replicas, 3);
   const leader = (await jsm.streams.info(TASKS_STREAM)).cluster?.leader;
@@ -26,7 +26,7 @@ test("tasks cluster - kill the stream leader's node while 1,000 tasks are in fli
   const ackedSeq = new Map<string, number>();
   let refused = 0;
   const reasons = new Map<string, number>();
-  let killed: Promise<void> | null = null;
+  let killed: Promise<unknown> | null = null;
   const submits = Array.from({ length: 1000 }, async (_, i) => {
     // Spread the submits over a couple of seconds so the kill lands mid-stream.
     await new Promise((r) => setTimeout(r, i * 2));

@@ -1,0 +1,32 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NatsStartError, ensureNatsServer, launchNats, natsConfig } from "@colmena/runtime";
+
+test("nats launcher - a config the server refuses fails the start with the server's reason, and leaves no process", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-launch-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, "bad.conf");
+  writeFileSync(conf, natsConfig({ serverName: "bad", port: -1, monitorPort: -1 }) + "no_such_option: 1\n");
+  await assert.rejects(launchNats({ bin: ensureNatsServer(), config: conf, portsDir: join(dir, "ports") }), (err: Error) => {
+    assert.ok(err instanceof NatsStartError);
+    assert.match(err.message, /exited at start.*no_such_option/);
+    return true;
+  });
+});
+
+test("nats launcher - a started server answers on the ports it chose and stops cleanly", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-launch-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, "n.conf");
+  writeFileSync(conf, natsConfig({ serverName: "ok", port: -1, monitorPort: -1, storeDir: join(dir, "js") }));
+  let spawned = 0;
+  const p = await launchNats({ bin: ensureNatsServer(), config: conf, portsDir: join(dir, "ports"), onSpawn: (pid) => (spawned = pid) });
+  assert.equal(spawned, p.pid);
+  assert.match(p.url, /^nats:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal((await fetch(`${p.monitorUrl}/healthz`)).status, 200);
+  assert.equal((await p.stop()).clean, true);
+  assert.equal(p.running(), false);
+});

@@ -1,0 +1,79 @@
+/**
+ * The NATS users of deploy/nats/accounts.conf (compose and Kubernetes) on the
+ * nats-server version Colmena installs: services as `service`, the gateway as
+ * `gateway`, a client doing what clients do (register, log in, tasks with
+ * wait, delay and events), and not one permission violation in the server's
+ * log. nats-server 2.14+ can ack and flow-control JetStream deliveries and
+ * answer JetStream API requests on new subjects (the `js_ack_fc_v2` and
+ * `js_api_reply_v2` feature flags, opt-in in 2.15.1, expected to become the
+ * default): the file is checked with them off and on.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ColmenaClient } from "@colmena/client";
+import { ensureNatsServer, launchNats, natsConfig, repoRoot, silentLogger } from "@colmena/runtime";
+import { startAuth } from "@colmena/auth";
+import { startGateway } from "@colmena/gateway";
+import { startTasks } from "@colmena/tasks";
+import { waitUntil } from "@colmena/testing";
+
+const PASSWORDS = { GATEWAY_PASSWORD: "gw-secret", SERVICE_PASSWORD: "svc-secret", OPERATOR_PASSWORD: "op-secret" };
+
+/** accounts.conf with its password variables filled in (compose passes them as environment). */
+function accounts(): string {
+  let text = readFileSync(join(repoRoot(), "deploy/nats/accounts.conf"), "utf8");
+  for (const [name, value] of Object.entries(PASSWORDS)) text = text.replaceAll(`$${name}`, JSON.stringify(value));
+  return text;
+}
+
+for (const flags of ["", "feature_flags { js_ack_fc_v2: true, js_api_reply_v2: true }\n"])
+test(`deploy permissions - the system runs under accounts.conf's users with no permission violation${flags ? " (v2 ack and API reply subjects)" : ""}`, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-perms-"));
+  const conf = join(dir, "nats.conf");
+  const logFile = join(dir, "nats.log");
+  writeFileSync(conf, natsConfig({ serverName: "perms", port: -1, monitorPort: -1, storeDir: join(dir, "js") }) + flags + accounts());
+  const nats = await launchNats({ bin: ensureNatsServer(), config: conf, portsDir: join(dir, "ports"), logFile });
+  const conns: NatsConnection[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  t.after(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    for (const nc of conns) await nc.close().catch(() => undefined);
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const as = async (user: "service" | "gateway") => {
+    const nc = await connect({ servers: nats.url, user, pass: user === "service" ? PASSWORDS.SERVICE_PASSWORD : PASSWORDS.GATEWAY_PASSWORD });
+    conns.push(nc);
+    return nc;
+  };
+  const log = silentLogger();
+  const env = { COLMENA_SCRYPT_N: "1024", COLMENA_DATA_DIR: join(dir, "data"), COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0" };
+  const auth = await startAuth({ nc: await as("service"), log, env });
+  stops.push(() => auth.stop());
+  const tasks = await startTasks({ nc: await as("service"), log, env, role: "all" });
+  stops.push(() => tasks.stop());
+  const gateway = await startGateway({ nc: await as("gateway"), log, env });
+  stops.push(() => gateway.stop());
+
+  const client = await ColmenaClient.connect({ url: `tcp://127.0.0.1:${gateway.ports.tcp}`, requestTimeoutMs: 15_000 });
+  stops.push(async () => client.close());
+  await client.register("perms-user", "perms-password");
+  await client.login("perms-user", "perms-password");
+  assert.equal((await client.whoami()).username, "perms-user");
+  const events: string[] = [];
+  client.on("task.done", () => events.push("task.done"));
+  const done = await client.request<{ status: string; result: unknown }>("tasks.submit", { type: "uppercase", input: "hola", wait: true });
+  assert.deepEqual([done.status, done.result], ["done", "HOLA"]);
+  const later = await client.request<{ task_id: string }>("tasks.submit", { type: "uppercase", input: "luego", delay_ms: 300 });
+  await waitUntil("the delayed task done", async () => (await client.request<{ status: string }>("tasks.get", { task_id: later.task_id })).status === "done", 15_000);
+  assert.equal((await client.request<{ tasks: unknown[] }>("tasks.list", {})).tasks.length, 2);
+  await waitUntil("both task.done events", () => events.length >= 2, 5_000);
+  await client.logout();
+
+  const violations = readFileSync(logFile, "utf8").split("\n").filter((l) => /Permissions Violation|Authorization Error/i.test(l));
+  assert.deepEqual(violations, []);
+});
