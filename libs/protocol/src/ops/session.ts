@@ -37,7 +37,7 @@ export const authOps = {
     op: "auth.register",
     service: "auth",
     access: "public",
-    summary: "Creates a user; usernames are unique, case-insensitively.",
+    summary: "Creates a user; usernames are unique, case-insensitively (a taken name is `conflict`). Safe to retry: registering again with the same name and the same password answers the same user.",
     request: z.strictObject({ username, password }),
     reply: userRef,
   }),
