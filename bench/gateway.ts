@@ -61,7 +61,7 @@ async function runOn(load: Child, args: RunArgs, pids: Pids): Promise<{ summary:
 async function run(ctx: BenchContext): Promise<BenchReport> {
   const plan = ctx.quick ? quickPlan : fullPlan;
   // JetStream is on because auth keeps its users in a stream; nothing here writes to it while measuring.
-  await using nats = await startNats({ jetstream: true });
+  await using nats = await startNats({ jetstream: true, bin: ctx.natsBin });
   const children: Child[] = [];
   const spawn = async (file: string, label: string, nodeArgs: string[] = []) => {
     const c = await spawnChild(new URL(file, import.meta.url), { label, env: { BENCH_NATS_URL: nats.url }, nodeArgs });

@@ -85,7 +85,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       const tag = `round ${round}/${rounds}, ${level.name}`;
       for (const workers of workerCounts) {
         ctx.progress(`${tag}: Colmena, worker ${workerLabel(workers)}, ${plan.total} tasks`);
-        rows.push({ round, level: level.name, system: "Colmena", workers: workerLabel(workers), ...(await colmena(level, workers, plan)) });
+        rows.push({ round, level: level.name, system: "Colmena", workers: workerLabel(workers), ...(await colmena(level, workers, plan, ctx.natsBin)) });
         ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
       }
       if (!peers) continue;
@@ -124,8 +124,8 @@ async function withChildren<T>(body: (spawn: (file: string, label: string, env: 
   }
 }
 
-async function colmena(level: Level, workers: number, plan: Plan): Promise<Outcome> {
-  await using nats = await startNats({ jetstream: true, sync: level.nats });
+async function colmena(level: Level, workers: number, plan: Plan, natsBin?: string): Promise<Outcome> {
+  await using nats = await startNats({ jetstream: true, sync: level.nats, bin: natsBin });
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-tasks-"));
   try {
     return await withChildren(async (spawn) => {

@@ -20,6 +20,8 @@ export interface BenchContext {
   quick: boolean;
   /** Progress lines (stderr), so stdout keeps only the tables. */
   progress(line: string): void;
+  /** The nats-server binary to measure on (`--nats`); undefined: the installed one. */
+  natsBin?: string;
 }
 
 export interface Benchmark {

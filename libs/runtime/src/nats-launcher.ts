@@ -9,14 +9,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface NatsLaunchOptions {
   bin: string;
   /** The config file to run. */
   config: string;
-  /** Where the server writes `nats-server_<pid>.ports`; emptied first. */
+  /** Where the server writes `<executable name>_<pid>.ports`; emptied first. */
   portsDir: string;
   /** Append the server's output to this file; otherwise its last 20 KB are kept in memory. */
   logFile?: string;
@@ -147,7 +147,8 @@ export async function launchNats(o: NatsLaunchOptions): Promise<NatsProcess> {
 async function waitReady(o: NatsLaunchOptions, proc: ChildProcess, pid: number, tail: () => string): Promise<{ url: string; monitorUrl: string }> {
   const timeoutMs = o.startTimeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
-  const file = join(o.portsDir, `nats-server_${pid}.ports`);
+  // nats-server names the file after its own executable: `NATS_SERVER_BIN=/opt/nats-2.15` writes `nats-2.15_<pid>.ports`.
+  const file = join(o.portsDir, `${basename(o.bin)}_${pid}.ports`);
   const where = o.logFile ? `; its log is ${o.logFile}` : "";
   let ports: { url: string; monitorUrl: string } | null = null;
   while (Date.now() < deadline) {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NatsStartError, ensureNatsServer, launchNats, natsConfig } from "@colmena/runtime";
@@ -29,4 +29,16 @@ test("nats launcher - a started server answers on the ports it chose and stops c
   assert.equal((await fetch(`${p.monitorUrl}/healthz`)).status, 200);
   assert.equal((await p.stop()).clean, true);
   assert.equal(p.running(), false);
+});
+
+test("nats launcher - a binary under another name (NATS_SERVER_BIN=/opt/nats-2.15) is found ready by its own ports file", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "colmena-launch-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, "nats-2.15");
+  symlinkSync(ensureNatsServer(), bin);
+  const conf = join(dir, "n.conf");
+  writeFileSync(conf, natsConfig({ serverName: "renamed", port: -1, monitorPort: -1 }));
+  const p = await launchNats({ bin, config: conf, portsDir: join(dir, "ports"), startTimeoutMs: 10_000 });
+  assert.equal((await fetch(`${p.monitorUrl}/healthz`)).status, 200);
+  assert.equal((await p.stop()).clean, true);
 });

@@ -35,6 +35,8 @@ export interface StartNatsOptions {
   debug?: boolean;
   /** JetStream's per-stream ingest queue bound (`max_buffered_msgs`). */
   maxBufferedMsgs?: number;
+  /** A nats-server binary to run instead of the installed one (benchmarks compare versions with it). */
+  bin?: string;
 }
 
 /** A free TCP port on loopback (for cluster routes, which need known ports). */
@@ -68,10 +70,11 @@ interface LaunchSpec {
   config: (port: number, monitorPort: number) => string;
   fixedPorts?: { port: number; monitorPort: number };
   debug?: boolean;
+  bin?: string;
 }
 
 async function launch(spec: LaunchSpec, dir: string): Promise<NatsServer> {
-  const bin = ensureNatsServer();
+  const bin = spec.bin ?? ensureNatsServer();
   let proc: NatsProcess | null = null;
   let port = spec.fixedPorts?.port ?? -1;
   let monitorPort = spec.fixedPorts?.monitorPort ?? -1;
@@ -117,6 +120,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
     {
       name: "n1",
       debug: opts.debug,
+      bin: opts.bin,
       config: (port, monitorPort) =>
         natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always", maxBufferedMsgs: opts.maxBufferedMsgs }),
     },
@@ -164,6 +168,7 @@ async function startNatsClusterOnce(size: number, opts: StartNatsOptions): Promi
         {
           name: `n${i + 1}`,
           debug: opts.debug,
+          bin: opts.bin,
           fixedPorts: { port: clientPorts[i], monitorPort: monitorPorts[i] },
           config: (port, monitorPort) =>
             natsConfig({
