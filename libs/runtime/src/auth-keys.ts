@@ -6,7 +6,7 @@
  * keep the key in a secret. Gateways watch the public key and follow rotation.
  */
 import type { KeyObject } from "node:crypto";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import {
@@ -25,9 +25,12 @@ export const AUTH_KEYS_BUCKET = "colmena_auth_keys";
 const PRIVATE_KEY = "signing.private";
 const PUBLIC_PREFIX = "signing.public.";
 
-async function bucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(AUTH_KEYS_BUCKET, { history: 1, replicas: Number(process.env.COLMENA_STREAM_REPLICAS ?? 1) });
+/** Opens (creating when missing) one of auth's KV buckets: keys here, revoked families in revocations.ts. */
+export async function authBucket(nc: NatsConnection, name: string, opts: Partial<KvOptions> = {}): Promise<KV> {
+  return new Kvm(nc).create(name, { history: 1, replicas: Number(process.env.COLMENA_STREAM_REPLICAS ?? 1), ...opts });
 }
+
+const bucket = (nc: NatsConnection) => authBucket(nc, AUTH_KEYS_BUCKET);
 
 /** The signing key for `auth`: from PEM config, or the cluster-wide one in KV (created on first use). */
 export async function loadSigningKey(nc: NatsConnection, pem?: string): Promise<SigningKey> {

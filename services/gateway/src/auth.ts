@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, userChannel } from "@colmena/protocol";
-import { PublicKeys, verifyAccessToken, type AccessClaims, type Logger } from "@colmena/runtime";
+import { PublicKeys, RevokedFamilies, verifyAccessToken, type AccessClaims, type Logger } from "@colmena/runtime";
 import type { ChannelHub } from "./channels.ts";
 import type { Conn } from "./connection.ts";
 
@@ -21,26 +21,33 @@ class SingleKey extends Map<string, KeyObject> {
   }
 }
 
-/** Verifies access tokens against `COLMENA_JWT_PUBLIC_KEY`, or the keys auth publishes in KV. */
+/**
+ * Verifies access tokens against `COLMENA_JWT_PUBLIC_KEY`, or the keys auth
+ * publishes in KV, and refuses those of a family auth has revoked.
+ */
 export class TokenVerifier {
-  private constructor(private readonly keys: ReadonlyMap<string, KeyObject>, private readonly watched?: PublicKeys) {}
+  private constructor(private readonly keys: ReadonlyMap<string, KeyObject>, readonly revoked: RevokedFamilies, private readonly watched?: PublicKeys) {}
 
   static async create(nc: NatsConnection, log: Logger, publicKey?: string): Promise<TokenVerifier> {
+    const revoked = await RevokedFamilies.watch(nc, log);
     if (publicKey) {
       const pem = publicKey.includes("-----BEGIN") ? publicKey : readPem(publicKey);
-      return new TokenVerifier(new SingleKey(createPublicKey(pem)));
+      return new TokenVerifier(new SingleKey(createPublicKey(pem)), revoked);
     }
     const watched = await PublicKeys.watch(nc, log);
-    return new TokenVerifier(watched.keys, watched);
+    return new TokenVerifier(watched.keys, revoked, watched);
   }
 
   async verify(token: string): Promise<AccessClaims> {
     // Right after boot the KV watch may not have delivered auth's key yet.
     if (this.keys.size === 0 && this.watched) await this.watched.ready(2000);
-    return verifyAccessToken(token, this.keys);
+    const claims = await verifyAccessToken(token, this.keys);
+    if (this.revoked.has(claims.family)) throw new ColmenaError("unauthorized", "token revoked (logged out); log in again");
+    return claims;
   }
 
   close(): void {
+    this.revoked.close();
     this.watched?.close();
   }
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Server } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { gauge, repoRoot, type Logger } from "@colmena/runtime";
-import { TokenVerifier } from "./auth.ts";
+import { TokenVerifier, unauthenticate } from "./auth.ts";
 import { ChannelHub } from "./channels.ts";
 import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./config.ts";
 import { Conn, type Sink, type Transport } from "./connection.ts";
@@ -76,6 +76,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const router = new Router({ nc, config, hub, tokens, log, version: releaseVersion() });
 
   const conns = new Set<Conn>();
+  // A revoked family (logout, refresh-token reuse) logs out the connections it authenticated here.
+  tokens.revoked.onRevoked((family) => {
+    for (const conn of conns) if (conn.user?.family === family) unauthenticate(conn, hub);
+  });
   let seq = 0;
   const open = (transport: Transport, remote: string, sink: Sink): Conn => {
     const conn = new Conn({ id: `${id}-${(++seq).toString(36)}`, transport, remote, sink, rateLimit: config.rateLimit, outbufBytes: config.outbufBytes, log });
