@@ -32,6 +32,15 @@ export async function authBucket(nc: NatsConnection, name: string, opts: Partial
 
 const bucket = (nc: NatsConnection) => authBucket(nc, AUTH_KEYS_BUCKET);
 
+/** True once `p` resolves, false if `ms` pass first: a watch's first values, waited for boundedly. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)));
+  const ok = await Promise.race([p.then(() => true), late]);
+  clearTimeout(t);
+  return ok;
+}
+
 /** The signing key for `auth`: from PEM config, or the cluster-wide one in KV (created on first use). */
 export async function loadSigningKey(nc: NatsConnection, pem?: string): Promise<SigningKey> {
   const kv = await bucket(nc);
@@ -98,12 +107,8 @@ export class PublicKeys {
   }
 
   /** Resolves when at least one key is known, or after `timeoutMs`. */
-  async ready(timeoutMs = 10_000): Promise<boolean> {
-    let t: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((r) => (t = setTimeout(() => r(false), timeoutMs)));
-    const ok = await Promise.race([this.firstKey.then(() => true), timedOut]);
-    clearTimeout(t);
-    return ok;
+  ready(timeoutMs = 10_000): Promise<boolean> {
+    return settlesWithin(this.firstKey, timeoutMs);
   }
 
   close(): void {

@@ -11,7 +11,7 @@
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { authBucket } from "./auth-keys.ts";
+import { authBucket, settlesWithin } from "./auth-keys.ts";
 
 export const AUTH_REVOKED_BUCKET = "colmena_auth_revoked";
 
@@ -91,11 +91,7 @@ export class RevokedFamilies {
         if (e.isUpdate || e.delta === 0) loaded();
       }
     })().catch((err) => log.warn({ err }, "revoked-family watch ended"));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), LOAD_TIMEOUT_MS)));
-    const ok = await Promise.race([initial.then(() => true), late]);
-    clearTimeout(timer);
-    if (!ok) log.warn({ bucket: AUTH_REVOKED_BUCKET }, "revoked families not all read in time; going on with those read");
+    if (!(await settlesWithin(initial, LOAD_TIMEOUT_MS))) log.warn({ bucket: AUTH_REVOKED_BUCKET }, "revoked families not all read in time; going on with those read");
     return r;
   }
 
