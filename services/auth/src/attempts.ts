@@ -7,6 +7,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { ColmenaError } from "@colmena/protocol";
+import type { Logger } from "@colmena/runtime";
 import { HashQueue } from "./hash-queue.ts";
 import { FailureThrottle, type Verdict } from "./throttle.ts";
 
@@ -42,7 +43,7 @@ export class PasswordAttempts {
   private readonly addresses: FailureThrottle;
   private readonly queue: HashQueue;
 
-  constructor(limits: AttemptLimits, now: () => number = Date.now) {
+  constructor(limits: AttemptLimits, private readonly log?: Logger, now: () => number = Date.now) {
     const lock = { baseLockMs: limits.lockoutMs, maxLockMs: limits.lockoutMaxMs, decayMs: limits.failureDecayMs };
     this.usernames = new FailureThrottle({ limit: limits.usernameFailures, ...lock }, now);
     this.addresses = new FailureThrottle({ limit: limits.addressFailures, ...lock }, now);
@@ -66,8 +67,10 @@ export class PasswordAttempts {
       if (ok) {
         this.usernames.reset(user);
       } else {
-        this.usernames.fail(user);
-        if (addr !== undefined) this.addresses.fail(addr);
+        const userLock = this.usernames.fail(user);
+        if (userLock) this.log?.warn({ username: user, lock_ms: userLock }, "too many wrong passwords for a username: locked");
+        const addrLock = addr === undefined ? 0 : this.addresses.fail(addr);
+        if (addrLock) this.log?.warn({ address: addr, lock_ms: addrLock }, "too many wrong passwords from an address: locked");
       }
       return ok;
     } finally {

@@ -38,7 +38,7 @@ export async function startAuth(deps: StartAuthDeps): Promise<RunningAuth> {
   const store = await AuthStore.open(deps.nc, config.streamReplicas);
   const key = await loadSigningKey(deps.nc, config.jwtPrivateKey);
   const revocations = await FamilyRevocations.open(deps.nc);
-  const attempts = new PasswordAttempts(config);
+  const attempts = new PasswordAttempts(config, log);
   const service = createAuthService({
     store,
     key,

@@ -61,17 +61,18 @@ export class FailureThrottle {
     this.forgetIfClean(key, s);
   }
 
-  /** A wrong password: counts, and locks the key once the count reaches the limit. */
-  fail(key: string): void {
+  /** A wrong password: counts, and locks the key once the count reaches the limit; returns the lockout begun (ms), or 0. */
+  fail(key: string): number {
     const s = this.touch(key, true)!;
     const now = this.now();
     s.failures++;
     s.since = now;
-    if (s.failures < this.limits.limit) return;
+    if (s.failures < this.limits.limit) return 0;
     const lock = Math.min(this.limits.maxLockMs, this.limits.baseLockMs * 2 ** Math.min(s.strikes, 30));
     s.strikes++;
     s.failures = 0;
     s.lockedUntil = s.since = now + lock;
+    return lock;
   }
 
   /** A right password: the key starts afresh. */
