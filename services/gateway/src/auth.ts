@@ -34,7 +34,10 @@ export class TokenVerifier {
       const pem = publicKey.includes("-----BEGIN") ? publicKey : readPem(publicKey);
       return new TokenVerifier(new SingleKey(createPublicKey(pem)), revoked);
     }
-    const watched = await PublicKeys.watch(nc, log);
+    const watched = await PublicKeys.watch(nc, log).catch((err: unknown) => {
+      revoked.close();
+      throw err;
+    });
     return new TokenVerifier(watched.keys, revoked, watched);
   }
 
