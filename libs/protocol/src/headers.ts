@@ -12,6 +12,8 @@ export const Headers = {
   excludeConn: "Colmena-Exclude-Conn",
   /** Set by the gateway on `auth.logout`: the token family of the connection. */
   tokenFamily: "Colmena-Token-Family",
+  /** Set by the gateway on every request: the client's IP address (auth throttles password guesses by it). */
+  remoteAddr: "Colmena-Remote-Addr",
   serviceErrorCode: "Nats-Service-Error-Code",
   serviceError: "Nats-Service-Error",
 } as const;

@@ -39,7 +39,7 @@ export const connOpened = z.object({
 });
 export type ConnOpened = z.infer<typeof connOpened>;
 
-export const CONN_CLOSE_REASONS = ["logout", "replaced", "disconnect", "shutdown"] as const;
+export const CONN_CLOSE_REASONS = ["logout", "replaced", "revoked", "disconnect", "shutdown"] as const;
 export const connClosed = connOpened.extend({ reason: z.enum(CONN_CLOSE_REASONS) });
 export type ConnClosed = z.infer<typeof connClosed>;
 

@@ -6,7 +6,7 @@
  * keep the key in a secret. Gateways watch the public key and follow rotation.
  */
 import type { KeyObject } from "node:crypto";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import {
@@ -25,8 +25,20 @@ export const AUTH_KEYS_BUCKET = "colmena_auth_keys";
 const PRIVATE_KEY = "signing.private";
 const PUBLIC_PREFIX = "signing.public.";
 
-async function bucket(nc: NatsConnection, replicas: number): Promise<KV> {
-  return new Kvm(nc).create(AUTH_KEYS_BUCKET, { history: 1, replicas });
+/** Opens (creating when missing) one of auth's KV buckets at `replicas`: keys here, revoked families in revocations.ts. */
+export async function authBucket(nc: NatsConnection, name: string, replicas: number, opts: Partial<KvOptions> = {}): Promise<KV> {
+  return new Kvm(nc).create(name, { history: 1, replicas, ...opts });
+}
+
+const bucket = (nc: NatsConnection, replicas: number) => authBucket(nc, AUTH_KEYS_BUCKET, replicas);
+
+/** True once `p` resolves, false if `ms` pass first: a watch's first values, waited for boundedly. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)));
+  const ok = await Promise.race([p.then(() => true), late]);
+  clearTimeout(t);
+  return ok;
 }
 
 /**
@@ -99,12 +111,8 @@ export class PublicKeys {
   }
 
   /** Resolves when at least one key is known, or after `timeoutMs`. */
-  async ready(timeoutMs = 10_000): Promise<boolean> {
-    let t: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((r) => (t = setTimeout(() => r(false), timeoutMs)));
-    const ok = await Promise.race([this.firstKey.then(() => true), timedOut]);
-    clearTimeout(t);
-    return ok;
+  ready(timeoutMs = 10_000): Promise<boolean> {
+    return settlesWithin(this.firstKey, timeoutMs);
   }
 
   close(): void {

@@ -20,6 +20,8 @@ export type { StreamSpec } from "./streams.ts";
 export { EntityLog } from "./entity-log.ts";
 export type { AppendResult, EntityLogOptions, LastEvent } from "./entity-log.ts";
 export { AUTH_KEYS_BUCKET, PublicKeys, loadSigningKey } from "./auth-keys.ts";
+export { AUTH_REVOKED_BUCKET, FamilyRevocations, RevokedFamilies } from "./revocations.ts";
+export type { RevocationRecord } from "./revocations.ts";
 export { JWT_ISSUER, generateSigningKey, signAccessToken, signingKeyFromPem, verifyAccessToken } from "./jwt.ts";
 export type { AccessClaims, SigningKey } from "./jwt.ts";
 export { startHealthServer } from "./health-server.ts";

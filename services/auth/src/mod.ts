@@ -6,5 +6,7 @@ export { authConfig, authSettings } from "./config.ts";
 export type { AuthConfig } from "./config.ts";
 export { AuthStore, AUTH_STREAM, familySubject, userSubject } from "./store.ts";
 export type { FamilyEvent, UserRecord } from "./store.ts";
+export { PasswordAttempts, addressKey } from "./attempts.ts";
+export type { AttemptLimits } from "./attempts.ts";
 export { hashPassword, verifyPassword } from "./passwords.ts";
 export type { PasswordHash } from "./passwords.ts";

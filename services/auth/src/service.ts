@@ -4,7 +4,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { authOps, conflict, unauthorized, username as usernameSchema, type ReplyOf } from "@colmena/protocol";
-import { signAccessToken, type Caller, type LastEvent, type Logger, type SigningKey } from "@colmena/runtime";
+import { signAccessToken, type Caller, type FamilyRevocations, type LastEvent, type Logger, type SigningKey } from "@colmena/runtime";
+import type { PasswordAttempts } from "./attempts.ts";
 import { hashPassword, verifyPassword, type PasswordHash } from "./passwords.ts";
 import type { AuthStore, FamilyEvent, UserRecord } from "./store.ts";
 import { familyOf, isFamilyId, newFamilyId, newRefreshToken, sameHash, tokenHash } from "./tokens.ts";
@@ -19,6 +20,10 @@ export interface AuthServiceDeps {
   accessTtlS: number;
   refreshTtlS: number;
   scryptN: number;
+  /** The throttles and the hashing queue every password hash goes through. */
+  attempts: PasswordAttempts;
+  /** Where revoked families are announced to the gateways, until their last access token expires. */
+  revocations: FamilyRevocations;
 }
 
 type RegisterReply = ReplyOf<(typeof authOps)["auth.register"]>;
@@ -28,16 +33,17 @@ type RefreshReply = ReplyOf<(typeof authOps)["auth.refresh"]>;
 /** The same words for an unknown user and a wrong password, so neither is revealed. */
 export const BAD_CREDENTIALS = "wrong username or password";
 
+/** `from` is the client's address (`Colmena-Remote-Addr`), when a gateway relayed the request. */
 export interface AuthService {
-  register(req: { username: string; password: string }): Promise<RegisterReply>;
-  login(req: { username: string; password: string }): Promise<LoginReply>;
+  register(req: { username: string; password: string }, from?: string): Promise<RegisterReply>;
+  login(req: { username: string; password: string }, from?: string): Promise<LoginReply>;
   refresh(req: { refresh_token: string }): Promise<RefreshReply>;
   /** Revokes a family if it belongs to `caller`; anything else is a quiet no-op. */
   logout(caller: Caller, familyId: string | undefined): Promise<Record<string, never>>;
 }
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
-  const { store, key, log } = deps;
+  const { store, key, log, attempts } = deps;
   // Unknown users are checked against this hash, so they cost as much as known ones.
   const dummy: Promise<PasswordHash> = hashPassword(randomBytes(16).toString("hex"), deps.scryptN);
 
@@ -48,8 +54,10 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
    * as the first did; asking reveals nothing a login with that password would
    * not. Anything else is `conflict`.
    */
-  async function registeredBefore(user: LastEvent<UserRecord> | null, username: string, password: string): Promise<RegisterReply> {
-    if (user && (await verifyPassword(password, user.event.password))) return { user_id: user.event.user_id, username: user.event.username };
+  async function registeredBefore(user: LastEvent<UserRecord> | null, username: string, password: string, from: string | undefined): Promise<RegisterReply> {
+    // A wrong password here is a guess like a failed login, throttled alike.
+    if (user && (await attempts.guess(username, from, () => verifyPassword(password, user.event.password))))
+      return { user_id: user.event.user_id, username: user.event.username };
     throw conflict(`username '${username}' is taken`);
   }
 
@@ -60,32 +68,38 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   async function revoke(familyId: string, state: FamilyEvent, reason: "logout" | "reuse"): Promise<void> {
     // Unconditional: a revocation must win over any rotation racing it.
     await store.appendFamily(familyId, { type: "family.revoked", user_id: state.user_id, username: state.username, reason, at: Date.now() });
+    await announce(familyId, state.user_id, reason);
     log.info({ family: familyId, user: state.user_id, reason }, "refresh token family revoked");
   }
 
+  /** Tells the gateways, so the family's access tokens stop working now rather than when they expire. */
+  function announce(familyId: string, userId: string, reason: "logout" | "reuse"): Promise<void> {
+    return deps.revocations.revoke(familyId, { user_id: userId, reason }, deps.accessTtlS);
+  }
+
   return {
-    async register({ username, password }) {
+    async register({ username, password }, from) {
       // Early answer; the conditional write below is what really decides.
       const existing = await store.user(username);
-      if (existing) return registeredBefore(existing, username, password);
+      if (existing) return registeredBefore(existing, username, password, from);
       const record: UserRecord = {
         type: "user.registered",
         user_id: randomUUID(),
         username,
-        password: await hashPassword(password, deps.scryptN),
+        password: await attempts.hash(from, () => hashPassword(password, deps.scryptN)),
         created_at: Date.now(),
       };
       // Retried through outages with one message id: a try that landed with its ack lost counts as ours.
       const written = await store.register(record);
       // Another register of this name came first (perhaps this same one, retried by the client meanwhile).
-      if (!written.ok) return registeredBefore(await store.user(username), username, password);
+      if (!written.ok) return registeredBefore(await store.user(username), username, password, from);
       log.info({ user: record.user_id, username }, "user registered");
       return { user_id: record.user_id, username };
     },
 
-    async login({ username, password }) {
+    async login({ username, password }, from) {
       const user = usernameSchema.safeParse(username).success ? await store.user(username) : null;
-      const ok = await verifyPassword(password, user?.event.password ?? (await dummy));
+      const ok = await attempts.guess(username, from, async () => verifyPassword(password, user?.event.password ?? (await dummy)));
       if (!user || !ok) throw unauthorized(BAD_CREDENTIALS);
       const { user_id, username: name } = user.event;
       const family = newFamilyId();
@@ -143,7 +157,10 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     async logout(caller, familyId) {
       if (!isFamilyId(familyId)) return {};
       const last = await store.family(familyId);
-      if (last && last.event.user_id === caller.id && last.event.type !== "family.revoked") await revoke(familyId, last.event, "logout");
+      if (!last || last.event.user_id !== caller.id) return {};
+      if (last.event.type !== "family.revoked") await revoke(familyId, last.event, "logout");
+      // A logout retried after a failed announcement: the family is revoked, the gateways must still hear it.
+      else await announce(familyId, last.event.user_id, last.event.reason);
       return {};
     },
   };

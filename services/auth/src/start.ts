@@ -1,10 +1,12 @@
 /**
- * Serving auth: the AUTH stream, the signing key, and one NATS micro service
- * endpoint per auth op (queue group `auth`, so instances share the load).
+ * Serving auth: the AUTH stream, the signing key, the revoked-family bucket,
+ * the password throttles, and one NATS micro service endpoint per auth op
+ * (queue group `auth`, so instances share the load).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Headers, authOps } from "@colmena/protocol";
-import { ServiceHost, callerOf, loadSigningKey, type Logger } from "@colmena/runtime";
+import { FamilyRevocations, ServiceHost, callerOf, loadSigningKey, type Logger, type RequestContext } from "@colmena/runtime";
+import { PasswordAttempts } from "./attempts.ts";
 import { authConfig, type AuthConfig } from "./config.ts";
 import { createAuthService, type AuthService } from "./service.ts";
 import { AuthStore } from "./store.ts";
@@ -35,11 +37,23 @@ export async function startAuth(deps: StartAuthDeps): Promise<RunningAuth> {
   const log = deps.log;
   const store = await AuthStore.open(deps.nc, config.streamReplicas);
   const key = await loadSigningKey(deps.nc, config.jwtPrivateKey, config.streamReplicas);
-  const service = createAuthService({ store, key, log, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS, scryptN: config.scryptN });
+  const revocations = await FamilyRevocations.open(deps.nc, config.streamReplicas);
+  const attempts = new PasswordAttempts(config, log);
+  const service = createAuthService({
+    store,
+    key,
+    log,
+    accessTtlS: config.accessTtlS,
+    refreshTtlS: config.refreshTtlS,
+    scryptN: config.scryptN,
+    attempts,
+    revocations,
+  });
+  const from = (ctx: RequestContext) => ctx.headers?.get(Headers.remoteAddr) || undefined;
   const host = await ServiceHost.start({ nc: deps.nc, name: "auth", version: AUTH_VERSION, description: "users, passwords and tokens", log });
   host
-    .handle(authOps["auth.register"], (data) => service.register(data))
-    .handle(authOps["auth.login"], (data) => service.login(data))
+    .handle(authOps["auth.register"], (data, ctx) => service.register(data, from(ctx)))
+    .handle(authOps["auth.login"], (data, ctx) => service.login(data, from(ctx)))
     .handle(authOps["auth.refresh"], (data) => service.refresh(data))
     .handle(authOps["auth.logout"], (_data, ctx) => service.logout(callerOf(ctx), ctx.headers?.get(Headers.tokenFamily) || undefined));
   // "Ready" means the server has our subscriptions, so the next request can reach us.

@@ -20,11 +20,11 @@ export interface AuthProcess extends AsyncDisposable {
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Spawns `services/auth/src/main.ts` and waits (bounded) for its "auth ready" log line. */
-export async function spawnAuth(natsUrl: string, instance: string): Promise<AuthProcess> {
+/** Spawns `services/auth/src/main.ts` and waits (bounded) for its "auth ready" log line; `env` adds settings. */
+export async function spawnAuth(natsUrl: string, instance: string, env: Record<string, string> = {}): Promise<AuthProcess> {
   const proc = spawn(process.execPath, ["--import", "tsx", "services/auth/src/main.ts"], {
     cwd: root,
-    env: { ...process.env, NATS_URL: natsUrl, COLMENA_INSTANCE: instance, COLMENA_LOG_LEVEL: "info", COLMENA_SCRYPT_N: String(TEST_SCRYPT_N) },
+    env: { ...process.env, NATS_URL: natsUrl, COLMENA_INSTANCE: instance, COLMENA_LOG_LEVEL: "info", COLMENA_SCRYPT_N: String(TEST_SCRYPT_N), ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, gatewayOp, userChannel } from "@colmena/protocol";
-import { PublicKeys, verifyAccessToken, type AccessClaims, type Logger } from "@colmena/runtime";
+import { PublicKeys, RevokedFamilies, verifyAccessToken, type AccessClaims, type Logger } from "@colmena/runtime";
 import type { ChannelHub } from "./channels.ts";
 import type { ConnAnnouncer } from "./conn-announcer.ts";
 import type { Conn } from "./connection.ts";
@@ -23,26 +23,36 @@ class SingleKey extends Map<string, KeyObject> {
   }
 }
 
-/** Verifies access tokens against `COLMENA_JWT_PUBLIC_KEY`, or the keys auth publishes in KV. */
+/**
+ * Verifies access tokens against `COLMENA_JWT_PUBLIC_KEY`, or the keys auth
+ * publishes in KV, and refuses those of a family auth has revoked.
+ */
 export class TokenVerifier {
-  private constructor(private readonly keys: ReadonlyMap<string, KeyObject>, private readonly watched?: PublicKeys) {}
+  private constructor(private readonly keys: ReadonlyMap<string, KeyObject>, readonly revoked: RevokedFamilies, private readonly watched?: PublicKeys) {}
 
-  static async create(nc: NatsConnection, log: Logger, publicKey?: string, replicas?: number): Promise<TokenVerifier> {
+  static async create(nc: NatsConnection, log: Logger, publicKey?: string, replicas = 1): Promise<TokenVerifier> {
+    const revoked = await RevokedFamilies.watch(nc, log, replicas);
     if (publicKey) {
       const pem = publicKey.includes("-----BEGIN") ? publicKey : readPem(publicKey);
-      return new TokenVerifier(new SingleKey(createPublicKey(pem)));
+      return new TokenVerifier(new SingleKey(createPublicKey(pem)), revoked);
     }
-    const watched = await PublicKeys.watch(nc, log, replicas);
-    return new TokenVerifier(watched.keys, watched);
+    const watched = await PublicKeys.watch(nc, log, replicas).catch((err: unknown) => {
+      revoked.close();
+      throw err;
+    });
+    return new TokenVerifier(watched.keys, revoked, watched);
   }
 
   async verify(token: string): Promise<AccessClaims> {
     // Right after boot the KV watch may not have delivered auth's key yet.
     if (this.keys.size === 0 && this.watched) await this.watched.ready(2000);
-    return verifyAccessToken(token, this.keys);
+    const claims = await verifyAccessToken(token, this.keys);
+    if (this.revoked.has(claims.family)) throw new ColmenaError("unauthorized", "token revoked (logged out); log in again");
+    return claims;
   }
 
   close(): void {
+    this.revoked.close();
     this.watched?.close();
   }
 }
@@ -82,7 +92,7 @@ export class Sessions {
   }
 
   /** Forgets the user of a connection (logout, or another user's login) and leaves its user channel. */
-  unbind(conn: Conn, reason: "logout" | "replaced"): void {
+  unbind(conn: Conn, reason: "logout" | "replaced" | "revoked"): void {
     if (!conn.user) return;
     this.announcer.closed(conn, reason);
     try {

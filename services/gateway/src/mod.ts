@@ -82,6 +82,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const announcer = new ConnAnnouncer({ nc, gatewayId: id, intervalMs: deps.heartbeatMs ?? GATEWAY_HEARTBEAT_MS, connections: () => conns.size, log });
   const sessions = new Sessions(hub, announcer);
   const router = new Router({ nc, config, hub, sessions, tokens, log, version: releaseVersion() });
+  // A revoked family (logout, refresh-token reuse) logs out the connections it authenticated here.
+  tokens.revoked.onRevoked((family) => {
+    for (const conn of conns) if (conn.user?.family === family) sessions.unbind(conn, "revoked");
+  });
 
   let stopping = false;
   let seq = 0;

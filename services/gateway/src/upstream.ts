@@ -70,6 +70,7 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
     h.set(Headers.username, user.username);
   }
   h.set(Headers.conn, conn.id);
+  h.set(Headers.remoteAddr, conn.remote.replace(/:\d+$/, "")); // `remote` is "<ip>:<port>"
   h.set(Headers.requestId, conn.nextRequestId());
   const minSeq = conn.seqs.get(def.service);
   if (minSeq) h.set(Headers.minSeq, String(minSeq));
