@@ -2,7 +2,10 @@ export {
   ColmenaError,
   ErrorCodes,
   ERROR_CODES,
+  ERROR_LIMITS,
   badRequest,
+  boundDetails,
+  clip,
   codeOfStatus,
   conflict,
   forbidden,
@@ -14,10 +17,12 @@ export {
 export type { ColmenaErrorOptions, ErrorBody, ErrorCode } from "./errors.ts";
 export {
   FrameError,
+  MAX_DATA_DEPTH,
   PROTOCOL_VERSION,
   errorReply,
   eventFrame,
   isFrameId,
+  nestsDeeperThan,
   okReply,
   parseRequest,
   readId,
@@ -40,7 +45,7 @@ export {
   streamName,
   userChannel,
 } from "./subjects.ts";
-export { issuesOf, parseWith, validationError } from "./validation.ts";
+export { ISSUE_LIMITS, issuesOf, parseWith, validationError } from "./validation.ts";
 export type { FieldIssue } from "./validation.ts";
 export { defineOp } from "./ops/define.ts";
 export type { OpAccess, OpDef, ReplyOf, RequestOf } from "./ops/define.ts";
