@@ -2,20 +2,28 @@
  * WebSocket at `/ws` (protocol.md section 1): a text message is one JSON
  * frame, a binary message one MessagePack frame answered in MessagePack. A
  * client may authenticate at connect with `?token=` or `Authorization:
- * Bearer`; a bad token rejects the upgrade with 401. A frame over the limit
- * gets `frame_too_large` and the connection stays open.
+ * Bearer`; a bad token rejects the upgrade with 401, and a connection over
+ * the caps with 429. The ws library buffers at most the frame limit of a
+ * message (`maxPayload`), so a message over it cannot be skipped: it gets
+ * `frame_too_large`, then the close 1009, as TCP closes after the error.
+ * A message begun and not finished within the frame timeout gets `timeout`
+ * and the connection is closed.
  */
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { AccessClaims, Logger } from "@colmena/runtime";
+import { REFUSED_RETRY_MS, type Admission } from "./admission.ts";
 import { authenticate, type TokenVerifier } from "./auth.ts";
 import type { ChannelHub } from "./channels.ts";
 import type { Conn, Sink, Transport } from "./connection.ts";
 import type { Router } from "./router.ts";
+import { SlowFrames } from "./slow-frames.ts";
 
 export interface WsDeps {
   maxFrameBytes: number;
+  frameTimeoutMs: number;
+  admission: Admission;
   router: Router;
   tokens: TokenVerifier;
   hub: ChannelHub;
@@ -35,8 +43,8 @@ function wsSink(ws: WebSocket): Sink {
   };
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+function reject(socket: Duplex, status: number, text: string, extra = ""): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
@@ -53,17 +61,29 @@ const asBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat
 
 /** Serves WebSocket upgrades on an HTTP server; returns a closer. */
 export function attachWs(server: Server, deps: WsDeps): { close(): void } {
-  // ws closes a connection on a message over maxPayload; keep that well above
-  // the frame limit so an oversized frame gets a frame_too_large reply instead.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(4 * deps.maxFrameBytes, 8 << 20), perMessageDeflate: false });
+  // A message may hold no more than a frame: ws buffers what it receives of one up to maxPayload.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes, perMessageDeflate: false });
+  const slow = new SlowFrames(deps.frameTimeoutMs);
 
   const onSocket = (ws: WebSocket, req: IncomingMessage, claims: AccessClaims | undefined) => {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
     const conn = deps.open("ws", remote, wsSink(ws));
     if (claims) void authenticate(conn, claims, deps.hub).catch((err) => deps.log.warn({ err, conn: conn.id }, "could not bind the connect token"));
+    // ws meets a message over maxPayload by closing with 1009 at once; the client hears why first
+    // (in the encoding of its last frame: the one that is too large was never decoded).
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (code === 1009 && !conn.closed) deps.router.tooLarge(conn, conn.encoding);
+      close(code, reason);
+    };
+    // A message is under way from the first bytes after the last complete one: ws reads the
+    // socket in its own 'data' listener, so this one goes first, and 'message' ends the span.
+    let partialSince: number | undefined;
+    req.socket.prependListener("data", () => (partialSince ??= performance.now()));
+    slow.watch(conn, () => partialSince);
     ws.on("message", (data, isBinary) => {
+      partialSince = undefined;
       const buf = asBuffer(data);
-      if (buf.length > deps.maxFrameBytes) return deps.router.tooLarge(conn, isBinary ? "msgpack" : "json");
       if (isBinary) deps.router.onBinary(conn, buf);
       else deps.router.onText(conn, buf.toString("utf8"));
     });
@@ -81,6 +101,9 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
       return reject(socket, 400, "Bad Request");
     }
     if (url.pathname !== WS_PATH) return reject(socket, 404, "Not Found");
+    const slot = deps.admission.admit(req.socket.remoteAddress);
+    if (!slot.ok) return reject(socket, 429, "Too Many Connections", `Retry-After: ${Math.ceil(REFUSED_RETRY_MS / 1000)}\r\n`);
+    socket.once("close", slot.release);
     const token = connectToken(req, url);
     const verified = token ? deps.tokens.verify(token) : Promise.resolve(undefined);
     verified.then(
@@ -96,6 +119,7 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
   return {
     close: () => {
       server.off("upgrade", onUpgrade);
+      slow.stop();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
     },
