@@ -10,7 +10,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ERROR_CODES, OPS } from "@colmena/protocol";
-import { rawTcp, type RawTcp } from "@colmena/client";
+import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
+import { rawTcp, rawWs, type RawTcp } from "@colmena/client";
 import { startSystem, type System } from "./harness.ts";
 
 let sys: System;
@@ -111,4 +112,34 @@ test("hostile frames - generated odd data for every op is always answered with a
   }
   assert.deepEqual(escaped, [], "no rejection or exception escaped");
   c.close();
+});
+
+test("hostile frames - the same oversized data as MessagePack over WebSocket gets one bounded reply per frame", async () => {
+  const { accessToken } = await sys.user();
+  const ws = await rawWs(`${sys.gateway.wsUrl}?token=${encodeURIComponent(accessToken)}`);
+  let id = 1;
+  const sent = new Map<number, string>();
+  for (const op of Object.keys(OPS)) {
+    for (const [what, make] of OVERSIZED) {
+      let frame: Uint8Array;
+      try {
+        frame = msgpackEncode({ id, op, data: JSON.parse(make()) });
+      } catch {
+        continue; // the encoder itself recurses: 5,000 levels are covered over JSON and in the gateway's tests
+      }
+      ws.send(frame);
+      sent.set(id++, `${op} with ${what}`);
+    }
+  }
+  const seen = new Set<number>();
+  while (seen.size < sent.size) {
+    const m = await ws.message(20_000);
+    const r = (typeof m === "string" ? JSON.parse(m) : msgpackDecode(m)) as { id: number; ok: boolean; error?: { code: string } };
+    assert.ok(sent.has(r.id), JSON.stringify(r).slice(0, 200));
+    seen.add(r.id);
+    assert.ok((typeof m === "string" ? m.length : m.length) < 16 * 1024, `${sent.get(r.id)}: a bounded reply`);
+    if (!r.ok) assert.ok(!["internal", "unavailable"].includes(r.error!.code), `${sent.get(r.id)}: ${JSON.stringify(r).slice(0, 300)}`);
+  }
+  assert.deepEqual(escaped, [], "no rejection or exception escaped");
+  ws.close();
 });
