@@ -59,6 +59,20 @@ export function connectToken(req: IncomingMessage, url: URL): string | undefined
 
 const asBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
 
+/**
+ * Whether ws holds part of a message: bytes of an unfinished frame, or the
+ * fragments of an unfinished message. No public API tells; these are the
+ * Receiver's fields in ws 8 (the lockfile pins it; the frame-timeout tests
+ * fail if they change). Undefined when they are not there.
+ */
+function messageHeld(ws: WebSocket): () => boolean | undefined {
+  return () => {
+    const r = (ws as unknown as { _receiver?: { _bufferedBytes?: unknown; _fragments?: unknown } })._receiver;
+    if (!r || typeof r._bufferedBytes !== "number" || !Array.isArray(r._fragments)) return undefined;
+    return r._bufferedBytes > 0 || r._fragments.length > 0;
+  };
+}
+
 /** Serves WebSocket upgrades on an HTTP server; returns a closer. */
 export function attachWs(server: Server, deps: WsDeps): { close(): void } {
   // A message may hold no more than a frame: ws buffers what it receives of one up to maxPayload.
@@ -78,9 +92,13 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
     };
     // A message is under way from the first bytes after the last complete one: ws reads the
     // socket in its own 'data' listener, so this one goes first, and 'message' ends the span.
+    // Control frames (a pong to the idle probe) end no message: the sweep asks ws whether part
+    // of one is held, so pongs can neither trip the timeout nor, between fragments, reset it.
     let partialSince: number | undefined;
     req.socket.prependListener("data", () => (partialSince ??= performance.now()));
-    slow.watch(conn, () => partialSince);
+    const held = messageHeld(ws);
+    if (held() === undefined) for (const ev of ["ping", "pong"] as const) ws.on(ev, () => (partialSince = undefined));
+    slow.watch(conn, () => (held() === false ? (partialSince = undefined) : partialSince));
     ws.on("message", (data, isBinary) => {
       partialSince = undefined;
       const buf = asBuffer(data);

@@ -61,12 +61,25 @@ test("connection limits - a frame not finished within the frame timeout closes t
   await trickle.closed;
   assert.ok(performance.now() - started < 2000);
 
-  // WebSocket: a message whose first fragment came, and never its last.
+  // WebSocket: a message whose first fragment came, and never its last, even with pongs in between.
   const ws = await rig.ws();
   ws.ws.send("{\"id\":1,", { fin: false });
+  const ponging = setInterval(() => ws.ws.readyState === WebSocket.OPEN && ws.ws.pong(), 50);
   const w = await ws.inbox.take(undefined, 3000);
+  clearInterval(ponging);
   assert.equal(w.error.code, "timeout");
   await ws.closed;
+});
+
+test("connection limits - a WebSocket that only answers the idle pings outlives the frame timeout", async () => {
+  await using rig = await startRig({ overrides: { frameTimeoutMs: 200, idleTimeoutMs: 450 } }); // a ping every 150 ms
+  const ws = await rig.ws();
+  let pongs = 0;
+  ws.ws.on("ping", () => pongs++);
+  await sleep(1500);
+  assert.ok(pongs >= 4, `${pongs} pings answered`);
+  assert.equal(ws.ws.readyState, WebSocket.OPEN);
+  assert.equal((await ws.request("ping")).ok, true);
 });
 
 /** Resident memory of a process, from /proc. */
