@@ -40,7 +40,7 @@ const gateway = await startGateway({
   log,
   env: process.env,
   // The default per-connection rate limit (1,000/s) would cap a closed-loop client; the benchmark measures the path, not the limiter.
-  overrides: { host: "127.0.0.1", tcpPort: 0, httpPort: 0, rateLimit: 1_000_000_000, idleTimeoutMs: 3_600_000 },
+  overrides: { host: "127.0.0.1", tcpPort: 0, httpPort: 0, rateLimit: 1_000_000_000, idleTimeoutMs: 3_600_000, maxConnections: 100_000, maxConnectionsPerIp: 100_000 },
 });
 stops.unshift(() => gateway.stop());
 

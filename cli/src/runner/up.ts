@@ -4,7 +4,7 @@
  * wait for a signal, then stop everything in reverse order.
  */
 import { join } from "node:path";
-import { colmenaHome, connectNats, createLogger, Lifecycle, unknownEnv } from "@colmena/runtime";
+import { colmenaHome, connectNats, createLogger, installProcessGuard, Lifecycle, unknownEnv } from "@colmena/runtime";
 import { formatEndpoints } from "./endpoints.ts";
 import { RunnerError, startLocalNats } from "./nats.ts";
 import { runnerConfig, type RunnerConfig } from "./config.ts";
@@ -22,6 +22,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
     return 1;
   }
   const log = createLogger({ service: "runner", level: config.logLevel });
+  // Every service runs in this one process: a bug in one must not end the others.
+  installProcessGuard(log);
   const lifecycle = new Lifecycle(log);
   // Registered first, so it runs last: everything else has stopped by then.
   let quiet = false;

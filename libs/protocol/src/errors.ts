@@ -43,6 +43,47 @@ export interface ErrorBody {
   retry_after_ms?: number;
 }
 
+/**
+ * Bounds on what an error carries. A message or a details list is often built
+ * from client input (a field name, a zod issue); a hostile `data` must not
+ * make a reply larger than what it came in (or than a NATS message may be).
+ */
+export const ERROR_LIMITS = { messageChars: 1000, detailsChars: 16 * 1024 } as const;
+
+/** `text` cut to `max` characters (never inside a surrogate pair), with an ellipsis when cut. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return text.slice(0, end) + "…";
+}
+
+/**
+ * `details` if its JSON fits the bound; a list that does not fit keeps the
+ * items that do; anything else too large (or not serialisable) is dropped.
+ */
+export function boundDetails(details: unknown, maxChars: number = ERROR_LIMITS.detailsChars): unknown {
+  if (details === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(details);
+  } catch {
+    return undefined; // cyclic, too deep, or a BigInt: not for the wire
+  }
+  if (text === undefined || text.length <= maxChars) return details;
+  if (!Array.isArray(details)) return undefined;
+  const kept: unknown[] = [];
+  let used = 2;
+  for (const item of details) {
+    const n = (JSON.stringify(item) ?? "null").length + 1;
+    if (used + n > maxChars) break;
+    kept.push(item);
+    used += n;
+  }
+  return kept;
+}
+
 export interface ColmenaErrorOptions {
   details?: unknown;
   retryAfterMs?: number;
@@ -54,6 +95,7 @@ export interface ColmenaErrorOptions {
  * An error that crosses the wire: it carries a protocol error code. Anything
  * thrown that is not a ColmenaError becomes `internal` at the edge.
  * `retryable` decides between a delayed `nak` and a `term` in work consumers.
+ * Its message and details are bounded (ERROR_LIMITS), whatever built them.
  */
 export class ColmenaError extends Error {
   override name = "ColmenaError";
@@ -63,9 +105,9 @@ export class ColmenaError extends Error {
   readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, opts: ColmenaErrorOptions = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(clip(String(message), ERROR_LIMITS.messageChars), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
-    this.details = opts.details;
+    this.details = boundDetails(opts.details);
     this.retryAfterMs = opts.retryAfterMs;
     this.retryable = opts.retryable ?? ErrorCodes[code].retryable;
   }

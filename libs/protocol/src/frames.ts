@@ -3,7 +3,7 @@
  * `parseRequest` turns any decoded value into a request or a `bad_frame` error
  * with the id echoed whenever it could be read.
  */
-import { ColmenaError, type ErrorBody } from "./errors.ts";
+import { ColmenaError, type ErrorBody, type ErrorCode } from "./errors.ts";
 
 export type FrameId = string | number;
 
@@ -37,10 +37,38 @@ export function readId(v: unknown): FrameId | null {
   return null;
 }
 
+/** An error found while reading a frame, before its op runs: it knows the frame's id, if one could be read. */
 export class FrameError extends ColmenaError {
-  constructor(readonly id: FrameId | null, message: string) {
-    super("bad_frame", message);
+  constructor(readonly id: FrameId | null, message: string, code: ErrorCode = "bad_frame") {
+    super(code, message);
   }
+}
+
+/**
+ * How deep `data` may nest objects and arrays (data itself is level 1).
+ * Checked before anything recursive sees the value: JSON.stringify,
+ * MessagePack encoding and schema walks overflow the stack on a few thousand
+ * levels, which no op needs.
+ */
+export const MAX_DATA_DEPTH = 64;
+
+/** Whether `v` nests objects or arrays deeper than `max` levels; iterative, so any depth is safe here. */
+export function nestsDeeperThan(v: unknown, max: number): boolean {
+  const values: unknown[] = [v];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const x = values.pop();
+    const d = depths.pop()!;
+    if (x === null || typeof x !== "object" || ArrayBuffer.isView(x)) continue;
+    if (d > max) return true;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) {
+      if (child !== null && typeof child === "object") {
+        values.push(child);
+        depths.push(d + 1);
+      }
+    }
+  }
+  return false;
 }
 
 export function parseRequest(v: unknown): RequestFrame {
@@ -52,6 +80,8 @@ export function parseRequest(v: unknown): RequestFrame {
     throw new FrameError(id, "`op` must be a non-empty string");
   if (f.data !== undefined && (f.data === null || typeof f.data !== "object" || Array.isArray(f.data)))
     throw new FrameError(id, "`data` must be an object when present");
+  if (f.data !== undefined && nestsDeeperThan(f.data, MAX_DATA_DEPTH))
+    throw new FrameError(id, `\`data\` nests objects and arrays deeper than ${MAX_DATA_DEPTH} levels`, "bad_request");
   return { id, op: f.op, data: (f.data as Record<string, unknown> | undefined) ?? {} };
 }
 

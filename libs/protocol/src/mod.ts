@@ -2,7 +2,10 @@ export {
   ColmenaError,
   ErrorCodes,
   ERROR_CODES,
+  ERROR_LIMITS,
   badRequest,
+  boundDetails,
+  clip,
   codeOfStatus,
   conflict,
   forbidden,
@@ -14,10 +17,12 @@ export {
 export type { ColmenaErrorOptions, ErrorBody, ErrorCode } from "./errors.ts";
 export {
   FrameError,
+  MAX_DATA_DEPTH,
   PROTOCOL_VERSION,
   errorReply,
   eventFrame,
   isFrameId,
+  nestsDeeperThan,
   okReply,
   parseRequest,
   readId,
@@ -46,7 +51,7 @@ export {
   userChannel,
 } from "./subjects.ts";
 export type { ConnLifecycle } from "./subjects.ts";
-export { issuesOf, parseWith, validationError } from "./validation.ts";
+export { ISSUE_LIMITS, issuesOf, parseWith, validationError } from "./validation.ts";
 export type { FieldIssue } from "./validation.ts";
 export { GATEWAY_SERVICE, defineOp } from "./ops/define.ts";
 export type { ConnHeader, GatewayAnswer, LegacyFrame, OpAccess, OpDef, OpTimeout, ReplyOf, RequestOf, SessionEffect } from "./ops/define.ts";

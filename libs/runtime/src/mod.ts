@@ -30,4 +30,6 @@ export type { ReadModelOptions, StoredEvent } from "./read-model.ts";
 export { defaultBackoff, runConsumer } from "./consumer.ts";
 export type { RunningConsumer, WorkConsumerOptions, WorkMessage } from "./consumer.ts";
 export { runServiceMain } from "./service-main.ts";
+export { installProcessGuard } from "./process-guard.ts";
+export { DEFAULT_MAX_PAYLOAD, isOverMaxPayload, maxPayloadOf } from "./max-payload.ts";
 export type { ServiceMainOptions, Stoppable } from "./service-main.ts";

@@ -3,12 +3,15 @@
  * registry, a queue group per service (so replicas share the load), zod
  * validation of `data`, the gateway's headers turned into a RequestContext,
  * and ColmenaError turned into `Nats-Service-Error-Code` plus a JSON error body.
+ * Every reply fits the server's `max_payload`: one that would not becomes a
+ * small `internal` error, and nothing a request does can escape as a rejection.
  */
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { z } from "zod";
 import type { Logger } from "pino";
-import { ColmenaError, Headers, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
+import { ColmenaError, Headers, clip, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
+import { isOverMaxPayload, maxPayloadOf } from "./max-payload.ts";
 import { histogram } from "./metrics.ts";
 
 export interface Caller {
@@ -109,7 +112,8 @@ export class ServiceHost {
       metadata: { op: def.op, access: def.access },
       handler: (err, msg) => {
         if (err) return;
-        void this.run(def, handler, msg, stats);
+        // run() answers every request itself; a rejection here is a bug, logged rather than left floating.
+        this.run(def, handler, msg, stats).catch((e) => this.opts.log.error({ err: e, op: def.op }, "request handling failed"));
       },
     });
     return this;
@@ -144,7 +148,13 @@ export class ServiceHost {
       const minSeq = Number(h?.get(Headers.minSeq) || 0);
       if (minSeq > 0 && this.opts.waitForSeq) await this.opts.waitForSeq(minSeq);
       const result = await handler(data, ctx);
-      msg.respond(JSON.stringify(result ?? {}), { headers: reply });
+      const body = JSON.stringify(result ?? {});
+      try {
+        msg.respond(body, { headers: reply });
+      } catch (e) {
+        if (!isOverMaxPayload(e)) throw e;
+        throw new ColmenaError("internal", `the reply to ${def.op} is ${Buffer.byteLength(body)} bytes, over the ${maxPayloadOf(this.opts.nc)} a NATS message may carry (request ${requestId})`, { cause: e });
+      }
     } catch (e) {
       const err = e instanceof ColmenaError ? e : new ColmenaError("internal", `internal error (request ${requestId})`, { cause: e });
       outcome = err.code;
@@ -152,7 +162,7 @@ export class ServiceHost {
       else if (this.opts.log.isLevelEnabled("debug")) logger().debug({ code: err.code, msg: err.message }, "op refused");
       stats.errors++;
       stats.lastError = `${err.code}: ${err.message}`;
-      msg.respondError(statusOf(err.code), err.message.replace(/[\r\n]+/g, " "), JSON.stringify(err.toBody()), { headers: reply });
+      respondError(msg, err, reply, logger);
     } finally {
       const nanos = process.hrtime.bigint() - start;
       stats.requests++;
@@ -171,5 +181,28 @@ export class ServiceHost {
         new Promise((r) => setTimeout(r, graceMs).unref()),
       ]);
     }
+  }
+}
+
+/** The header form of an error message: one line, short (the body carries the rest). */
+const headerText = (message: string) => clip(message.replace(/[\r\n]+/g, " "), 256);
+
+/**
+ * Answers with an error; never throws. The error's message and details are
+ * bounded, but headers the handler set (channels, seq) count too: if the
+ * reply still does not fit, a bare `internal` goes without them.
+ */
+function respondError(msg: ServiceMsg, err: ColmenaError, reply: MsgHdrs, logger: () => Logger): void {
+  try {
+    msg.respondError(statusOf(err.code), headerText(err.message), JSON.stringify(err.toBody()), { headers: reply });
+    return;
+  } catch (e) {
+    logger().error({ err: e, code: err.code }, "could not send an error reply; sending a bare one");
+  }
+  try {
+    const bare = new ColmenaError("internal", "the error reply did not fit in a NATS message");
+    msg.respondError(statusOf(bare.code), bare.message, JSON.stringify(bare.toBody()));
+  } catch (e) {
+    logger().error({ err: e }, "could not send even a bare error reply");
   }
 }

@@ -9,6 +9,7 @@ import { connectNats } from "./connect.ts";
 import { startHealthServer } from "./health-server.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { installProcessGuard } from "./process-guard.ts";
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -26,6 +27,7 @@ export interface ServiceMainOptions<C extends CommonConfig> {
 export async function runServiceMain<C extends CommonConfig>(opts: ServiceMainOptions<C>): Promise<void> {
   const { config } = opts;
   const log = createLogger({ service: opts.name, instance: config.instance, level: config.logLevel });
+  installProcessGuard(log);
   const unknown = unknownEnv();
   if (unknown.length) log.warn({ unknown }, "unknown COLMENA_* variables (typos?)");
   const lifecycle = new Lifecycle(log);

@@ -17,6 +17,8 @@ export interface HttpDeps {
   log: Logger;
   /** Whether the gateway's NATS connection is up. */
   natsUp(): boolean;
+  /** Open sockets in all (WebSocket ones included; those also count against the gateway's connection caps). */
+  maxConnections: number;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -54,5 +56,7 @@ export function startHttp(deps: HttpDeps): Promise<{ server: Server; port: numbe
     });
   });
   server.on("clientError", (_err, socket) => socket.destroy());
+  // Node refuses sockets past this; every held socket costs memory, logged in or not.
+  server.maxConnections = deps.maxConnections;
   return listenOn(server, deps.host, deps.port, deps.log).then((port) => ({ server, port }));
 }

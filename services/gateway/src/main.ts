@@ -1,9 +1,10 @@
 /** Runs one gateway: config -> logger -> NATS -> gateway, drained on SIGTERM. */
-import { Lifecycle, connectNats, createLogger, unknownEnv } from "@colmena/runtime";
+import { Lifecycle, connectNats, createLogger, installProcessGuard, unknownEnv } from "@colmena/runtime";
 import { gatewayConfig, startGateway } from "./mod.ts";
 
 const config = gatewayConfig.load();
 const log = createLogger({ service: "gateway", instance: config.instance, level: config.logLevel });
+installProcessGuard(log);
 for (const name of unknownEnv()) log.warn({ env: name }, "unknown COLMENA_* variable");
 const nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.instance}`, log });
 const life = new Lifecycle(log);

@@ -14,6 +14,7 @@ import { gauge, repoRoot, type Logger } from "@colmena/runtime";
 import { Sessions, TokenVerifier } from "./auth.ts";
 import { ChannelHub } from "./channels.ts";
 import { ConnAnnouncer } from "./conn-announcer.ts";
+import { Admission } from "./admission.ts";
 import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./config.ts";
 import { Conn, type Sink, type Transport } from "./connection.ts";
 import { startHttp } from "./http.ts";
@@ -111,7 +112,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
   })().catch(() => (natsUp = false));
 
-  const listenerDeps = { host: config.host, maxFrameBytes: config.maxFrameBytes, router, log, open };
+  // One set of connection caps for every listener of this gateway.
+  const admission = new Admission(config.maxConnections, config.maxConnectionsPerIp);
+  const limits = { maxFrameBytes: config.maxFrameBytes, frameTimeoutMs: config.frameTimeoutMs, admission };
+  const listenerDeps = { host: config.host, ...limits, router, log, open };
   const servers: Server[] = [];
   const closers: (() => void)[] = [];
   try {
@@ -123,9 +127,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       servers.push(tls.server);
       tlsPort = tls.port;
     }
-    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed() });
+    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), maxConnections: config.maxConnections });
     servers.push(http.server);
-    closers.push(attachWs(http.server, { maxFrameBytes: config.maxFrameBytes, router, tokens, sessions, log, open }).close);
+    closers.push(attachWs(http.server, { ...limits, router, tokens, sessions, log, open }).close);
     closers.push(() => http.server.closeAllConnections());
 
     // Idle connections are closed; WebSocket peers are probed with pings, whose pongs count as activity.

@@ -2,19 +2,26 @@
  * The TCP and TLS listeners (protocol.md section 1): one JSON frame per line,
  * `\r\n` accepted, blank lines ignored. A line over the frame limit gets
  * `frame_too_large` and the connection is closed: the stream cannot be
- * resynchronised.
+ * resynchronised. So does a line begun and not finished within the frame
+ * timeout (`timeout`). A connection over the caps (in all, per address) gets
+ * `rate_limited` and is closed before it is served.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { readFileSync } from "node:fs";
+import { ColmenaError, errorReply } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
+import { REFUSED_RETRY_MS, type Admission } from "./admission.ts";
 import type { Conn, Sink, Transport } from "./connection.ts";
 import type { Router } from "./router.ts";
+import { SlowFrames } from "./slow-frames.ts";
 
 export interface TcpDeps {
   host: string;
   port: number;
   maxFrameBytes: number;
+  frameTimeoutMs: number;
+  admission: Admission;
   router: Router;
   log: Logger;
   /** Registers a new connection with the gateway. */
@@ -54,6 +61,8 @@ function socketSink(socket: Socket): Sink {
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingLen = 0;
+  /** When the unfinished line began (performance.now), for the frame timeout. */
+  partialSince: number | undefined;
 
   constructor(private readonly max: number, private readonly onLine: (line: string) => void, private readonly onTooLarge: () => void) {}
 
@@ -73,6 +82,7 @@ export class LineSplitter {
       }
       if (nl === -1) {
         if (end > start) {
+          if (this.pendingLen === 0) this.partialSince = performance.now();
           this.pending.push(chunk.subarray(start));
           this.pendingLen += end - start;
         }
@@ -82,6 +92,7 @@ export class LineSplitter {
       const line = this.pendingLen ? Buffer.concat([...this.pending, part]) : part;
       this.pending = [];
       this.pendingLen = 0;
+      this.partialSince = undefined;
       let text = line.toString("utf8");
       if (text.endsWith("\r")) text = text.slice(0, -1);
       if (text.trim().length > 0) this.onLine(text);
@@ -90,7 +101,18 @@ export class LineSplitter {
   }
 }
 
-function serve(socket: Socket, transport: Transport, deps: TcpDeps): void {
+/** Answers a connection over the caps with one error line, then closes it. */
+function refuse(socket: Socket, reason: string): void {
+  const err = new ColmenaError("rate_limited", reason, { retryAfterMs: REFUSED_RETRY_MS });
+  socket.on("error", () => undefined);
+  socket.end(JSON.stringify(errorReply(null, err.toBody())) + "\n");
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+function serve(socket: Socket, transport: Transport, deps: TcpDeps, slow: SlowFrames): void {
+  const slot = deps.admission.admit(socket.remoteAddress);
+  if (!slot.ok) return refuse(socket, slot.reason);
+  socket.once("close", slot.release);
   socket.setNoDelay(true);
   const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   const conn = deps.open(transport, remote, socketSink(socket));
@@ -102,6 +124,7 @@ function serve(socket: Socket, transport: Transport, deps: TcpDeps): void {
       conn.close("frame too large", true);
     },
   );
+  slow.watch(conn, () => splitter.partialSince);
   let alive = true;
   socket.on("data", (chunk: Buffer) => {
     if (alive && !conn.closed) alive = splitter.push(chunk);
@@ -136,9 +159,18 @@ export async function listenOn(server: Server, host: string, port: number, log?:
   }
 }
 
+/** The frame timeout's sweep, for as long as the listener lives. */
+function slowFramesOf(server: Server, deps: TcpDeps): SlowFrames {
+  const slow = new SlowFrames(deps.frameTimeoutMs);
+  server.once("close", () => slow.stop());
+  return slow;
+}
+
 /** Starts the plain TCP listener; resolves with the bound port. */
 export async function startTcp(deps: TcpDeps): Promise<{ server: Server; port: number }> {
-  const server = createServer((socket) => serve(socket, "tcp", deps));
+  const server = createServer();
+  const slow = slowFramesOf(server, deps);
+  server.on("connection", (socket) => serve(socket, "tcp", deps, slow));
   server.on("error", (err) => deps.log.error({ err }, "tcp listener error"));
   const port = await listenOn(server, deps.host, deps.port, deps.log);
   return { server, port };
@@ -146,7 +178,9 @@ export async function startTcp(deps: TcpDeps): Promise<{ server: Server; port: n
 
 /** Starts the TLS listener with PEM certificate and key files. */
 export async function startTls(deps: TcpDeps, certFile: string, keyFile: string): Promise<{ server: Server; port: number }> {
-  const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (socket) => serve(socket, "tls", deps));
+  const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+  const slow = slowFramesOf(server, deps);
+  server.on("secureConnection", (socket) => serve(socket, "tls", deps, slow));
   server.on("tlsClientError", (err) => deps.log.debug({ err }, "tls handshake failed"));
   server.on("error", (err) => deps.log.error({ err }, "tls listener error"));
   const port = await listenOn(server, deps.host, deps.port, deps.log);

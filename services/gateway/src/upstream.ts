@@ -6,6 +6,7 @@
 import { MsgHdrsImpl, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type ConnHeader, type OpDef } from "@colmena/protocol";
 import type { Conn, Encoding } from "./connection.ts";
+import { requestRefusal } from "./request-refusal.ts";
 import { requesterOf } from "./requests.ts";
 
 export interface CallOptions {
@@ -84,7 +85,7 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
     const payload = opts.encoding === "msgpack" ? JSON.stringify(data, bytesAsBase64) : JSON.stringify(data);
     msg = await requesterOf(nc).request(opSubject(def.op), payload, h as unknown as MsgHdrs, opts.timeoutMs);
   } catch (err) {
-    throw requestFailure(err, def);
+    throw requestRefusal(err, def, nc) ?? requestFailure(err, def);
   }
   const rh = msg.headers;
   const reply: ServiceReply = { raw: "{}", subscribe: [], unsubscribe: [] };

@@ -2,19 +2,27 @@
  * WebSocket at `/ws` (protocol.md section 1): a text message is one JSON
  * frame, a binary message one MessagePack frame answered in MessagePack. A
  * client may authenticate at connect with `?token=` or `Authorization:
- * Bearer`; a bad token rejects the upgrade with 401. A frame over the limit
- * gets `frame_too_large` and the connection stays open.
+ * Bearer`; a bad token rejects the upgrade with 401, and a connection over
+ * the caps with 429. The ws library buffers at most the frame limit of a
+ * message (`maxPayload`), so a message over it cannot be skipped: it gets
+ * `frame_too_large`, then the close 1009, as TCP closes after the error.
+ * A message begun and not finished within the frame timeout gets `timeout`
+ * and the connection is closed.
  */
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { AccessClaims, Logger } from "@colmena/runtime";
+import { REFUSED_RETRY_MS, type Admission } from "./admission.ts";
 import type { Sessions, TokenVerifier } from "./auth.ts";
 import type { Conn, Sink, Transport } from "./connection.ts";
 import type { Router } from "./router.ts";
+import { SlowFrames } from "./slow-frames.ts";
 
 export interface WsDeps {
   maxFrameBytes: number;
+  frameTimeoutMs: number;
+  admission: Admission;
   router: Router;
   tokens: TokenVerifier;
   sessions: Sessions;
@@ -34,8 +42,8 @@ function wsSink(ws: WebSocket): Sink {
   };
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+function reject(socket: Duplex, status: number, text: string, extra = ""): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
@@ -50,19 +58,49 @@ export function connectToken(req: IncomingMessage, url: URL): string | undefined
 
 const asBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
 
+/**
+ * Whether ws holds part of a message: bytes of an unfinished frame, or the
+ * fragments of an unfinished message. No public API tells; these are the
+ * Receiver's fields in ws 8 (the lockfile pins it; the frame-timeout tests
+ * fail if they change). Undefined when they are not there.
+ */
+function messageHeld(ws: WebSocket): () => boolean | undefined {
+  return () => {
+    const r = (ws as unknown as { _receiver?: { _bufferedBytes?: unknown; _fragments?: unknown } })._receiver;
+    if (!r || typeof r._bufferedBytes !== "number" || !Array.isArray(r._fragments)) return undefined;
+    return r._bufferedBytes > 0 || r._fragments.length > 0;
+  };
+}
+
 /** Serves WebSocket upgrades on an HTTP server; returns a closer. */
 export function attachWs(server: Server, deps: WsDeps): { close(): void } {
-  // ws closes a connection on a message over maxPayload; keep that well above
-  // the frame limit so an oversized frame gets a frame_too_large reply instead.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(4 * deps.maxFrameBytes, 8 << 20), perMessageDeflate: false });
+  // A message may hold no more than a frame: ws buffers what it receives of one up to maxPayload.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes, perMessageDeflate: false });
+  const slow = new SlowFrames(deps.frameTimeoutMs);
 
   const onSocket = (ws: WebSocket, req: IncomingMessage, claims: AccessClaims | undefined) => {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
     const conn = deps.open("ws", remote, wsSink(ws));
     if (claims) void deps.sessions.bind(conn, claims).catch((err) => deps.log.warn({ err, conn: conn.id }, "could not bind the connect token"));
+    // ws meets a message over maxPayload by closing with 1009 at once; the client hears why first
+    // (in the encoding of its last frame: the one that is too large was never decoded).
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (code === 1009 && !conn.closed) deps.router.tooLarge(conn, conn.encoding);
+      close(code, reason);
+    };
+    // A message is under way from the first bytes after the last complete one: ws reads the
+    // socket in its own 'data' listener, so this one goes first, and 'message' ends the span.
+    // Control frames (a pong to the idle probe) end no message: the sweep asks ws whether part
+    // of one is held, so pongs can neither trip the timeout nor, between fragments, reset it.
+    let partialSince: number | undefined;
+    req.socket.prependListener("data", () => (partialSince ??= performance.now()));
+    const held = messageHeld(ws);
+    if (held() === undefined) for (const ev of ["ping", "pong"] as const) ws.on(ev, () => (partialSince = undefined));
+    slow.watch(conn, () => (held() === false ? (partialSince = undefined) : partialSince));
     ws.on("message", (data, isBinary) => {
+      partialSince = undefined;
       const buf = asBuffer(data);
-      if (buf.length > deps.maxFrameBytes) return deps.router.tooLarge(conn, isBinary ? "msgpack" : "json");
       if (isBinary) deps.router.onBinary(conn, buf);
       else deps.router.onText(conn, buf.toString("utf8"));
     });
@@ -80,6 +118,9 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
       return reject(socket, 400, "Bad Request");
     }
     if (url.pathname !== WS_PATH) return reject(socket, 404, "Not Found");
+    const slot = deps.admission.admit(req.socket.remoteAddress);
+    if (!slot.ok) return reject(socket, 429, "Too Many Connections", `Retry-After: ${Math.ceil(REFUSED_RETRY_MS / 1000)}\r\n`);
+    socket.once("close", slot.release);
     const token = connectToken(req, url);
     const verified = token ? deps.tokens.verify(token) : Promise.resolve(undefined);
     verified.then(
@@ -95,6 +136,7 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
   return {
     close: () => {
       server.off("upgrade", onUpgrade);
+      slow.stop();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
     },

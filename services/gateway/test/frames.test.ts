@@ -70,7 +70,7 @@ test("gateway - an unknown op is unknown_op and a user op before login is unauth
   }
 });
 
-test("gateway - a frame over the limit closes TCP after frame_too_large but not WebSocket", async () => {
+test("gateway - a frame over the limit gets frame_too_large, then TCP closes and WebSocket closes with 1009", async () => {
   await using rig = await startRig({ overrides: { maxFrameBytes: 1024 } });
   const t = await rig.tcp();
   t.sendRaw(JSON.stringify({ id: 1, op: "ping", data: { pad: "x".repeat(2000) } }));
@@ -85,10 +85,27 @@ test("gateway - a frame over the limit closes TCP after frame_too_large but not 
   t2.sendRaw(JSON.stringify({ id: 2, op: "ping", data: { pad: "y".repeat(1024 - base.length) } }) + "\r");
   assert.equal((await t2.reply(2)).error.code, "bad_request");
 
+  // ws buffers at most the frame limit of a message, so one over it cannot be skipped: the
+  // client hears frame_too_large before the close (issue 14, item 8: it used to hear only 1009).
+  for (const binary of [false, true]) {
+    const w = await rig.ws();
+    const code = new Promise<number>((r) => w.ws.once("close", (c: number) => r(c)));
+    if (binary) {
+      w.binary = true;
+      assert.equal((await w.request("ping")).ok, true);
+    }
+    w.send({ id: 1, op: "ping", data: { pad: "x".repeat(2000) } });
+    const r = await w.inbox.take();
+    assert.equal(r.error.code, "frame_too_large");
+    assert.equal(r.id, null);
+    assert.equal(w.binaryReplies.at(-1), binary, "in the encoding the client speaks");
+    assert.equal(await code, 1009);
+  }
+  // A message of exactly the limit is read.
   const w = await rig.ws();
-  w.sendRaw(JSON.stringify({ id: 1, op: "ping", data: { pad: "x".repeat(2000) } }));
-  assert.equal((await w.inbox.take()).error.code, "frame_too_large");
-  assert.equal((await w.request("ping")).ok, true, "the WebSocket stays open");
+  const base3 = JSON.stringify({ id: 3, op: "ping", data: { pad: "" } });
+  w.sendRaw(JSON.stringify({ id: 3, op: "ping", data: { pad: "y".repeat(1024 - base3.length) } }));
+  assert.equal((await w.reply(3)).error.code, "bad_request");
 });
 
 test("gateway - MessagePack binary frames are answered in MessagePack", async () => {

@@ -10,7 +10,8 @@ import { ColmenaError, notFound, tasksOps, type TaskStatus } from "@colmena/prot
 import { ServiceHost, callerOf, type Logger, type RequestContext } from "@colmena/runtime";
 import type { TasksConfig } from "./config.ts";
 import { TERMINAL_KINDS, cancelSubject, idempotentTaskId, newTaskId, type SubmittedEvent, type TaskEvent } from "./events.ts";
-import { isTerminal, toRecord, type TaskQueries, type TaskRow } from "./model.ts";
+import { isTerminal, type TaskQueries, type TaskRow } from "./model.ts";
+import { fitPage, fitRecord, fitValue, replyBudget } from "./reply-fit.ts";
 import { releaseOf } from "./scheduler.ts";
 import type { TaskLog } from "./task-log.ts";
 import type { TaskTypes } from "./types/registry.ts";
@@ -131,7 +132,9 @@ export function createTasksApi(deps: ApiDeps) {
     const end = await watch.until(taskId, timeoutMs, (news) => news ?? (deps.foldedSeq() >= seq ? endOfRow(queries.get(taskId)) : undefined));
     ctx.setSeq(end.seq);
     if (end.status === "done") {
-      return { task_id: taskId, status: "done" as const, result: end.result ?? null, worker: end.worker, attempts: end.attempts };
+      // The result may be larger than a reply can be (a record's rules: its longest prefix that fits).
+      const result = fitValue(end.result ?? null, replyBudget(deps.nc) - 512);
+      return { task_id: taskId, status: "done" as const, result: result.value ?? null, ...(result.cut ? { result_truncated: true as const } : {}), worker: end.worker, attempts: end.attempts };
     }
     const details = { task_id: taskId, status: end.status, attempts: end.attempts, error: end.error };
     if (end.status === "cancelled") throw new ColmenaError("conflict", `task ${taskId} was cancelled`, { details });
@@ -193,12 +196,15 @@ export async function startTasksApi(deps: ApiDeps, version: string): Promise<Ser
   });
   host
     .handle(tasksOps["tasks.submit"], (data, ctx) => api.submit(data, ctx))
-    .handle(tasksOps["tasks.get"], (data, ctx) => toRecord(ownTask(deps.queries, data.task_id, callerOf(ctx).id)))
+    .handle(tasksOps["tasks.get"], (data, ctx) => fitRecord(ownTask(deps.queries, data.task_id, callerOf(ctx).id), replyBudget(deps.nc)))
     .handle(tasksOps["tasks.list"], (data, ctx) => {
       const limit = data.limit ?? 50;
       const rows = deps.queries.list(callerOf(ctx).id, { status: data.status, before: data.before, limit });
-      const next = rows.length === limit ? rows[rows.length - 1].submit_seq : undefined;
-      return { tasks: rows.map(toRecord), ...(next ? { next } : {}) };
+      // Paged by size as well as by count: a page ends early before a record that would not fit.
+      const page = fitPage(rows, replyBudget(deps.nc));
+      const last = rows[page.records.length - 1];
+      const next = page.more || rows.length === limit ? last.submit_seq : undefined;
+      return { tasks: page.records, ...(next ? { next } : {}) };
     })
     .handle(tasksOps["tasks.cancel"], (data, ctx) => api.cancel(data.task_id, ctx));
   await deps.nc.flush();

@@ -6,6 +6,7 @@ export { LEADER_BUCKET, TASKS_STREAM, cancelSubject, idempotentTaskId, purgedSub
 export type { TaskEvent, WorkItem } from "./events.ts";
 export { TaskTypes, BUILTIN_TYPES } from "./types/registry.ts";
 export { toRecord } from "./model.ts";
+export { fitPage, fitRecord, fitValue } from "./reply-fit.ts";
 export type { TaskQueries, TaskRow } from "./model.ts";
 export { abortable, defineTaskType, textInput } from "./types/define.ts";
 export type { TaskContext, TaskType } from "./types/define.ts";

@@ -26,6 +26,10 @@ export const taskRecord = z.object({
   status: taskStatus,
   input: z.unknown(),
   result: z.unknown().optional(),
+  /** The record would not fit in one reply: `input` is cut (a string's prefix, else null). */
+  input_truncated: z.literal(true).optional(),
+  /** `result` is cut (a string's prefix) or left out: the whole of it did not fit in one reply. */
+  result_truncated: z.literal(true).optional(),
   error: z.string().optional(),
   worker: z.string().optional(),
   attempts: z.number().int(),
@@ -60,6 +64,7 @@ export const tasksOps = {
       task_id: z.string(),
       status: taskStatus,
       result: z.unknown().optional(),
+      result_truncated: z.literal(true).optional(),
       worker: z.string().optional(),
       attempts: z.number().int().optional(),
     }),

@@ -1,0 +1,64 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { connect } from "@nats-io/transport-node";
+import { z } from "zod";
+import { ColmenaError, defineOp, opSubject } from "@colmena/protocol";
+import { ServiceHost, maxPayloadOf, silentLogger } from "@colmena/runtime";
+import { startNats } from "@colmena/testing";
+
+const op = (name: string) => defineOp({ op: `hosttest.${name}`, service: "hosttest", access: "public", summary: "test", request: z.strictObject({ n: z.number().optional() }), reply: z.unknown() });
+
+test("service host - a reply or an error too large for NATS becomes a small internal error, never a throw", async () => {
+  await using ns = await startNats({ jetstream: false });
+  const nc = await connect({ servers: ns.url });
+  const escaped: unknown[] = [];
+  const onEscape = (e: unknown) => escaped.push(e);
+  process.on("unhandledRejection", onEscape);
+  try {
+    const max = maxPayloadOf(nc);
+    const host = await ServiceHost.start({ nc, name: "hosttest", version: "0.0.1", log: silentLogger() });
+    host
+      .handle(op("big"), () => ({ pad: "x".repeat(max) }))
+      // Headers the handler set count too: a reply that cannot carry them still answers.
+      .handle(op("bigheaders"), (_d, ctx) => {
+        ctx.subscribe("c".repeat(max));
+        throw new ColmenaError("conflict", "no");
+      });
+    const ask = async (name: string) => {
+      const m = await nc.request(opSubject(`hosttest.${name}`), "{}", { timeout: 5000 });
+      return { code: m.headers?.get("Nats-Service-Error-Code"), body: m.json<{ code: string; message: string }>() };
+    };
+    const big = await ask("big");
+    assert.equal(big.code, "500");
+    assert.equal(big.body.code, "internal");
+    assert.match(big.body.message, /the reply to hosttest\.big is \d+ bytes, over the \d+ a NATS message may carry/);
+    const hdr = await ask("bigheaders");
+    assert.equal(hdr.body.code, "internal");
+    assert.match(hdr.body.message, /did not fit/);
+    await host.stop();
+    assert.deepEqual(escaped, []);
+  } finally {
+    process.off("unhandledRejection", onEscape);
+    await nc.close();
+  }
+});
+
+test("service host - the process guard logs an escaped rejection and exception, and the process goes on", async () => {
+  const script = `
+    import { installProcessGuard, createLogger } from "@colmena/runtime";
+    installProcessGuard(createLogger({ service: "guard-test", level: "error" }));
+    Promise.reject(new Error("escaped rejection"));
+    setTimeout(() => { throw new Error("escaped exception"); }, 10);
+    setTimeout(() => { console.log("STILL ALIVE"); process.exit(0); }, 200);
+  `;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (b) => (out += b));
+  child.stderr.on("data", (b) => (out += b));
+  const code = await new Promise((r) => child.on("exit", r));
+  assert.equal(code, 0, out);
+  assert.match(out, /escaped rejection/);
+  assert.match(out, /escaped exception/);
+  assert.match(out, /STILL ALIVE/);
+});
