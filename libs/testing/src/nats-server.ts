@@ -35,6 +35,8 @@ export interface StartNatsOptions {
   debug?: boolean;
   /** JetStream's per-stream ingest queue bound (`max_buffered_msgs`). */
   maxBufferedMsgs?: number;
+  /** `max_payload` (default NATS_MAX_PAYLOAD, as every config Colmena writes); 1 MiB is nats-server's own default, which servers Colmena did not configure have. */
+  maxPayload?: number;
   /** A nats-server binary to run instead of the installed one (benchmarks compare versions with it). */
   bin?: string;
 }
@@ -122,7 +124,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
       debug: opts.debug,
       bin: opts.bin,
       config: (port, monitorPort) =>
-        natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always", maxBufferedMsgs: opts.maxBufferedMsgs }),
+        natsConfig({ serverName: `test-${process.pid}-${port}`, port, monitorPort, storeDir: jetstream ? join(dir, "js") : undefined, sync: opts.sync ?? "always", maxBufferedMsgs: opts.maxBufferedMsgs, maxPayload: opts.maxPayload }),
     },
     dir,
   );

@@ -96,7 +96,10 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
     let partialSince: number | undefined;
     req.socket.prependListener("data", () => (partialSince ??= performance.now()));
     const held = messageHeld(ws);
-    if (held() === undefined) for (const ev of ["ping", "pong"] as const) ws.on(ev, () => (partialSince = undefined));
+    if (held() === undefined) {
+      const endsSpan = () => (partialSince = undefined);
+      ws.on("ping", endsSpan).on("pong", endsSpan);
+    }
     slow.watch(conn, () => (held() === false ? (partialSince = undefined) : partialSince));
     ws.on("message", (data, isBinary) => {
       partialSince = undefined;

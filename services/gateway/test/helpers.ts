@@ -184,11 +184,13 @@ export interface RigOptions {
   env?: NodeJS.ProcessEnv;
   /** The gateways' heartbeat interval on NATS. */
   heartbeatMs?: number;
+  /** The nats-server's `max_payload`. */
+  natsMaxPayload?: number;
 }
 
 /** nats-server + signing key in KV (as auth publishes it) + diag + gateways on port 0, dual-stack. */
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
-  const ns = await startNats();
+  const ns = await startNats({ maxPayload: opts.natsMaxPayload });
   const clients: Client[] = [];
   const gateways: Gateway[] = [];
   let nc: NatsConnection | undefined;

@@ -24,6 +24,7 @@ function namesOf(file: string, text: string): { literals: string[]; properties: 
   const properties: string[] = [];
   const visit = (n: ts.Node) => {
     if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier) return;
+    if (isControlFrameListener(n)) return;
     if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateHead(n) || ts.isTemplateMiddle(n) || ts.isTemplateTail(n)) literals.push(n.text);
     if (ts.isPropertyAccessExpression(n)) properties.push(n.name.text);
     if ((ts.isPropertyAssignment(n) || ts.isShorthandPropertyAssignment(n)) && ts.isIdentifier(n.name)) properties.push(n.name.text);
@@ -35,6 +36,13 @@ function namesOf(file: string, text: string): { literals: string[]; properties: 
   };
   visit(ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true));
   return { literals, properties };
+}
+
+/** `ws.on("ping", ...)`: a WebSocket control frame (RFC 6455) as the ws library names its event, not the `ping` op. */
+function isControlFrameListener(n: ts.Node): boolean {
+  if (!ts.isCallExpression(n) || !ts.isPropertyAccessExpression(n.expression) || n.expression.name.text !== "on") return false;
+  const [first] = n.arguments;
+  return !!first && ts.isStringLiteral(first) && (first.text === "ping" || first.text === "pong") && n.arguments.length === 2;
 }
 
 const defs = Object.values(OPS);
