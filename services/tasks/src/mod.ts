@@ -9,4 +9,3 @@ export { toRecord } from "./model.ts";
 export type { TaskQueries, TaskRow } from "./model.ts";
 export { abortable, defineTaskType, textInput } from "./types/define.ts";
 export type { TaskContext, TaskType } from "./types/define.ts";
-export { backoffDelay } from "./worker.ts";
