@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
-import { startNats, uniqueName, waitUntil } from "@colmena/testing";
+import { startNats, startNatsCluster, uniqueName, waitUntil } from "@colmena/testing";
 import { ColmenaError } from "@colmena/protocol";
 import { backoffDelay, defaultBackoff, ensureStream, runConsumer, silentLogger, type RunningConsumer, type WorkConsumerOptions, type WorkMsg } from "@colmena/runtime";
 
@@ -344,4 +344,29 @@ test("work consumer - what a stopping instance's open pull request still deliver
   await until("the message handled by b well before ack_wait", () => seen.includes("b:1"), 5000);
   assert.deepEqual(seen, ["b:1"]);
   await b.stop();
+});
+
+test("work consumer - keeps working when its durable's leader moves (3-node cluster)", async (t) => {
+  await using cluster = await startNatsCluster(3);
+  const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  t.after(() => nc.close());
+  const stream = uniqueName("MOVE");
+  const jsm = await jetstreamManager(nc);
+  await waitUntil("the cluster takes the stream", async () => {
+    try { await jsm.streams.add({ name: stream, subjects: ["move.>"], retention: RetentionPolicy.Workqueue, num_replicas: 3 }); return true; } catch { return false; }
+  }, 30_000);
+  const js = jetstream(nc);
+  const seen: number[] = [];
+  await run(t, base(nc, stream, "movers", async (m) => { seen.push(m.seq); }));
+  await js.publish("move.0", "x");
+  await until("the first message", () => seen.length === 1);
+  const before = (await jsm.consumers.info(stream, "movers")).cluster?.leader;
+  await nc.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.movers`, "", { timeout: 5000 });
+  await waitUntil("a new consumer leader", async () => {
+    const now = (await jsm.consumers.info(stream, "movers").catch(() => null))?.cluster?.leader;
+    return now !== undefined && now !== before;
+  }, 20_000);
+  for (let i = 1; i <= 5; i++) await js.publish(`move.${i}`, "x");
+  await until("the messages published after the move", () => seen.length === 6, 15_000);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
 });
