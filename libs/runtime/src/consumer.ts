@@ -178,7 +178,7 @@ class WorkConsumer implements RunningConsumer {
       for await (const s of statuses) if (s.type === "reconnect") for (const l of this.lanes) l.standing.forget();
     })().catch(() => undefined);
     // Renews requests the server ended silently, and hands back messages held too long.
-    this.ticker = setInterval(() => { this.handBack(); this.pump(); }, HOLD_MS / 2);
+    this.ticker = setInterval(() => { this.handBack(); this.pump(); }, HOLD_MS);
     this.ticker.unref();
     this.pump();
     this.log.info({ stream: this.opts.stream, concurrency: this.concurrency, maxDeliver: this.policy.maxDeliver }, "work consumer started");
