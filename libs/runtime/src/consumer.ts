@@ -135,15 +135,14 @@ class WorkConsumer implements RunningConsumer {
           maxAckPending: opts.maxAckPending ?? 1000,
           maxWaiting: opts.maxWaiting,
         },
-        standing: null as unknown as StandingPull,
+        standing: new StandingPull(nc, opts.stream, s.durable, expiresMs, (m) => this.delivered(lane, m as PulledMsg), (status) => {
+          if (isMissingStatus(status)) this.missing(lane);
+          this.pump();
+        }),
         held: [],
         recovering: false,
         failures: 0,
       };
-      lane.standing = new StandingPull(nc, opts.stream, s.durable, expiresMs, (m) => this.delivered(lane, m as PulledMsg), (status) => {
-        if (isMissingStatus(status)) this.missing(lane);
-        this.pump();
-      });
       this.byName.set(s.durable, lane);
       return lane;
     });
