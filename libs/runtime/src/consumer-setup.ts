@@ -1,6 +1,6 @@
 /**
- * The durable pull consumer behind `runConsumer`, created or brought up to
- * date at start and recreated whenever it goes missing.
+ * The durable pull consumers behind `runConsumer`, created or brought up to
+ * date at start and created again whenever one goes missing.
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
 
@@ -9,9 +9,11 @@ export interface DurableSpec {
   durable: string;
   filterSubjects?: string[];
   ackWaitMs: number;
-  /** What the server enforces: our maxDeliver plus the one delivery reserved for the dead-letter hook. */
+  /** What the server enforces: our maxDeliver plus the one delivery reserved for the dead-letter hook (-1: unbounded). */
   serverMaxDeliver: number;
   maxAckPending: number;
+  /** Pull requests the server holds at once; fixed at creation. */
+  maxWaiting?: number;
 }
 
 const ms = (n: number) => n * 1_000_000;
@@ -35,6 +37,7 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): P
       durable_name: spec.durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
+      ...(spec.maxWaiting !== undefined ? { max_waiting: spec.maxWaiting } : {}),
       ...changeable,
     });
   } catch (err) {

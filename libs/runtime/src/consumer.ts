@@ -1,242 +1,288 @@
 /**
  * The work-consumer recipe (design.md section 4): work that must happen once
- * goes through a durable pull consumer shared by every instance.
+ * goes through durable pull consumers shared by every instance. One or more
+ * durables, highest priority first (tasks has one per priority; most work
+ * has one), run by `concurrency` handler slots.
  *
- * - handler resolves -> ack (confirmed by the server);
- * - throws a ColmenaError whose `retryable` is false -> dead letter at once;
- * - throws anything else -> `nak` with a delay that grows with the delivery
- *   count (a bare nak makes a poison message spin), until `maxDeliver`
- *   deliveries have failed -> dead letter;
- * - dead letter = `onDeadLetter(msg, err)` then a confirmed `term`.
+ * Outcomes: the handler resolves -> ack, unless it settled the message
+ * itself (ack, nak, term, or leave); it throws -> consumer-outcome.ts (nak
+ * with growing delay, dead letter after `maxDeliver` or on a permanent
+ * error, nothing when it was stale). `working()` restarts ack_wait for long
+ * work. With a finite `maxDeliver` the server is told one more: that
+ * delivery, reserved for a message whose last attempt never reported back,
+ * runs the dead-letter hook instead of the handler.
  *
- * max_deliver: the server is told `maxDeliver + 1`. The extra delivery is
- * reserved for the dead-letter hook: when the last real attempt crashed or
- * stalled past ack_wait (no handler result at all), the server still
- * delivers once more, and we call the hook instead of the handler. So the
- * hook runs for every message that exhausts its deliveries, exactly once
- * unless the final term itself is lost (then at least once).
+ * Fetching, in two modes:
+ * - While it has free slots, a standing pull request on each durable, for
+ *   as many messages as there are free slots: a new message is delivered
+ *   the moment it is stored, without a round trip. Up to one request's worth
+ *   per durable can arrive at once; those that find no free slot wait in a
+ *   small local buffer, by priority.
+ * - Whenever a slot frees while messages are buffered, or a durable has no
+ *   live request, a scan by priority: that durable's buffered messages, then
+ *   a `no_wait` pull for the slots still free (a durable with a live request
+ *   needs none: the server hands it anything waiting). So a waiting message
+ *   of a higher durable always goes before those of lower ones.
  *
- * A handler that fails after staying silent (no working()) for longer than
- * ack_wait has lost its delivery to a redelivery: its failure is dropped
- * (no nak, no dead letter) and the redelivery decides. Its success is still
- * acked: the work is done, and the ack stops further redeliveries.
+ * Nothing waits here long: a buffered message not started within `HOLD_MS`
+ * is handed back (nak, once this instance's own request on that durable has
+ * ended, so another instance gets it), because its ack_wait is running.
  *
- * Messages are fetched only for free handler slots, never buffered ahead:
- * a message waiting in a client buffer has its ack_wait running, and one
- * that waits past it is redelivered elsewhere and then handled twice.
+ * Recovery: a request lost with the connection is renewed after the
+ * reconnect; one ended by a leader move is renewed at once; a durable that
+ * is missing (deleted, or lost with its stream) is created again.
+ *
+ * `stop()` asks no more, hands back buffered messages, keeps listening until
+ * the server has ended this instance's requests (what they deliver meanwhile
+ * is handed back, not left to wait out ack_wait), and waits for the running
+ * handlers.
  */
-import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
-import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { ColmenaError } from "@colmena/protocol";
-import { counter, histogram } from "./metrics.ts";
 import { ensureDurable, type DurableSpec } from "./consumer-setup.ts";
+import { defaultBackoff, exhausted, failed, type FailurePolicy } from "./consumer-outcome.ts";
+import { Puller, StandingPull, isMissingStatus, type PulledMsg, type WorkMsg } from "./work-pull.ts";
 
-/** One unit of work as the handler sees it. */
-export interface WorkMessage {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  json<T = unknown>(): T;
-  headers?: MsgHdrs;
-  /** 1 on the first delivery. */
-  deliveryCount: number;
-  /** Tells the server the work goes on: restarts the ack_wait (stall) timer. */
-  working(): void;
+export interface WorkConsumerSpec {
+  durable: string;
+  filterSubjects?: string[];
 }
 
 export interface WorkConsumerOptions {
   nc: NatsConnection;
+  log: Logger;
   stream: string;
-  durable: string;
-  filterSubjects?: string[];
+  /** The durables, highest priority first. Every instance of the worker names the same. */
+  consumers: WorkConsumerSpec[];
+  /** Resolve -> ack (unless settled by the handler); a ColmenaError with retryable false -> dead letter; any other throw -> nak(backoff). */
+  handle(msg: WorkMsg): Promise<void>;
+  /** Called once for a message that will not be retried, before its final term. If it throws, the delivery is nak'ed. */
+  onDeadLetter?(msg: WorkMsg, err: unknown): Promise<void>;
+  /** Messages this instance handles at once. Default 1. */
+  concurrency?: number;
   /** The stall timeout: a delivery with no ack, nak or working() for this long is redelivered. Default 30000. */
   ackWaitMs?: number;
-  /** Deliveries before a failing message is dead-lettered. Default 5. */
+  /** Deliveries before a failing message is dead-lettered. Default 5; Infinity when the handler counts attempts itself. */
   maxDeliver?: number;
-  /** Delay of the nak after a failed delivery. Default: exponential with jitter, 500 ms base, capped at 30 s. */
+  /** Delay of the nak after a failed delivery. Default `defaultBackoff`. */
   backoffMs?: (deliveryCount: number) => number;
   /** Unacknowledged messages across all instances before the server pauses delivery. Default 1000. */
   maxAckPending?: number;
-  /** Messages this instance handles at once. Default 1. */
-  concurrency?: number;
-  /** Resolve -> ack; ColmenaError with retryable false -> dead letter; any other throw -> nak(backoff). */
-  handle(msg: WorkMessage): Promise<void>;
-  /** Called once for a message that will not be retried, before its final term. If it throws, the delivery is nak'ed. */
-  onDeadLetter?(msg: WorkMessage, err: unknown): Promise<void>;
-  log: Logger;
-  /** How long one pull waits for messages before it is renewed. Default 10000 (heartbeats every half of it). */
-  fetchExpiresMs?: number;
+  /** Pull requests the server holds at once per durable (set at creation). Server default when absent. */
+  maxWaiting?: number;
+  /** How long a standing pull request lives before it is renewed. Default 2000. */
+  requestExpiresMs?: number;
 }
 
 export interface RunningConsumer {
-  /** Stops fetching, hands back unstarted messages, and waits for in-flight handlers. */
+  /** Asks no more, hands back what it holds and what still arrives, and waits for in-flight handlers. */
   stop(): Promise<void>;
 }
 
-/** `min(30 s, 500 ms * 2^(n-1))`, scaled by a random factor in [0.5, 1) so retries of a burst spread out. */
-export function defaultBackoff(deliveryCount: number): number {
-  const full = Math.min(30_000, 500 * 2 ** Math.max(0, deliveryCount - 1));
-  return Math.round(full * (0.5 + Math.random() * 0.5));
+/** How long a message delivered to a full instance may wait here for a slot before it is handed back. */
+const HOLD_MS = 50;
+
+interface Lane {
+  spec: DurableSpec;
+  standing: StandingPull;
+  /** Messages delivered while every slot was taken, with when they came. */
+  held: { m: PulledMsg; at: number }[];
+  /** The durable is being created again; skipped until then. */
+  recovering: boolean;
+  failures: number;
 }
 
-const outcomes = counter("colmena_work_messages_total", "work messages by outcome (ack, nak, dead_letter, stale)", ["consumer", "outcome"]);
-const duration = histogram("colmena_work_handle_seconds", "time a work handler takes", ["consumer"], [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120]);
-const TERM = new TextEncoder().encode("+TERM");
-
-/** Creates or updates the durable, then handles its messages until `stop()`. */
+/** Creates or updates the durables, then handles their messages until `stop()`. */
 export async function runConsumer(opts: WorkConsumerOptions): Promise<RunningConsumer> {
-  const maxDeliver = opts.maxDeliver ?? 5;
-  const concurrency = Math.max(1, opts.concurrency ?? 1);
-  const spec: DurableSpec = {
-    stream: opts.stream,
-    durable: opts.durable,
-    filterSubjects: opts.filterSubjects,
-    ackWaitMs: opts.ackWaitMs ?? 30_000,
-    serverMaxDeliver: maxDeliver + 1,
-    maxAckPending: opts.maxAckPending ?? 1000,
-  };
-  const log = opts.log.child({ consumer: opts.durable });
-  const jsm = await jetstreamManager(opts.nc);
-  const js = jetstream(opts.nc);
-  await ensureDurable(jsm, spec);
+  const c = new WorkConsumer(opts, await jetstreamManager(opts.nc));
+  await c.start();
+  return c;
+}
 
-  const inflight = new Set<Promise<void>>();
-  let stopping = false;
-  let current: ConsumerMessages | null = null;
-  let wake: (() => void) | null = null;
-  const napOrWake = (ms: number) => new Promise<void>((resolve) => {
-    const t = setTimeout(() => { wake = null; resolve(); }, ms);
-    wake = () => { clearTimeout(t); wake = null; resolve(); };
-  });
+class WorkConsumer implements RunningConsumer {
+  private readonly lanes: Lane[];
+  private readonly byName = new Map<string, Lane>();
+  private readonly puller: Puller;
+  private readonly concurrency: number;
+  private readonly policy: FailurePolicy;
+  private readonly log: Logger;
+  private inflight = new Set<Promise<void>>();
+  private stopped = false;
+  private stopping: Promise<void> | null = null;
+  /** The look at the queues under way, if any. */
+  private scanning: Promise<void> | null = null;
+  private pumpQueued = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private statuses: AsyncIterable<unknown> | null = null;
 
-  const start = (m: JsMsg) => {
-    const p = handleOne(m, opts, maxDeliver, spec.ackWaitMs, log).finally(() => {
-      inflight.delete(p);
-      wake?.();
+  constructor(private readonly opts: WorkConsumerOptions, private readonly jsm: JetStreamManager) {
+    const { nc } = opts;
+    const maxDeliver = opts.maxDeliver ?? 5;
+    const ackWaitMs = opts.ackWaitMs ?? 30_000;
+    const expiresMs = opts.requestExpiresMs ?? 2000;
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    this.log = opts.log.child({ consumer: opts.consumers.map((s) => s.durable).join(",") });
+    this.policy = { maxDeliver, ackWaitMs, backoffMs: opts.backoffMs ?? defaultBackoff, onDeadLetter: opts.onDeadLetter, log: this.log };
+    this.lanes = opts.consumers.map((s) => {
+      const lane: Lane = {
+        spec: {
+          stream: opts.stream,
+          durable: s.durable,
+          filterSubjects: s.filterSubjects,
+          ackWaitMs,
+          serverMaxDeliver: Number.isFinite(maxDeliver) ? maxDeliver + 1 : -1,
+          maxAckPending: opts.maxAckPending ?? 1000,
+          maxWaiting: opts.maxWaiting,
+        },
+        standing: new StandingPull(nc, opts.stream, s.durable, expiresMs, (m) => this.delivered(lane, m as PulledMsg), (status) => {
+          if (isMissingStatus(status)) this.missing(lane);
+          this.pump();
+        }),
+        held: [],
+        recovering: false,
+        failures: 0,
+      };
+      this.byName.set(s.durable, lane);
+      return lane;
     });
-    inflight.add(p);
-  };
+    // A no-wait pull that gave up: what it still delivers goes to its own durable's lane.
+    this.puller = new Puller(nc, (m) => {
+      const lane = this.byName.get(m.consumer);
+      if (lane) this.delivered(lane, m as PulledMsg);
+      else m.nak();
+    });
+  }
 
-  const loop = async () => {
-    let consumer: Consumer | null = null;
-    let failures = 0;
-    while (!stopping) {
-      try {
-        // A missing durable (deleted under us, or lost with its stream) is created again.
-        if (!consumer) {
-          if (failures > 0) await ensureDurable(jsm, spec);
-          consumer = await js.consumers.get(opts.stream, opts.durable);
-        }
-        while (inflight.size >= concurrency && !stopping) await napOrWake(60_000);
-        if (stopping) break;
-        const batch = await consumer.fetch({ max_messages: concurrency - inflight.size, expires: opts.fetchExpiresMs ?? 10_000 });
-        current = batch;
-        if (stopping) await batch.close();
-        for await (const m of batch) {
-          // Not started yet: hand it straight back to another instance.
-          if (stopping) m.nak();
-          else start(m);
-        }
-        current = null;
-        failures = 0;
-      } catch (err) {
-        current = null;
-        if (stopping) break;
-        consumer = null;
-        failures++;
-        log.warn({ err: String(err), failures }, "work consumer fetch failed; recovering");
-        await napOrWake(Math.min(5000, 100 * 2 ** failures));
+  private get free(): number {
+    return this.concurrency - this.inflight.size;
+  }
+
+  private get buffered(): number {
+    let n = 0;
+    for (const l of this.lanes) n += l.held.length;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const l of this.lanes) await ensureDurable(this.jsm, l.spec);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const statuses = this.opts.nc.status();
+    this.statuses = statuses;
+    void (async () => {
+      for await (const s of statuses) if (s.type === "reconnect") for (const l of this.lanes) l.standing.forget();
+    })().catch(() => undefined);
+    // Renews requests the server ended silently, and hands back messages held too long.
+    this.ticker = setInterval(() => { this.handBack(); this.pump(); }, HOLD_MS);
+    this.ticker.unref();
+    this.pump();
+    this.log.info({ stream: this.opts.stream, concurrency: this.concurrency, maxDeliver: this.policy.maxDeliver }, "work consumer started");
+  }
+
+  /** A message from a request: run it now if a slot is free, else hold it briefly. */
+  private delivered(lane: Lane, m: PulledMsg): void {
+    if (this.stopped) { m.nak(); return; }
+    if (this.free > 0 && !this.scanning) { this.startWork(m); return; }
+    lane.held.push({ m, at: Date.now() });
+  }
+
+  private startWork(m: PulledMsg): void {
+    const p = this.run(m)
+      .catch((err) => this.log.error({ err, seq: m.seq }, "work outcome failed; the message will be redelivered"))
+      .finally(() => { this.inflight.delete(p); this.pump(); });
+    this.inflight.add(p);
+  }
+
+  private async run(m: PulledMsg): Promise<void> {
+    if (m.deliveryCount > this.policy.maxDeliver) return exhausted(m, this.policy);
+    try {
+      await this.opts.handle(m);
+      if (!m.settled) m.ack();
+    } catch (err) {
+      await failed(m, err, this.policy);
+    }
+  }
+
+  /** Decides what to do next; coalesced, so a burst of finished messages costs one look. */
+  private pump(): void {
+    if (this.pumpQueued || this.stopped) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      if (this.stopped || this.scanning || this.free <= 0) return;
+      if (this.buffered > 0 || this.lanes.some((l) => !l.standing.active && !l.recovering)) this.startScan();
+    });
+  }
+
+  private startScan(): void {
+    this.scanning = this.scan().finally(() => {
+      this.scanning = null;
+      // Messages that came while the look was under way wait for the next one.
+      if (this.buffered > 0) this.pump();
+    });
+  }
+
+  /** One look at the durables, by priority: this one's buffered messages, then a no-wait pull for the slots still free. */
+  private async scan(): Promise<void> {
+    for (const lane of this.lanes) {
+      while (this.free > 0 && lane.held.length > 0) this.startWork(lane.held.shift()!.m);
+      if (this.stopped || this.free <= 0) break;
+      if (lane.standing.active || lane.recovering) continue;
+      const got = await this.puller.pullBatch(this.opts.stream, lane.spec.durable, this.free);
+      for (const m of got) {
+        if (this.stopped) m.nak();
+        else this.startWork(m as PulledMsg);
       }
+      if (isMissingStatus(this.puller.lastStatus)) { this.missing(lane); continue; }
+      // Drained (or slots full): from now on the server pushes what comes.
+      if (this.free > 0 && !this.stopped) lane.standing.request(this.free);
     }
-  };
-
-  const running = loop();
-  log.info({ stream: opts.stream, concurrency, maxDeliver }, "work consumer started");
-  return {
-    async stop() {
-      if (stopping) return running;
-      stopping = true;
-      wake?.();
-      await current?.close().catch(() => undefined);
-      await running;
-      await Promise.allSettled([...inflight]);
-      log.info("work consumer stopped");
-    },
-  };
-}
-
-/** The handler's view of a delivery, and when it last showed signs of life (start or working()). */
-function workMessage(m: JsMsg): { msg: WorkMessage; lastLife: () => number } {
-  let life = Date.now();
-  const msg: WorkMessage = {
-    seq: m.seq,
-    subject: m.subject,
-    data: m.data,
-    json: <T>() => m.json<T>(),
-    headers: m.headers,
-    deliveryCount: m.info.deliveryCount,
-    working: () => { life = Date.now(); m.working(); },
-  };
-  return { msg, lastLife: () => life };
-}
-
-async function handleOne(m: JsMsg, opts: WorkConsumerOptions, maxDeliver: number, ackWaitMs: number, log: Logger): Promise<void> {
-  const { msg, lastLife } = workMessage(m);
-  const labels = { consumer: opts.durable };
-  if (msg.deliveryCount > maxDeliver) {
-    // The reserved delivery: the last real attempt never reported back.
-    const err = new ColmenaError("timeout", `no result after ${maxDeliver} deliveries`, { retryable: false });
-    return deadLetter(m, msg, err, opts, maxDeliver, log);
   }
-  const end = duration.startTimer(labels);
-  try {
-    await opts.handle(msg);
-    end();
-    outcomes.inc({ ...labels, outcome: "ack" });
-    await m.ackAck().catch((err) => log.warn({ seq: msg.seq, err: String(err) }, "ack not confirmed; the message may be redelivered"));
-  } catch (err) {
-    end();
-    if (Date.now() - lastLife() > ackWaitMs) {
-      // Silent past ack_wait: the server has handed this message to a new
-      // delivery (here or elsewhere). A nak or dead letter now would double it.
-      log.warn({ seq: msg.seq, delivery: msg.deliveryCount, err: String(err) }, "work failed after ack_wait; left to its redelivery");
-      outcomes.inc({ ...labels, outcome: "stale" });
-      return;
+
+  /** Messages held past HOLD_MS go back; not before this instance's own request on that durable has ended. */
+  private handBack(): void {
+    if (this.buffered === 0) return;
+    const cutoff = Date.now() - HOLD_MS;
+    for (const lane of this.lanes) {
+      const held = lane.held;
+      while (held.length > 0 && held[0].at <= cutoff) held.shift()!.m.nak(lane.standing.remainingMs());
     }
-    const permanent = err instanceof ColmenaError && !err.retryable;
-    if (permanent || msg.deliveryCount >= maxDeliver) return deadLetter(m, msg, err, opts, maxDeliver, log);
-    const delay = err instanceof ColmenaError && err.retryAfterMs !== undefined ? err.retryAfterMs : (opts.backoffMs ?? defaultBackoff)(msg.deliveryCount);
-    log.warn({ seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, delay, err: String(err) }, "work failed; retrying later");
-    outcomes.inc({ ...labels, outcome: "nak" });
-    m.nak(delay);
+  }
+
+  /** The durable is gone (deleted, or lost with its stream, or not yet there after a restart): create it again, backing off. */
+  private missing(lane: Lane): void {
+    if (lane.recovering || this.stopped) return;
+    lane.recovering = true;
+    const wait = Math.min(5000, 100 * 2 ** lane.failures);
+    void ensureDurable(this.jsm, lane.spec)
+      .then(() => { lane.failures = 0; })
+      .catch((err) => {
+        lane.failures++;
+        this.log.warn({ durable: lane.spec.durable, err: String(err), failures: lane.failures }, "work consumer missing; creating it again failed");
+      })
+      .then(() => new Promise((r) => setTimeout(r, wait).unref()))
+      .finally(() => { lane.recovering = false; this.pump(); });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      if (this.ticker) clearInterval(this.ticker);
+      (this.statuses as { stop?(): void } | null)?.stop?.();
+      for (const lane of this.lanes) for (const { m } of lane.held.splice(0)) m.nak();
+      const drained = this.lanes.map((l) => l.standing.drain());
+      await this.scanning;
+      drained.push(this.puller.drain());
+      await Promise.all([...drained, Promise.allSettled([...this.inflight])]);
+      // Handlers that finished while draining may have added nothing (stopped), but wait for any still going.
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      this.log.info("work consumer stopped");
+    })();
+    return this.stopping;
   }
 }
 
-async function deadLetter(m: JsMsg, msg: WorkMessage, err: unknown, opts: WorkConsumerOptions, maxDeliver: number, log: Logger): Promise<void> {
-  log.error({ seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, err: String(err) }, "work dead-lettered");
-  try {
-    await opts.onDeadLetter?.(msg, err);
-  } catch (hookErr) {
-    if (msg.deliveryCount <= maxDeliver) {
-      // The hook gets another chance on a later delivery (the reserved one at the latest).
-      log.error({ seq: msg.seq, err: String(hookErr) }, "dead-letter hook failed; retrying later");
-      m.nak((opts.backoffMs ?? defaultBackoff)(msg.deliveryCount));
-      return;
-    }
-    log.error({ seq: msg.seq, err: String(hookErr) }, "dead-letter hook failed on the last delivery; message dropped");
-  }
-  outcomes.inc({ consumer: opts.durable, outcome: "dead_letter" });
-  await termConfirmed(m, opts.nc, log);
-}
-
-/** A term the server confirms, so a dead-lettered message is not delivered (and hooked) again. */
-async function termConfirmed(m: JsMsg, nc: NatsConnection, log: Logger): Promise<void> {
-  const reply = (m as JsMsg & { reply?: string }).reply;
-  if (!reply) return m.term();
-  try {
-    await nc.request(reply, TERM, { timeout: 5000 });
-  } catch (err) {
-    log.warn({ seq: m.seq, err: String(err) }, "term not confirmed; the dead-letter hook may run again");
-  }
-}

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
-import { startNats, uniqueName, waitUntil } from "@colmena/testing";
+import { startNats, startNatsCluster, uniqueName, waitUntil } from "@colmena/testing";
 import { ColmenaError } from "@colmena/protocol";
-import { defaultBackoff, ensureStream, runConsumer, silentLogger, type RunningConsumer, type WorkConsumerOptions, type WorkMessage } from "@colmena/runtime";
+import { backoffDelay, defaultBackoff, ensureStream, runConsumer, silentLogger, type RunningConsumer, type WorkConsumerOptions, type WorkMsg } from "@colmena/runtime";
 
 async function workStream(nc: NatsConnection) {
   const stream = uniqueName("WORK");
@@ -17,11 +17,11 @@ async function workStream(nc: NatsConnection) {
     for (let i = 0; i < n; i++) seqs.push((await js.publish(`${subject}.${i}`, JSON.stringify({ i }))).seq);
     return seqs;
   };
-  return { stream, durable: uniqueName("workers"), publish };
+  return { stream, subject, durable: uniqueName("workers"), publish };
 }
 
 function base(nc: NatsConnection, stream: string, durable: string, handle: WorkConsumerOptions["handle"]): WorkConsumerOptions {
-  return { nc, stream, durable, handle, log: silentLogger(), fetchExpiresMs: 2000 };
+  return { nc, stream, consumers: [{ durable }], handle, log: silentLogger() };
 }
 
 /** A connection closed after the test, pass or fail. */
@@ -49,6 +49,19 @@ test("work consumer - default backoff grows with the delivery count, with jitter
     }
   }
   assert.ok(defaultBackoff(40) <= 30_000);
+});
+
+test("work consumer - backoffDelay doubles per attempt with jitter and a ceiling", () => {
+  for (let i = 0; i < 200; i++) {
+    const d1 = backoffDelay(1, 100, 10_000);
+    const d3 = backoffDelay(3, 100, 10_000);
+    const d20 = backoffDelay(20, 100, 10_000);
+    assert.ok(d1 >= 50 && d1 <= 100, `attempt 1: ${d1}`);
+    assert.ok(d3 >= 200 && d3 <= 400, `attempt 3: ${d3}`);
+    assert.ok(d20 >= 5000 && d20 <= 10_000, `attempt 20: ${d20}`);
+  }
+  const many = new Set(Array.from({ length: 50 }, () => backoffDelay(5, 100, 10_000)));
+  assert.ok(many.size > 10, "jitter spreads retries");
 });
 
 test("work consumer - acks on success", async (t) => {
@@ -99,7 +112,7 @@ test("work consumer - a non-retryable ColmenaError dead-letters at once", async 
   const nc = await conn(t, ns.url);
   const { stream, durable, publish } = await workStream(nc);
   let handled = 0;
-  const dead: { msg: WorkMessage; err: unknown }[] = [];
+  const dead: { msg: WorkMsg; err: unknown }[] = [];
   const c = await run(t, {
     ...base(nc, stream, durable, async () => { handled++; throw new ColmenaError("bad_request", "no such thing"); }),
     ackWaitMs: 1000,
@@ -259,4 +272,101 @@ test("work consumer - keeps working across a nats-server restart", async (t) => 
   }
   await until("the message published after the restart", () => seen.length === 2, 30_000);
   assert.deepEqual(seen, [1, 2]);
+});
+
+test("work consumer - a busy instance takes the first durable's messages before the later ones'", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const stream = uniqueName("PRIO");
+  await ensureStream(nc, { name: stream, subjects: ["prio.>"], retention: RetentionPolicy.Workqueue });
+  const js = jetstream(nc);
+  const order: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  await run(t, {
+    nc,
+    stream,
+    log: silentLogger(),
+    consumers: [{ durable: "hi", filterSubjects: ["prio.hi.*"] }, { durable: "lo", filterSubjects: ["prio.lo.*"] }],
+    handle: async (m) => {
+      order.push(m.subject);
+      if (order.length === 1) await gate;
+    },
+  });
+  await js.publish("prio.lo.0", "x");
+  await until("the first low message taken", () => order.length === 1);
+  for (let i = 1; i <= 3; i++) await js.publish(`prio.lo.${i}`, "x");
+  for (let i = 1; i <= 3; i++) await js.publish(`prio.hi.${i}`, "x");
+  release();
+  await until("all seven handled", () => order.length === 7);
+  assert.deepEqual(order, ["prio.lo.0", "prio.hi.1", "prio.hi.2", "prio.hi.3", "prio.lo.1", "prio.lo.2", "prio.lo.3"]);
+});
+
+test("work consumer - a handler that settles its message itself is not acked again; leave() waits for ack_wait", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  const seen: { seq: number; count: number; at: number }[] = [];
+  await run(t, {
+    ...base(nc, stream, durable, async (m) => {
+      seen.push({ seq: m.seq, count: m.deliveryCount, at: Date.now() });
+      if (m.seq === 1 && m.deliveryCount === 1) m.nak(300);
+      else if (m.seq === 2 && m.deliveryCount === 1) m.leave();
+      else m.ack();
+    }),
+    ackWaitMs: 1500,
+  });
+  await publish(2);
+  await until("both redelivered", () => seen.filter((s) => s.count === 2).length === 2, 10_000);
+  const gap = (seq: number) => seen.filter((s) => s.seq === seq).map((s) => s.at).reduce((a, b) => b - a);
+  assert.ok(gap(1) >= 250 && gap(1) < 1400, `nak(300) redelivered after ${gap(1)} ms`);
+  assert.ok(gap(2) >= 1300, `left delivery redelivered after ${gap(2)} ms, ack_wait 1500`);
+  await sleep(1800);
+  assert.equal(seen.length, 4, "settled deliveries come back no more");
+});
+
+test("work consumer - what a stopping instance's open pull request still delivers is handed back, not left to ack_wait", async (t) => {
+  await using ns = await startNats();
+  const nc1 = await conn(t, ns.url);
+  const nc2 = await conn(t, ns.url);
+  const { stream, subject, durable } = await workStream(nc2);
+  const seen: string[] = [];
+  const a = await runConsumer({ ...base(nc1, stream, durable, async (m) => { seen.push(`a:${m.seq}`); }), ackWaitMs: 30_000, requestExpiresMs: 3000 });
+  t.after(() => a.stop());
+  const jsm = await jetstreamManager(nc2);
+  await waitUntil("a's standing request open", async () => (await jsm.consumers.info(stream, durable)).num_waiting > 0);
+  // The server delivers to a's open request while a's process is busy; a stops before it reads the delivery.
+  nc2.publish(`${subject}.0`, JSON.stringify({ i: 0 }));
+  await nc2.flush();
+  for (const until = Date.now() + 200; Date.now() < until; );
+  await a.stop();
+  const b = await run(t, { ...base(nc2, stream, durable, async (m) => { seen.push(`b:${m.seq}`); }), ackWaitMs: 30_000 });
+  await until("the message handled by b well before ack_wait", () => seen.includes("b:1"), 5000);
+  assert.deepEqual(seen, ["b:1"]);
+  await b.stop();
+});
+
+test("work consumer - keeps working when its durable's leader moves (3-node cluster)", async (t) => {
+  await using cluster = await startNatsCluster(3);
+  const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  t.after(() => nc.close());
+  const stream = uniqueName("MOVE");
+  const jsm = await jetstreamManager(nc);
+  await waitUntil("the cluster takes the stream", async () => {
+    try { await jsm.streams.add({ name: stream, subjects: ["move.>"], retention: RetentionPolicy.Workqueue, num_replicas: 3 }); return true; } catch { return false; }
+  }, 30_000);
+  const js = jetstream(nc);
+  const seen: number[] = [];
+  await run(t, base(nc, stream, "movers", async (m) => { seen.push(m.seq); }));
+  await js.publish("move.0", "x");
+  await until("the first message", () => seen.length === 1);
+  const before = (await jsm.consumers.info(stream, "movers")).cluster?.leader;
+  await nc.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.movers`, "", { timeout: 5000 });
+  await waitUntil("a new consumer leader", async () => {
+    const now = (await jsm.consumers.info(stream, "movers").catch(() => null))?.cluster?.leader;
+    return now !== undefined && now !== before;
+  }, 20_000);
+  for (let i = 1; i <= 5; i++) await js.publish(`move.${i}`, "x");
+  await until("the messages published after the move", () => seen.length === 6, 15_000);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
 });

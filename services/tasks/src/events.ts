@@ -39,11 +39,6 @@ export const allEvents = `${SERVICE}.ev.>`;
 /** The runnable tasks of one priority: the filter of that priority's work consumer. */
 export const runFilter = (p: TaskPriority) => `${SERVICE}.ev.run.${p}.*`;
 export const isRunSubject = (subject: string) => subject.startsWith(`${SERVICE}.ev.run.`);
-/** The priority a run message's subject names (`tasks.ev.run.<priority>.<task_id>`). */
-export function priorityOfRun(subject: string): TaskPriority {
-  const p = subject.split(".")[3] as TaskPriority;
-  return PRIORITIES.includes(p) ? p : "normal";
-}
 /** The retention marker's subject (not a task's: it has no task id). */
 export const purgedSubject = eventSubject(SERVICE, "purged");
 export const cancelSubject = (taskId: string) => `${SERVICE}.cancel.${taskId}`;

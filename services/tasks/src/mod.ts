@@ -10,4 +10,3 @@ export { fitPage, fitRecord, fitValue } from "./reply-fit.ts";
 export type { TaskQueries, TaskRow } from "./model.ts";
 export { abortable, defineTaskType, textInput } from "./types/define.ts";
 export type { TaskContext, TaskType } from "./types/define.ts";
-export { backoffDelay } from "./worker.ts";

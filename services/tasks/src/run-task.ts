@@ -15,10 +15,9 @@
  * their worker are counted and end in `failed`.
  */
 import { ColmenaError } from "@colmena/protocol";
-import { publishEvent, type Logger } from "@colmena/runtime";
+import { publishEvent, type Logger, type WorkMsg } from "@colmena/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TERMINAL_KINDS, type TaskEvent, type WorkItem } from "./events.ts";
-import type { WorkMsg } from "./pull.ts";
 import type { LastEvent, TaskLog } from "./task-log.ts";
 import type { TaskTypes } from "./types/registry.ts";
 
@@ -113,11 +112,15 @@ async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem, pure: boolean)
 
 const startedEvent = (deps: RunDeps, item: WorkItem, attempt: number, ts: number): TaskEvent => ({ kind: "started", task_id: item.task_id, attempt, worker: deps.workerId, ts });
 
-/** After a failed append: was the task finished by someone else (ack), or taken over (leave the message alone)? */
+/** After a failed append: was the task finished by someone else (ack), or taken over (leave the message to its new delivery)? */
 async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: number): Promise<void> {
   const last: LastEvent | null = await deps.taskLog.last(taskId);
   if (!last || TERMINAL_KINDS.has(last.ev.kind)) msg.ack();
-  else deps.log.info({ task: taskId, attempt, now: last.ev.attempt }, "task taken over by another attempt; stepping back");
+  else {
+    // Acking or nak'ing would end or repeat the delivery another worker now runs.
+    msg.leave();
+    deps.log.info({ task: taskId, attempt, now: last.ev.attempt }, "task taken over by another attempt; stepping back");
+  }
 }
 
 export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {

@@ -10,7 +10,7 @@ import { tasksConfig, type TasksConfig } from "./config.ts";
 import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, isRunSubject, purgedSubject, type PurgedMarker, type TaskEvent } from "./events.ts";
 import { TaskQueries, applyEvent, forgetBefore, migrate } from "./model.ts";
 import { Scheduler } from "./scheduler.ts";
-import { ensureTaskStreams, ensureWorkConsumers, openTtlBucket } from "./streams.ts";
+import { ensureTaskStreams, openTtlBucket } from "./streams.ts";
 import { TaskLog } from "./task-log.ts";
 import type { TaskType } from "./types/define.ts";
 import { BUILTIN_TYPES, TaskTypes } from "./types/registry.ts";
@@ -63,8 +63,6 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   const role = deps.role ?? config.role;
   const { nc, log } = deps;
   const jsm = await ensureTaskStreams(nc, config.streamReplicas);
-  // Only workers own the consumers' ack_wait (the stall timeout their heartbeats are sized to).
-  if (role !== "api") await ensureWorkConsumers(jsm, config.ackWaitMs);
   const taskLog = await TaskLog.open(nc);
   const types = new TaskTypes([...BUILTIN_TYPES, ...(deps.extraTypes ?? [])]);
   const closers: (() => Promise<unknown>)[] = [];
@@ -124,7 +122,14 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
     if (role !== "api") {
       const kv = await openTtlBucket(nc, WORKER_IDS_BUCKET, 15_000, config.streamReplicas);
       claim = await claimWorkerId(kv, 15_000, log, config.workerId);
-      worker = new Worker({
+      const c = claim;
+      // Workers stop before the API, so a `wait: true` under way can still see its task end.
+      closers.unshift(async () => {
+        await worker?.stop();
+        await c.release();
+      });
+      // The worker creates the work durables: only workers own their ack_wait (the stall timeout their heartbeats are sized to).
+      worker = await new Worker({
         nc,
         log: log.child({ worker: claim.id }),
         taskLog,
@@ -137,13 +142,6 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
         backoffBaseMs: config.backoffBaseMs,
         backoffMaxMs: config.backoffMaxMs,
       }).start();
-      const w = worker;
-      const c = claim;
-      // Workers stop before the API, so a `wait: true` under way can still see its task end.
-      closers.unshift(async () => {
-        await w.stop();
-        await c.release();
-      });
     }
   } catch (err) {
     // Undo what did start, so a failed start leaves nothing running.

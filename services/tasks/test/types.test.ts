@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ColmenaError } from "@colmena/protocol";
-import { TaskTypes, backoffDelay } from "@colmena/tasks";
+import { TaskTypes } from "@colmena/tasks";
 
 const types = new TaskTypes();
 const run = async (type: string | number, input: unknown) => {
@@ -63,17 +63,4 @@ test("tasks types - sleep reports progress and stops when aborted", async () => 
 
 test("tasks types - a name used twice is refused", () => {
   assert.throws(() => new TaskTypes([types.resolve("upper"), { ...types.resolve("reverse"), aliases: ["mayus"] }]), /used twice/);
-});
-
-test("tasks worker - backoff doubles per attempt with jitter and a ceiling", () => {
-  for (let i = 0; i < 200; i++) {
-    const d1 = backoffDelay(1, 100, 10_000);
-    const d3 = backoffDelay(3, 100, 10_000);
-    const d20 = backoffDelay(20, 100, 10_000);
-    assert.ok(d1 >= 50 && d1 <= 100, `attempt 1: ${d1}`);
-    assert.ok(d3 >= 200 && d3 <= 400, `attempt 3: ${d3}`);
-    assert.ok(d20 >= 5000 && d20 <= 10_000, `attempt 20: ${d20}`);
-  }
-  const many = new Set(Array.from({ length: 50 }, () => backoffDelay(5, 100, 10_000)));
-  assert.ok(many.size > 10, "jitter spreads retries");
 });

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "@colmena/testing";
-import { Puller, type WorkMsg } from "../src/pull.ts";
+import { Puller, type WorkMsg } from "../src/work-pull.ts";
 
-test("tasks pull - messages that come after a no-wait pull gave up go to onLate, never to the next pull of another consumer", async () => {
+test("work pull - messages that come after a no-wait pull gave up go to onLate, never to the next pull of another consumer", async () => {
   await using ns = await startNats();
   const nc = await connect({ servers: ns.url });
   try {
@@ -34,9 +34,10 @@ test("tasks pull - messages that come after a no-wait pull gave up go to onLate,
       // The next pull, of another consumer, gets only that consumer's message.
       const lo = await puller.pullBatch("PULL", "lo", 10);
       assert.deepEqual(lo.map((m) => m.subject), ["pull.lo.1"]);
+      assert.deepEqual(late.map((m) => m.consumer), ["hi", "hi"], "a late message names the durable that delivered it");
       for (const m of [...late, ...lo]) m.ack();
     } finally {
-      puller.close();
+      await puller.drain();
     }
   } finally {
     await nc.close();
