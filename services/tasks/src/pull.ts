@@ -5,7 +5,8 @@
  * over normal over low priority must ask each queue "anything now?" and move
  * on at once, which is what `no_wait` pull requests do.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { newInbox } from "@colmena/runtime";
 
 /** A message of the work queue, with what the worker needs of it. */
 export interface WorkMsg {
@@ -84,7 +85,7 @@ export class Puller {
   private waiting: { max: number; got: WorkMsg[]; done: () => void } | null = null;
 
   constructor(private readonly nc: NatsConnection, onLate: (m: WorkMsg) => void) {
-    this.inbox = createInbox();
+    this.inbox = newInbox(nc);
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
         const isMsg = isDelivery(m);
@@ -132,7 +133,7 @@ export class Puller {
  * (the server forgets requests of a closed connection).
  */
 export class StandingPull {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly sub: Subscription;
   private live: { left: number; endsAt: number } | null = null;
 
@@ -145,6 +146,7 @@ export class StandingPull {
     /** A request ended: the owner may ask again. */
     private readonly onEnded: () => void,
   ) {
+    this.inbox = newInbox(nc);
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
         if (isDelivery(m)) {
