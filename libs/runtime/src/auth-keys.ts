@@ -39,15 +39,16 @@ async function bucket(nc: NatsConnection, replicas: number, name: string = AUTH_
  */
 async function sharedPrivateKey(nc: NatsConnection, keys: KV, replicas: number): Promise<PrivateKeyRecord> {
   const priv = await bucket(nc, replicas, BUCKETS.authPrivate.name);
-  const legacy = await keys.get(PRIVATE_KEY);
-  const candidate = legacy?.operation === "PUT" ? legacy.json<PrivateKeyRecord>() : toPrivateRecord(generateSigningKey());
+  const e = await keys.get(PRIVATE_KEY);
+  const legacy = e?.operation === "PUT" ? e.json<PrivateKeyRecord>() : undefined;
+  const candidate = legacy ?? toPrivateRecord(generateSigningKey());
   let record = candidate;
   try {
     await priv.create(PRIVATE_KEY, JSON.stringify(candidate));
   } catch {
-    const e = await priv.get(PRIVATE_KEY);
-    if (!e) throw new Error("auth signing key vanished from KV");
-    record = e.json<PrivateKeyRecord>();
+    const stored = await priv.get(PRIVATE_KEY);
+    if (!stored) throw new Error("auth signing key vanished from KV");
+    record = stored.json<PrivateKeyRecord>();
   }
   if (legacy) await keys.purge(PRIVATE_KEY);
   return record;
