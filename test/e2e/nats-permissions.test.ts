@@ -13,7 +13,7 @@ import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { ColmenaClient } from "@colmena/client";
-import { BUCKETS, Headers, connLifecycleSubject, eventSubject, opSubject, streamName } from "@colmena/protocol";
+import { ALL_CONN_LIFECYCLE, BUCKETS, Headers, connLifecycleSubject, eventSubject, opSubject, streamName } from "@colmena/protocol";
 import { connectNats, natsUsers, opServices, silentLogger } from "@colmena/runtime";
 import { endpointUrls, services, startLocalNats, startServices, type LocalNats, type StartedServices } from "@colmena/cli";
 import { uniqueName, waitUntil } from "@colmena/testing";
@@ -123,6 +123,24 @@ test("nats permissions - a service cannot read auth's stream, its requests or an
   const auth = await as("auth");
   await subscribeDenied(auth, "colmena.tasks.>");
   await publishDenied(auth, `$JS.API.STREAM.MSG.GET.${streamName("tasks")}`);
+  await publishDenied(auth, `$JS.API.STREAM.UPDATE.${streamName("tasks")}`);
+});
+
+test("nats permissions - a service may follow the gateways' connection announcements", async () => {
+  const diag = await as("diag");
+  const seen: string[] = [];
+  const sub = diag.subscribe(ALL_CONN_LIFECYCLE, { callback: (_err, m) => void seen.push(m.json<{ username: string }>().username) });
+  await diag.flush();
+  const client = await ColmenaClient.connect({ url: tcpUrl, requestTimeoutMs: 15_000 });
+  try {
+    const name = uniqueName("announced");
+    await client.register(name, "announced-password");
+    await client.login(name, "announced-password");
+    await waitUntil("the opened announcement", () => seen.includes(name), 10_000);
+    sub.unsubscribe();
+  } finally {
+    client.close();
+  }
 });
 
 test("nats permissions - the services themselves, each as its own user, meet no refusal", () => {
