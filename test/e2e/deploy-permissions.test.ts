@@ -1,32 +1,36 @@
 /**
- * The NATS users of deploy/nats/accounts.conf (compose and Kubernetes) on the
- * nats-server version Colmena installs: services as `service`, the gateway as
- * `gateway`, a client doing what clients do (register, log in, tasks with
- * wait, delay and events), and not one permission violation in the server's
- * log. nats-server 2.14+ can ack and flow-control JetStream deliveries and
- * answer JetStream API requests on new subjects (the `js_ack_fc_v2` and
- * `js_api_reply_v2` feature flags, opt-in in 2.15.1, expected to become the
- * default): the file is checked with them off and on.
+ * The NATS users of deploy/nats/accounts.conf (compose and Kubernetes,
+ * generated from the registries by libs/runtime/src/nats-permissions.ts) on
+ * the nats-server version Colmena installs: each service as its own user, the
+ * gateway as `gateway`, a client doing what clients do (register, log in,
+ * tasks with wait, delay and events, diag's channels), and not one permission
+ * violation in the server's log. nats-server 2.14+ can ack and flow-control
+ * JetStream deliveries and answer JetStream API requests on new subjects (the
+ * `js_ack_fc_v2` and `js_api_reply_v2` feature flags, opt-in in 2.15.1,
+ * expected to become the default): the file is checked with them off and on.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaClient } from "@colmena/client";
-import { ensureNatsServer, launchNats, natsConfig, repoRoot, silentLogger } from "@colmena/runtime";
+import { connectNats, ensureNatsServer, launchNats, natsConfig, natsUsers, passwordVariable, repoRoot, silentLogger } from "@colmena/runtime";
 import { startAuth } from "@colmena/auth";
+import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
 import { startTasks } from "@colmena/tasks";
 import { waitUntil } from "@colmena/testing";
+import { natsViolations } from "./nats-log.ts";
 
-const PASSWORDS = { GATEWAY_PASSWORD: "gw-secret", SERVICE_PASSWORD: "svc-secret", OPERATOR_PASSWORD: "op-secret" };
+/** A password per generated user, as compose and Kubernetes pass them (`<USER>_PASSWORD`). */
+const PASSWORDS = Object.fromEntries(natsUsers().map((u) => [u.user, `${u.user}-secret`]));
 
 /** accounts.conf with its password variables filled in (compose passes them as environment). */
 function accounts(): string {
   let text = readFileSync(join(repoRoot(), "deploy/nats/accounts.conf"), "utf8");
-  for (const [name, value] of Object.entries(PASSWORDS)) text = text.replaceAll(`$${name}`, JSON.stringify(value));
+  for (const [user, value] of Object.entries(PASSWORDS)) text = text.replaceAll(`$${passwordVariable(user)}`, JSON.stringify(value));
   return text;
 }
 
@@ -45,17 +49,19 @@ test(`deploy permissions - the system runs under accounts.conf's users with no p
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const as = async (user: "service" | "gateway") => {
-    const nc = await connect({ servers: nats.url, user, pass: user === "service" ? PASSWORDS.SERVICE_PASSWORD : PASSWORDS.GATEWAY_PASSWORD });
+  const log = silentLogger();
+  const as = async (user: string) => {
+    const nc = await connectNats({ servers: nats.url, name: user, log, user, pass: PASSWORDS[user] });
     conns.push(nc);
     return nc;
   };
-  const log = silentLogger();
   const env = { COLMENA_SCRYPT_N: "1024", COLMENA_DATA_DIR: join(dir, "data"), COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0" };
-  const auth = await startAuth({ nc: await as("service"), log, env });
+  const auth = await startAuth({ nc: await as("auth"), log, env });
   stops.push(() => auth.stop());
-  const tasks = await startTasks({ nc: await as("service"), log, env, role: "all" });
+  const tasks = await startTasks({ nc: await as("tasks"), log, env, role: "all" });
   stops.push(() => tasks.stop());
+  const diag = await startDiag({ nc: await as("diag"), log });
+  stops.push(() => diag.stop());
   const gateway = await startGateway({ nc: await as("gateway"), log, env });
   stops.push(() => gateway.stop());
 
@@ -72,8 +78,11 @@ test(`deploy permissions - the system runs under accounts.conf's users with no p
   await waitUntil("the delayed task done", async () => (await client.request<{ status: string }>("tasks.get", { task_id: later.task_id })).status === "done", 15_000);
   assert.equal((await client.request<{ tasks: unknown[] }>("tasks.list", {})).tasks.length, 2);
   await waitUntil("both task.done events", () => events.length >= 2, 5_000);
+  await client.request("diag.subscribe", { channel: "diag.perms" });
+  const pushed = new Promise((r) => client.on("perms.hi", r));
+  await client.request("diag.push", { channel: "diag.perms", event: "perms.hi", data: {} });
+  await pushed;
   await client.logout();
 
-  const violations = readFileSync(logFile, "utf8").split("\n").filter((l) => /Permissions Violation|Authorization Error/i.test(l));
-  assert.deepEqual(violations, []);
+  assert.deepEqual(natsViolations(logFile), []);
 });

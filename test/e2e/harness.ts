@@ -56,7 +56,7 @@ export interface GatewayEndpoints {
 
 export interface System extends AsyncDisposable {
   nats: NatsServer;
-  /** The services' own NATS connection (for looking at streams and KV in tests). */
+  /** A NATS connection of the test's own (for looking at streams and KV); each service has its own. */
   nc: NatsConnection;
   gateway: GatewayEndpoints;
   /** The environment the services were started with. */
@@ -96,6 +96,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const clients = new Set<ColmenaClient>();
   const running = new Map<string, RunningService>();
   let started: Awaited<ReturnType<typeof startServices>> | undefined;
+  // Each service on a connection of its own, as the runner does.
+  const connect = (service: string) => connectNats({ servers: nats.url, name: `e2e-${service}`, log });
 
   const stop = async () => {
     for (const c of clients) c.close();
@@ -115,7 +117,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
 
   try {
     nc = await connectNats({ servers: nats.url, name: "e2e", log });
-    started = await startServices(entries, { nc, log, env });
+    started = await startServices(entries, { connect, log, env });
   } catch (err) {
     await stop();
     throw err;
@@ -159,7 +161,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     // A restarted gateway must come back where clients reconnect to.
     const pinned: NodeJS.ProcessEnv =
       name === "gateway" ? { COLMENA_TCP_PORT: String(ports.tcp), COLMENA_HTTP_PORT: String(ports.http), ...(ports.tls ? { COLMENA_TLS_PORT: String(ports.tls) } : {}) } : {};
-    const again = await startServices([entry], { nc: nc!, log, env: { ...env, ...pinned } });
+    const again = await startServices([entry], { connect, log, env: { ...env, ...pinned } });
     running.set(name, again.running[0].service);
   };
 

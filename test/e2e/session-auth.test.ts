@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { Kvm } from "@nats-io/kv";
 import { ColmenaClient, ColmenaError, rawTcp, rawWs } from "@colmena/client";
-import { AUTH_KEYS_BUCKET, generateSigningKey, signAccessToken, type SigningKey } from "@colmena/runtime";
+import { generateSigningKey, signAccessToken, type SigningKey } from "@colmena/runtime";
+import { BUCKETS } from "@colmena/protocol";
 import { uniqueName } from "@colmena/testing";
 import { startSystem, type System } from "./harness.ts";
 
@@ -42,7 +43,7 @@ async function closedWithin(closed: Promise<void>, ms: number): Promise<void> {
 
 /** The signing key auth keeps in KV, to mint tokens the gateway would accept but for their expiry. */
 async function kvSigningKey(): Promise<SigningKey> {
-  const kv = await new Kvm(sys.nc).open(AUTH_KEYS_BUCKET);
+  const kv = await new Kvm(sys.nc).open(BUCKETS.authPrivate.name);
   const e = await kv.get("signing.private");
   assert.ok(e, "auth published its signing key");
   const rec = e.json<{ kid: string; private_pem: string }>();

@@ -3,11 +3,14 @@
  * writes by default (`sync_interval: always`, design.md section 8), on fixed
  * ports unless 0 is asked for. It runs in its own process group so that
  * Ctrl-C reaches only the runner, which stops it last, after the services.
+ * It refuses anonymous clients: every service connects as its own user
+ * (credentials.ts), with the permissions generated from the op registry.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { ensureNatsServer, launchNats, natsConfig, NatsStartError, stopPid, type NatsExit } from "@colmena/runtime";
+import { authorizationBlock, ensureNatsServer, launchNats, natsConfig, NatsStartError, stopPid, type NatsExit } from "@colmena/runtime";
+import { loadCredentials, type NatsCredentials } from "./credentials.ts";
 
 /** A failure the runner explains in one sentence and exits 1 on. */
 export class RunnerError extends Error {
@@ -19,6 +22,9 @@ export interface LocalNats {
   monitorUrl: string;
   pid: number;
   bin: string;
+  /** Each NATS user's password (`credentials.json` beside the config). */
+  credentials: NatsCredentials;
+  credentialsFile: string;
   /** Stops the server; resolves with how it ended (clean: exit code 0, as nats-server 2.11+ gives after SIGTERM). */
   stop(): Promise<NatsExit>;
 }
@@ -68,8 +74,10 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
   }
   const dir = join(o.home, "nats");
   const portsDir = join(dir, "ports");
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const conf = join(dir, "nats.conf");
+  const credentialsFile = join(dir, "credentials.json");
   const pidFile = join(dir, "nats.pid");
   const logFile = join(dir, "nats.log");
   await stopLeftover(pidFile, conf, o.log);
@@ -80,7 +88,11 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
       );
   }
   // nats-server takes -1 for "any free port"; 0 would mean its default port.
-  writeFileSync(conf, natsConfig({ serverName: "colmena-local", port: o.port || -1, monitorPort: o.monitorPort || -1, storeDir: join(dir, "js"), sync: o.sync ?? "lazy" }));
+  const credentials = loadCredentials(credentialsFile);
+  const config = natsConfig({ serverName: "colmena-local", port: o.port || -1, monitorPort: o.monitorPort || -1, storeDir: join(dir, "js"), sync: o.sync ?? "lazy" });
+  // The config holds the passwords too: as private as the credentials file.
+  writeFileSync(conf, config + authorizationBlock(credentials), { mode: 0o600 });
+  chmodSync(conf, 0o600);
   o.log(`starting ${bin} (JetStream in ${join(dir, "js")}, log ${logFile}) ...`);
   let proc;
   try {
@@ -98,5 +110,5 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
     rmSync(pidFile, { force: true });
     return exit;
   };
-  return { url: proc.url, monitorUrl: proc.monitorUrl, pid: proc.pid, bin, stop };
+  return { url: proc.url, monitorUrl: proc.monitorUrl, pid: proc.pid, bin, credentials, credentialsFile, stop };
 }

@@ -1,4 +1,8 @@
-/** Starting the runner's service list in one process on one NATS connection, and stopping it in reverse. */
+/**
+ * Starting the runner's service list in one process, each service on a NATS
+ * connection of its own (as its own NATS user, so it has only its own
+ * permissions, as in a deployment), and stopping them in reverse.
+ */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@colmena/runtime";
 
@@ -28,6 +32,13 @@ export interface ServiceEntry {
   start(deps: ServiceDeps): Promise<RunningService>;
 }
 
+/** What starting the list needs: a NATS connection per service (by its name, which is its NATS user). */
+export interface StartDeps {
+  connect(service: string): Promise<NatsConnection>;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+}
+
 export interface StartedServices {
   running: { name: string; service: RunningService }[];
   /** The gateway's ports, when a gateway was started. */
@@ -43,7 +54,7 @@ export interface StartedServices {
  */
 export async function startServices(
   entries: ServiceEntry[],
-  deps: ServiceDeps,
+  deps: StartDeps,
   onStarted?: (name: string, service: RunningService) => void,
 ): Promise<StartedServices> {
   const running: StartedServices["running"] = [];
@@ -59,9 +70,12 @@ export async function startServices(
   };
   for (const entry of entries) {
     let service: RunningService;
+    let nc: NatsConnection | undefined;
     try {
-      service = await entry.start({ ...deps, log: deps.log.child({ service: entry.name }) });
+      nc = await deps.connect(entry.name);
+      service = withConnection(await entry.start({ nc, log: deps.log.child({ service: entry.name }), env: deps.env }), nc);
     } catch (err) {
+      await nc?.close().catch(() => undefined);
       if (!onStarted) await stop();
       throw new Error(`could not start ${entry.name}: ${(err as Error).message}`, { cause: err });
     }
@@ -70,4 +84,19 @@ export async function startServices(
   }
   const gatewayPorts = running.find((r) => r.service.ports)?.service.ports;
   return { running, gatewayPorts, stop };
+}
+
+/** The service, whose stop also drains its own connection. */
+function withConnection(service: RunningService, nc: NatsConnection): RunningService {
+  return {
+    id: service.id,
+    ports: service.ports,
+    stop: async () => {
+      try {
+        await service.stop();
+      } finally {
+        await nc.drain().catch(() => undefined);
+      }
+    },
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * `colmena up` (`npm start`): the local runner. Linear on purpose: config ->
- * nats-server -> NATS connection -> services (gateway last) -> endpoints ->
- * wait for a signal, then stop everything in reverse order.
+ * nats-server -> services (gateway last), each on its own NATS connection as
+ * its own user -> endpoints -> wait for a signal, then stop everything in
+ * reverse order.
  */
 import { join } from "node:path";
 import { colmenaHome, connectNats, createLogger, installProcessGuard, Lifecycle, unknownEnv } from "@colmena/runtime";
@@ -32,6 +33,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
     const home = colmenaHome(config.home);
     let natsUrl = config.natsUrl;
     let natsMonitorUrl: string | undefined;
+    // With NATS_URL every service connects as NATS_USER (or as the URL says); else each as its own user.
+    let userOf = (_service: string): { user?: string; pass?: string } => ({ user: config.natsUser, pass: config.natsPassword });
     if (!natsUrl) {
       const nats = await startLocalNats({ home, port: config.natsPort, monitorPort: config.natsMonitorPort, sync: config.natsSync, log: say });
       lifecycle.onClose("nats-server", async () => {
@@ -40,12 +43,14 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
       });
       natsUrl = nats.url;
       natsMonitorUrl = nats.monitorUrl;
+      userOf = (service) => ({ user: service, pass: nats.credentials[service] });
     }
-    const nc = await Promise.race([
-      connectNats({ servers: natsUrl, name: "colmena-runner", log }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new RunnerError(`Cannot reach NATS at ${natsUrl}: check NATS_URL, or unset it to let the runner start its own nats-server.`)), 15_000).unref()),
-    ]);
-    lifecycle.onClose("nats connection", () => nc.drain());
+    const url = natsUrl;
+    const connect = (service: string) =>
+      Promise.race([
+        connectNats({ servers: url, name: `colmena-${service}`, log, ...userOf(service) }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new RunnerError(`Cannot reach NATS at ${url}: check NATS_URL (and NATS_USER, NATS_PASSWORD), or unset it to let the runner start its own nats-server.`)), 15_000).unref()),
+      ]);
     const serviceEnv: NodeJS.ProcessEnv = {
       // The original task client sends frames without logging in; locally that is allowed by default.
       COLMENA_LEGACY_ANONYMOUS: "true",
@@ -54,7 +59,7 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
       ...env,
       NATS_URL: natsUrl,
     };
-    const started = await startServices(services, { nc, log, env: serviceEnv }, (name, s) => lifecycle.onClose(name, () => s.stop()));
+    const started = await startServices(services, { connect, log, env: serviceEnv }, (name, s) => lifecycle.onClose(name, () => s.stop()));
     stopOnSignals(lifecycle, say);
     if (started.gatewayPorts) {
       process.stdout.write(

@@ -53,6 +53,8 @@ export {
 export type { ConnLifecycle } from "./subjects.ts";
 export { ISSUE_LIMITS, issuesOf, parseWith, validationError } from "./validation.ts";
 export type { FieldIssue } from "./validation.ts";
+export { BUCKETS } from "./buckets.ts";
+export type { BucketDef } from "./buckets.ts";
 export { GATEWAY_SERVICE, defineOp } from "./ops/define.ts";
 export type { ConnHeader, GatewayAnswer, LegacyFrame, OpAccess, OpDef, OpTimeout, ReplyOf, RequestOf, SessionEffect } from "./ops/define.ts";
 export { OPS, coreServices, findOp, gatewayOp, legacyOpOf, opsOf } from "./ops/registry.ts";

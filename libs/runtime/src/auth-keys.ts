@@ -4,11 +4,14 @@
  * instance creates the key (`kv.create` is atomic, so racing instances agree
  * on one); `COLMENA_JWT_PRIVATE_KEY` (PEM) replaces it in deployments that
  * keep the key in a secret. Gateways watch the public key and follow rotation.
+ * The private key has a bucket of its own (`colmena_auth_private`), which only
+ * auth's NATS user may read; gateways may read only the public keys' bucket.
  */
 import type { KeyObject } from "node:crypto";
 import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { BUCKETS } from "@colmena/protocol";
 import {
   fromPrivateRecord,
   fromPublicRecord,
@@ -21,7 +24,7 @@ import {
   type SigningKey,
 } from "./jwt.ts";
 
-export const AUTH_KEYS_BUCKET = "colmena_auth_keys";
+export const AUTH_KEYS_BUCKET = BUCKETS.authKeys.name;
 const PRIVATE_KEY = "signing.private";
 const PUBLIC_PREFIX = "signing.public.";
 
@@ -42,25 +45,34 @@ export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<bo
 }
 
 /**
+ * The cluster-wide private key record: created once (`kv.create` is atomic,
+ * so racing instances agree on one), or moved from the public bucket where
+ * earlier versions kept it, then purged from there so gateways cannot read it.
+ */
+async function sharedPrivateKey(nc: NatsConnection, keys: KV, replicas: number): Promise<PrivateKeyRecord> {
+  const priv = await authBucket(nc, BUCKETS.authPrivate.name, replicas);
+  const e = await keys.get(PRIVATE_KEY);
+  const legacy = e?.operation === "PUT" ? e.json<PrivateKeyRecord>() : undefined;
+  const candidate = legacy ?? toPrivateRecord(generateSigningKey());
+  let record = candidate;
+  try {
+    await priv.create(PRIVATE_KEY, JSON.stringify(candidate));
+  } catch {
+    const stored = await priv.get(PRIVATE_KEY);
+    if (!stored) throw new Error("auth signing key vanished from KV");
+    record = stored.json<PrivateKeyRecord>();
+  }
+  if (legacy) await keys.purge(PRIVATE_KEY);
+  return record;
+}
+
+/**
  * The signing key for `auth`: from PEM config, or the cluster-wide one in KV
  * (created on first use, at `replicas`: auth's `COLMENA_STREAM_REPLICAS`).
  */
 export async function loadSigningKey(nc: NatsConnection, pem?: string, replicas = 1): Promise<SigningKey> {
   const kv = await bucket(nc, replicas);
-  let key: SigningKey;
-  if (pem) {
-    key = signingKeyFromPem(pem);
-  } else {
-    const fresh = toPrivateRecord(generateSigningKey());
-    try {
-      await kv.create(PRIVATE_KEY, JSON.stringify(fresh));
-      key = await fromPrivateRecord(fresh);
-    } catch {
-      const e = await kv.get(PRIVATE_KEY);
-      if (!e) throw new Error("auth signing key vanished from KV");
-      key = await fromPrivateRecord(e.json<PrivateKeyRecord>());
-    }
-  }
+  const key = pem ? signingKeyFromPem(pem) : await fromPrivateRecord(await sharedPrivateKey(nc, kv, replicas));
   await kv.put(PUBLIC_PREFIX + key.kid, JSON.stringify(toPublicRecord(key)));
   return key;
 }

@@ -87,6 +87,8 @@ export const natsSync = () =>
 /** Settings every process shares. */
 export const commonSettings = {
   natsUrl: setting("NATS_URL", z.string().default("nats://127.0.0.1:4222"), "NATS server URL(s), comma-separated"),
+  natsUser: setting("NATS_USER", z.string().optional(), "this process's NATS user (deploy/nats/accounts.conf: the service's name)"),
+  natsPassword: setting("NATS_PASSWORD", z.string().optional(), "that user's NATS password"),
   logLevel: setting("COLMENA_LOG_LEVEL", logLevel("info"), "log level"),
   instance: setting("COLMENA_INSTANCE", z.string().default(`${hostname()}-${process.pid}`), "this instance's readable id"),
   dataDir: setting("COLMENA_DATA_DIR", z.string().optional(), "where read models keep their SQLite files (default: .colmena/data)"),

@@ -1,18 +1,39 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { inboxPrefix } from "./nats-permissions.ts";
 
 export interface ConnectOptions {
   servers: string | string[];
   name: string;
   log: Logger;
+  /** The NATS user (`NATS_USER`); also read from a `nats://user:pass@host` URL. */
+  user?: string;
+  /** Its password (`NATS_PASSWORD`). */
+  pass?: string;
 }
 
-/** A NATS connection that reconnects forever and logs every status change. */
+/** The user named in the first server URL (`nats://tasks:secret@host:4222`), if any. */
+function userInUrl(servers: string[]): string | undefined {
+  try {
+    return decodeURIComponent(new URL(servers[0]).username) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A NATS connection that reconnects forever and logs every status change.
+ * A connection with a user takes that user's inbox prefix, the only inboxes
+ * its permissions let it subscribe to (nats-permissions.ts).
+ */
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
   const servers = Array.isArray(opts.servers) ? opts.servers : opts.servers.split(",").map((s) => s.trim());
+  const user = opts.user ?? userInUrl(servers);
   const nc = await connect({
     servers,
     name: opts.name,
+    ...(opts.user !== undefined ? { user: opts.user, pass: opts.pass } : {}),
+    ...(user ? { inboxPrefix: inboxPrefix(user) } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     pingInterval: 10_000,
@@ -28,4 +49,13 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
     }
   })();
   return nc;
+}
+
+/**
+ * A fresh inbox under the connection's own prefix (what nats.js uses for its
+ * requests): code that subscribes to inboxes of its own must use this, since a
+ * user may subscribe only under its prefix.
+ */
+export function newInbox(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
 }

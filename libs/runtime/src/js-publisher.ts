@@ -17,7 +17,8 @@
  * connection dropped with the request in flight, a closed connection),
  * which callers retry. Nothing here retries: that is `EntityLog`'s job.
  */
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { newInbox } from "./connect.ts";
 import { JetStreamApiError } from "@nats-io/jetstream";
 
 export interface PubAck {
@@ -70,7 +71,7 @@ export class JsPublisher {
 
   /** `timeoutMs`: how long a publish waits for its ack (as the JetStream client's default, 5 s). */
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 5000) {
-    this.prefix = `${createInbox()}.`;
+    this.prefix = `${newInbox(nc)}.`;
     nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.answer(m) });
     void nc.closed().then(() => this.failAll("connection closed"));
     void this.failOnDisconnect();

@@ -1,6 +1,6 @@
 export { LOG_LEVELS, bool, commonConfig, commonSettings, defineConfig, int, list, localConfig, localSettings, logLevel, natsSync, setting, unknownEnv } from "./config.ts";
 export type { CommonConfig, ConfigDef, ConfigOf, LocalConfig, Setting, Settings } from "./config.ts";
-export { connectNats } from "./connect.ts";
+export { connectNats, newInbox } from "./connect.ts";
 export type { ConnectOptions } from "./connect.ts";
 export { Lifecycle } from "./lifecycle.ts";
 export { createLogger, silentLogger } from "./logger.ts";
@@ -11,6 +11,8 @@ export { DEFAULT_MAX_FRAME_BYTES, NATS_MAX_PAYLOAD, natsConfig } from "./nats-co
 export { NatsStartError, launchNats, processAlive, stopPid } from "./nats-launcher.ts";
 export type { NatsExit, NatsLaunchOptions, NatsProcess } from "./nats-launcher.ts";
 export type { NatsConfigOptions } from "./nats-config.ts";
+export { OPERATOR_USER, authorizationBlock, inboxPrefix, natsUsers, opServices, passwordVariable } from "./nats-permissions.ts";
+export type { NatsUser } from "./nats-permissions.ts";
 export { colmenaHome, repoRoot } from "./paths.ts";
 export { publishEvent } from "./push.ts";
 export { ServiceHost, callerOf } from "./service-host.ts";

@@ -11,9 +11,10 @@
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { BUCKETS } from "@colmena/protocol";
 import { authBucket, settlesWithin } from "./auth-keys.ts";
 
-export const AUTH_REVOKED_BUCKET = "colmena_auth_revoked";
+export const AUTH_REVOKED_BUCKET = BUCKETS.authRevoked.name;
 
 /** Slack over the access-token life: clocks of auth and gateways differ a little, and `exp` is rounded up to a second. */
 const CLOCK_SLACK_S = 60;

@@ -32,7 +32,7 @@ export async function runServiceMain<C extends CommonConfig>(opts: ServiceMainOp
   if (unknown.length) log.warn({ unknown }, "unknown COLMENA_* variables (typos?)");
   const lifecycle = new Lifecycle(log);
   lifecycle.handleSignals();
-  const nc = await connectNats({ servers: config.natsUrl, name: `${opts.name}-${config.instance}`, log });
+  const nc = await connectNats({ servers: config.natsUrl, name: `${opts.name}-${config.instance}`, log, user: config.natsUser, pass: config.natsPassword });
   lifecycle.onClose("nats", () => nc.drain());
   try {
     const running = await opts.start({ nc, log, config });

@@ -14,7 +14,8 @@
  * or crosses a route in a cluster), and a delivery nobody reads waits out
  * ack_wait. So each keeps its subscription until its requests have ended.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { newInbox } from "./connect.ts";
 
 /** One delivery of a work consumer, as a handler sees it. */
 export interface WorkMsg {
@@ -127,7 +128,7 @@ function lingering(ms: number, done: () => boolean): { until: Promise<void>; pok
  * be of another consumer.
  */
 export class Puller {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly sub: Subscription;
   private waiting: { max: number; got: WorkMsg[]; done: () => void } | null = null;
   /** Requests that gave up waiting and have not ended yet: they may still deliver. */
@@ -137,6 +138,7 @@ export class Puller {
   lastStatus = 0;
 
   constructor(private readonly nc: NatsConnection, onLate: (m: WorkMsg) => void) {
+    this.inbox = newInbox(nc);
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
         const isMsg = isDelivery(m);
@@ -192,7 +194,7 @@ export class Puller {
  * reconnect (the server forgets requests of a closed connection).
  */
 export class StandingPull {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly sub: Subscription;
   private live: { left: number; endsAt: number } | null = null;
   private drained: { poke(): void } | null = null;
@@ -206,6 +208,7 @@ export class StandingPull {
     /** A request ended, with the status that ended it (0: by count, clock or reconnect): the owner may ask again. */
     private readonly onEnded: (status: number) => void,
   ) {
+    this.inbox = newInbox(nc);
     this.sub = nc.subscribe(this.inbox, {
       callback: (_err, m) => {
         if (isDelivery(m)) {

@@ -6,7 +6,7 @@ const config = gatewayConfig.load();
 const log = createLogger({ service: "gateway", instance: config.instance, level: config.logLevel });
 installProcessGuard(log);
 for (const name of unknownEnv()) log.warn({ env: name }, "unknown COLMENA_* variable");
-const nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.instance}`, log });
+const nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.instance}`, log, user: config.natsUser, pass: config.natsPassword });
 const life = new Lifecycle(log);
 life.onClose("nats", () => nc.drain());
 const gateway = await startGateway({ nc, log });

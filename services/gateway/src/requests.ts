@@ -14,12 +14,12 @@ import {
   PermissionViolationError,
   RequestError,
   TimeoutError,
-  createInbox,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
   type Payload,
 } from "@nats-io/transport-node";
+import { newInbox } from "@colmena/runtime";
 
 interface Pending {
   subject: string;
@@ -37,7 +37,7 @@ interface Queue {
 }
 
 export class Requester {
-  private readonly prefix = `${createInbox()}.`;
+  private readonly prefix: string;
   private readonly pending = new Map<string, Pending>();
   private readonly queues = new Map<number, Queue>();
   private seq = 0;
@@ -46,6 +46,7 @@ export class Requester {
   broken = false;
 
   constructor(private readonly nc: NatsConnection) {
+    this.prefix = `${newInbox(nc)}.`;
     nc.subscribe(`${this.prefix}*`, {
       callback: (err, msg) => {
         if (!err) return this.onReply(msg);

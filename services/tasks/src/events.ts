@@ -21,14 +21,14 @@
  * event of a task alone tells a worker what to do next.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { eventSubject, streamName, type TaskPriority } from "@colmena/protocol";
+import { BUCKETS, eventSubject, streamName, type TaskPriority } from "@colmena/protocol";
 
 export const SERVICE = "tasks";
 export const TASKS_STREAM = streamName(SERVICE);
 /** KV bucket holding the scheduler's leader key (with a TTL). */
-export const LEADER_BUCKET = "TASKS_LEADER";
+export const LEADER_BUCKET = BUCKETS.tasksLeader.name;
 /** KV bucket where worker processes claim their readable ids (`worker-<host>-<n>`). */
-export const WORKER_IDS_BUCKET = "TASKS_WORKERS";
+export const WORKER_IDS_BUCKET = BUCKETS.tasksWorkers.name;
 
 export const PRIORITIES: readonly TaskPriority[] = ["high", "normal", "low"];
 
