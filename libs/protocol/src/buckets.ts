@@ -28,3 +28,25 @@ export const BUCKETS = Object.freeze({
   /** Where tasks workers claim their readable ids. */
   tasksWorkers: bucket("TASKS_WORKERS", "tasks"),
 });
+
+/**
+ * A service that reads another's stream through a durable work consumer of
+ * its own (read-only: it may pull and ack on that durable, never write the
+ * stream). The NATS users are generated from this too.
+ */
+export interface StreamReaderDef {
+  /** The service whose stream is read. */
+  service: string;
+  reader: string;
+  /** The reader's durable on that stream. */
+  durable: string;
+}
+
+const streamReader = (service: string, reader: string, durable: string): StreamReaderDef => Object.freeze({ service, reader, durable });
+
+export const STREAM_READERS = Object.freeze({
+  /** Notify turns finished tasks into `tasks.<username>.done|failed` notifications. */
+  notifyTasks: streamReader("tasks", "notify", "notify_tasks"),
+  /** Notify turns chat mentions into `chat.<username>.mention` notifications. */
+  notifyChat: streamReader("chat", "notify", "notify_chat"),
+});

@@ -13,7 +13,7 @@
  * has its own inbox prefix (`_INBOX_<user>`), so no one reads the replies
  * meant for another (tokens, password hashes read back from a stream).
  */
-import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, GATEWAY_SERVICE, OPS, PUSH_ROOT, SYS_ROOT, opSubject, streamName, type BucketDef } from "@colmena/protocol";
+import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, STREAM_READERS, GATEWAY_SERVICE, OPS, PUSH_ROOT, SYS_ROOT, opSubject, streamName, type BucketDef, type StreamReaderDef } from "@colmena/protocol";
 
 export interface NatsUser {
   user: string;
@@ -77,6 +77,19 @@ function streamOwn(stream: string): string[] {
   ];
 }
 
+/** Reading another service's stream through one durable of its own: pulls and acks on that durable only. */
+function streamConsume(r: StreamReaderDef): string[] {
+  const stream = streamName(r.service);
+  return [
+    ...streamRead(stream),
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${r.durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${r.durable}`,
+    `$JS.ACK.${stream}.${r.durable}.>`,
+    `$JS.ACK.*.*.${stream}.${r.durable}.>`,
+  ];
+}
+const streamsReadBy = (user: string) => Object.values(STREAM_READERS).filter((r) => r.reader === user);
+
 const kvStream = (b: BucketDef) => `KV_${b.name}`;
 const bucketsOwnedBy = (user: string) => Object.values(BUCKETS).filter((b) => b.owner === user);
 const bucketsReadBy = (user: string) => Object.values(BUCKETS).filter((b) => b.readers.includes(user));
@@ -94,6 +107,7 @@ function serviceUser(service: string): NatsUser {
       ...streamOwn(streamName(service)),
       ...owned.flatMap((b) => [`$KV.${b.name}.>`, ...streamOwn(kvStream(b))]),
       ...read.flatMap((b) => streamRead(kvStream(b))),
+      ...streamsReadBy(service).flatMap(streamConsume),
     ],
     subscribe: [
       ...opSubjectsOf(service),

@@ -1,0 +1,93 @@
+/**
+ * Starts the notify service on a NATS connection: the NOTIFY stream, the
+ * read model (with its topic index), the ops, the fan-out and email work
+ * consumers, and the bridges from the tasks and chat streams.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ReadModel, ensureStream, readModelFile, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import { NotePublisher, startNotifyApi } from "./api.ts";
+import { startBridges, type Bridges } from "./bridges.ts";
+import { notifyConfig, type NotifyConfig } from "./config.ts";
+import { startEmail } from "./email.ts";
+import { NOTIFY_STREAM, allEvents, foldedSubjects, type MailJob } from "./events.ts";
+import { startFanout } from "./fanout.ts";
+import { NotifyModel, NotifyQueries } from "./model.ts";
+
+export const NOTIFY_VERSION = "0.1.0";
+
+export interface StartNotifyDeps {
+  nc: NatsConnection;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Parameters<typeof notifyConfig.load>[1];
+  config?: NotifyConfig;
+  /** Tests: the email jobs given up on. */
+  onEmailDeadLetter?(job: MailJob, err: unknown): void;
+  /** Tests: how often a bridge whose stream is missing looks again (default 5 s). */
+  bridgeRetryMs?: number;
+}
+
+export interface RunningNotify {
+  readonly apiId: string;
+  readonly view: { queries: NotifyQueries; model: NotifyModel; lastSeq(): number };
+  stop(): Promise<void>;
+}
+
+/** Read model files in use by this process, so two instances in one process never share one. */
+const filesInUse = new Set<string>();
+
+function modelFile(config: NotifyConfig): string {
+  const base = (n: number) => readModelFile("notify", n === 1 ? config.instance : `${config.instance}-${n}`, config.dataDir);
+  let n = 1;
+  while (filesInUse.has(base(n))) n++;
+  return base(n);
+}
+
+export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify> {
+  const config = deps.config ?? notifyConfig.load(deps.env ?? process.env, deps.overrides);
+  const { nc, log } = deps;
+  await ensureStream(nc, { name: NOTIFY_STREAM, subjects: [allEvents], num_replicas: config.streamReplicas });
+  const file = modelFile(config);
+  filesInUse.add(file);
+  const model = new NotifyModel();
+  const closers: (() => Promise<unknown>)[] = [];
+  let host: ServiceHost | undefined;
+  let queries: NotifyQueries;
+  try {
+    const rm = await ReadModel.open({ nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, migrate: model.migrate, apply: model.apply });
+    closers.push(async () => { await rm.close(); filesInUse.delete(file); });
+    queries = new NotifyQueries(rm.db);
+    const waitForSeq = (seq: number, timeoutMs?: number) => rm.waitFor(seq, timeoutMs);
+    const notes = new NotePublisher(nc, { queries, waitForSeq });
+    const consumers: RunningConsumer[] = [];
+    closers.unshift(async () => { for (const c of consumers) await c.stop(); });
+    consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs }));
+    consumers.push(await startEmail({
+      nc, log, queries, waitForSeq, smtpUrl: config.smtpUrl, from: config.smtpFrom, attempts: config.emailAttempts,
+      backoffMs: config.emailBackoffMs, backoffMaxMs: config.emailBackoffMaxMs, digestGraceMs: config.digestGraceMs, onDeadLetter: deps.onEmailDeadLetter,
+    }));
+    const bridges: Bridges = startBridges(nc, log, notes, deps.bridgeRetryMs);
+    closers.unshift(() => bridges.stop());
+    host = await startNotifyApi({ nc, log, queries, waitForSeq }, notes, NOTIFY_VERSION);
+    const h = host;
+    closers.unshift(() => h.stop());
+    const view = { queries, model, lastSeq: () => rm.lastSeq };
+    await nc.flush();
+    log.info({ api: host.id, subscriptions: model.index.size }, "notify ready");
+    let stopping: Promise<void> | null = null;
+    return {
+      apiId: host.id,
+      view,
+      stop: () =>
+        (stopping ??= (async () => {
+          for (const close of closers) {
+            try { await close(); } catch (err) { log.warn({ err }, "error while stopping notify"); }
+          }
+        })()),
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined);
+    filesInUse.delete(file);
+    throw err;
+  }
+}
