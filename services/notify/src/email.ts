@@ -82,6 +82,9 @@ export function startEmail(deps: EmailDeps): Promise<RunningConsumer> {
     },
     handle: async (msg) => {
       const job = msg.json<MailJob>();
+      // A plain email's tries are its deliveries; a digest's first delivery only waits for its window.
+      const tried = msg.deliveryCount - 1 - (job.digest ? 1 : 0);
+      if (tried >= deps.attempts) throw new ColmenaError("unavailable", `not sent after ${deps.attempts} tries`, { retryable: false });
       if (await sent.last(sentSubject(job.job_id))) { emails.inc({ outcome: "already_sent" }); return; }
       const notes = await notesOf(job, msg);
       if (notes === null || notes.length === 0) return;
