@@ -66,13 +66,14 @@ export interface Bridges {
 
 /**
  * Starts every bridge whose stream exists, and keeps trying the others (a
- * service not deployed, or not started yet) every `retryMs`.
+ * service not deployed, or not started yet): after `retryMs`, then twice as
+ * long each time, up to a minute.
  */
 export function startBridges(nc: NatsConnection, log: Logger, notes: NotePublisher, retryMs = 5000): Bridges {
   const running: RunningConsumer[] = [];
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
-  const start = async (b: (typeof BRIDGES)[number]) => {
+  const start = async (b: (typeof BRIDGES)[number], wait = retryMs) => {
     if (stopped) return;
     try {
       const c = await runConsumer({
@@ -90,7 +91,8 @@ export function startBridges(nc: NatsConnection, log: Logger, notes: NotePublish
       else running.push(c);
     } catch (err) {
       if (!/stream not found/i.test(String((err as Error).message))) log.warn({ err: String(err), stream: b.reader.service }, "bridge not started; trying again");
-      const t = setTimeout(() => { timers.delete(t); void start(b); }, retryMs);
+      // Looking again less often while the stream stays missing (a service not deployed).
+      const t = setTimeout(() => { timers.delete(t); void start(b, Math.min(wait * 2, 60_000)); }, wait);
       t.unref();
       timers.add(t);
     }

@@ -41,14 +41,18 @@ export const derivedNotificationId = (cause: string) => `n_${hash(cause)}`;
 /** An email job's id: one per notification and subscription, or per digest window of a subscription. */
 export const mailJobId = (parts: string[]) => `m_${hash(parts.join("\u0000"))}`;
 
-export interface SubscriptionEvent {
-  kind: "subscribed" | "unsubscribed";
+/** What a subscription is: its owner, its pattern and where it delivers. */
+export interface SubscriptionSpec {
   user_id: string;
   username: string;
   topic: string;
   channels: NotifyChannel[];
   email?: string;
   digest_s?: number;
+}
+
+export interface SubscriptionEvent extends SubscriptionSpec {
+  kind: "subscribed" | "unsubscribed";
   ts: number;
 }
 

@@ -10,16 +10,10 @@
 import type Database from "better-sqlite3";
 import { RESERVED_TOPIC_ROOTS, userTopicToken, type NotificationRecord, type NotifyChannel } from "@colmena/protocol";
 import type { StoredEvent } from "@colmena/runtime";
-import { kindOf, type NoteEvent, type ReadEvent, type SubscriptionEvent } from "./events.ts";
+import { kindOf, type NoteEvent, type ReadEvent, type SubscriptionEvent, type SubscriptionSpec } from "./events.ts";
 import { TopicIndex } from "./topic-index.ts";
 
-export interface Subscription {
-  user_id: string;
-  username: string;
-  topic: string;
-  channels: NotifyChannel[];
-  email?: string;
-  digest_s?: number;
+export interface Subscription extends SubscriptionSpec {
   created_at: number;
 }
 
