@@ -27,7 +27,7 @@ export type { RevocationRecord } from "./revocations.ts";
 export { JWT_ISSUER, generateSigningKey, signAccessToken, signingKeyFromPem, verifyAccessToken } from "./jwt.ts";
 export type { AccessClaims, SigningKey } from "./jwt.ts";
 export { startHealthServer } from "./health-server.ts";
-export { ReadModel, readModelFile } from "./read-model.ts";
+export { ReadModel, claimReadModelFile, readModelFile } from "./read-model.ts";
 export type { ReadModelOptions, StoredEvent } from "./read-model.ts";
 export { runConsumer } from "./consumer.ts";
 export type { RunningConsumer, WorkConsumerOptions, WorkConsumerSpec } from "./consumer.ts";

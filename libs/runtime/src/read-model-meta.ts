@@ -91,3 +91,20 @@ export function readModelFile(service: string, instance: string, dataDir?: strin
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_");
   return join(dir, `${safe(service)}-${safe(instance)}.sqlite`);
 }
+
+/** Read model files claimed in this process, so two instances of a service in one process never share one. */
+const claimed = new Set<string>();
+
+/**
+ * This instance's read-model file (`readModelFile`), claimed for this process
+ * until `release()`: a second instance of the same service and instance name
+ * in one process (tests, the one-process runner) gets `<instance>-2`, and so on.
+ */
+export function claimReadModelFile(service: string, instance: string, dataDir?: string): { file: string; release(): void } {
+  const fileOf = (n: number) => readModelFile(service, n === 1 ? instance : `${instance}-${n}`, dataDir);
+  let n = 1;
+  while (claimed.has(fileOf(n))) n++;
+  const file = fileOf(n);
+  claimed.add(file);
+  return { file, release: () => void claimed.delete(file) };
+}

@@ -4,7 +4,7 @@
  * consumers, and the bridges from the tasks and chat streams.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ReadModel, ensureStream, readModelFile, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import { ReadModel, claimReadModelFile, ensureStream, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { NotePublisher, startNotifyApi } from "./api.ts";
 import { startBridges, type Bridges } from "./bridges.ts";
 import { notifyConfig, type NotifyConfig } from "./config.ts";
@@ -33,29 +33,18 @@ export interface RunningNotify {
   stop(): Promise<void>;
 }
 
-/** Read model files in use by this process, so two instances in one process never share one. */
-const filesInUse = new Set<string>();
-
-function modelFile(config: NotifyConfig): string {
-  const base = (n: number) => readModelFile("notify", n === 1 ? config.instance : `${config.instance}-${n}`, config.dataDir);
-  let n = 1;
-  while (filesInUse.has(base(n))) n++;
-  return base(n);
-}
-
 export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify> {
   const config = deps.config ?? notifyConfig.load(deps.env ?? process.env, deps.overrides);
   const { nc, log } = deps;
   await ensureStream(nc, { name: NOTIFY_STREAM, subjects: [allEvents], num_replicas: config.streamReplicas });
-  const file = modelFile(config);
-  filesInUse.add(file);
+  const { file, release } = claimReadModelFile("notify", config.instance, config.dataDir);
   const model = new NotifyModel();
   const closers: (() => Promise<unknown>)[] = [];
   let host: ServiceHost | undefined;
   let queries: NotifyQueries;
   try {
     const rm = await ReadModel.open({ nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, migrate: model.migrate, apply: model.apply });
-    closers.push(async () => { await rm.close(); filesInUse.delete(file); });
+    closers.push(async () => { await rm.close(); release(); });
     queries = new NotifyQueries(rm.db);
     const waitForSeq = (seq: number, timeoutMs?: number) => rm.waitFor(seq, timeoutMs);
     const notes = new NotePublisher(nc, { queries, waitForSeq });
@@ -87,7 +76,7 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
     };
   } catch (err) {
     for (const close of closers) await close().catch(() => undefined);
-    filesInUse.delete(file);
+    release();
     throw err;
   }
 }
