@@ -32,4 +32,6 @@ export const BUCKETS = Object.freeze({
   tasksWorkers: bucket("TASKS_WORKERS", "tasks"),
   /** The files service's encrypted blob pieces, when its blob store is `nats` (the default). */
   filesBlobs: objectStore("colmena_files_blobs", "files"),
+  /** Uploads under way (offset, parts), so any files replica takes the next chunk; entries expire with the upload. */
+  filesUploads: bucket("colmena_files_uploads", "files"),
 });
