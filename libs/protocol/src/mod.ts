@@ -78,3 +78,4 @@ export { authOps } from "./ops/session.ts";
 export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksEvents, tasksOps } from "./ops/tasks.ts";
 export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";
 export { FILES_CHUNK_SIZE, FILES_INLINE_MAX, FILES_READ_MAX, FILES_SHARE_TTL_MAX_S, filePath, filesOps, pathProblem } from "./ops/files.ts";
+export { MSGPACK_ENCODING, binaryField, binaryReply, bytesAsBase64 } from "./binary.ts";

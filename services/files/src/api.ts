@@ -49,7 +49,7 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
   host
     .handle(filesOps["files.put"], async (req, ctx) => {
       const user = callerOf(ctx).id;
-      const bytes = Buffer.from(req.content, "base64");
+      const bytes = req.content;
       if (bytes.length > FILES_INLINE_MAX) throw badRequest(`files.put takes at most ${FILES_INLINE_MAX} bytes; use files.upload.*`);
       if (bytes.length > room(user)) throw quotaError();
       const stored = await blobs.write((async function* () { yield bytes; })());
@@ -61,13 +61,13 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
       const row = readable(callerOf(ctx).id, req.path, req.version);
       if (row.size > FILES_INLINE_MAX) throw badRequest(`${req.path} is ${row.size} bytes, over the ${FILES_INLINE_MAX} files.get gives; read it with files.read`);
       const content = await collect(blobs.read(row.sha256));
-      return { path: row.path, version: row.version, size: row.size, sha256: row.sha256, content_type: row.content_type, content: content.toString("base64") };
+      return { path: row.path, version: row.version, size: row.size, sha256: row.sha256, content_type: row.content_type, content };
     })
     .handle(filesOps["files.read"], async (req, ctx) => {
       const row = readable(callerOf(ctx).id, req.path, req.version);
       const end = Math.min(req.offset + req.length, row.size);
       const data = req.offset < row.size ? await collect(blobs.read(row.sha256, req.offset, end)) : Buffer.alloc(0);
-      return { data: data.toString("base64"), eof: end >= row.size };
+      return { data, eof: end >= row.size };
     })
     .handle(filesOps["files.stat"], async (req, ctx) => {
       const user = callerOf(ctx).id;
@@ -108,7 +108,7 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
       return { upload_id: state.upload_id, chunk_size: FILES_CHUNK_SIZE };
     })
     .handle(filesOps["files.upload.chunk"], async (req, ctx) => {
-      const data = Buffer.from(req.data, "base64");
+      const data = req.data;
       if (data.length > FILES_CHUNK_SIZE) throw badRequest(`a chunk carries at most ${FILES_CHUNK_SIZE} bytes`);
       return { received: await uploads.chunk(callerOf(ctx).id, req.upload_id, req.offset, data) };
     })

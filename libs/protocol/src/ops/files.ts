@@ -1,9 +1,11 @@
 /**
  * Ops of the `files` service (protocol.md section 7). Binary fields
- * (`content`, `data`) are base64 strings toward the service; paths are
+ * (`content`, `data`) are raw bytes from MessagePack clients and base64 from
+ * JSON ones (binary.ts); paths are
  * normalised (a leading `/` dropped) and every hostile form is `bad_request`.
  */
 import { z } from "zod";
+import { binaryField, binaryReply } from "../binary.ts";
 import { defineOp } from "./define.ts";
 
 /** The most content `files.put` takes and `files.get` gives; larger files go through uploads and `files.read`. */
@@ -38,7 +40,6 @@ export const filePath = z.string().transform((raw, ctx) => {
   return path;
 });
 
-const base64 = (maxBytes: number) => z.string().max(Math.ceil(maxBytes / 3) * 4 + 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits");
 const version = z.number().int().min(1);
 const contentType = z.string().min(1).max(255);
@@ -51,7 +52,7 @@ export const filesOps = {
     service: "files",
     access: "user",
     summary: "Writes a file of up to 768 KiB as a new version of its path.",
-    request: z.strictObject({ path: filePath, content: base64(FILES_INLINE_MAX), content_type: contentType.optional() }),
+    request: z.strictObject({ path: filePath, content: binaryField(FILES_INLINE_MAX), content_type: contentType.optional() }),
     reply: stored,
   }),
   "files.get": defineOp({
@@ -60,7 +61,7 @@ export const filesOps = {
     access: "user",
     summary: "A file of up to 768 KiB (its latest version, or `version`); a larger one is `bad_request` naming `files.read`.",
     request: z.strictObject({ path: filePath, version: version.optional() }),
-    reply: stored.extend({ content_type: z.string(), content: z.string() }),
+    reply: stored.extend({ content_type: z.string(), content: binaryReply }),
   }),
   "files.upload.begin": defineOp({
     op: "files.upload.begin",
@@ -75,7 +76,7 @@ export const filesOps = {
     service: "files",
     access: "user",
     summary: "Appends a chunk at `offset`, which must be the bytes received so far (else `conflict` with `details.received`).",
-    request: z.strictObject({ upload_id: uploadId, offset: z.number().int().min(0), data: base64(FILES_CHUNK_SIZE) }),
+    request: z.strictObject({ upload_id: uploadId, offset: z.number().int().min(0), data: binaryField(FILES_CHUNK_SIZE) }),
     reply: z.object({ received: z.number().int() }),
   }),
   "files.upload.status": defineOp({
@@ -108,7 +109,7 @@ export const filesOps = {
     access: "user",
     summary: "Up to 768 KiB of a file from `offset`; `eof` when the file ends within them.",
     request: z.strictObject({ path: filePath, version: version.optional(), offset: z.number().int().min(0), length: z.number().int().min(0).max(FILES_READ_MAX) }),
-    reply: z.object({ data: z.string(), eof: z.boolean() }),
+    reply: z.object({ data: binaryReply, eof: z.boolean() }),
   }),
   "files.stat": defineOp({
     op: "files.stat",
