@@ -11,6 +11,7 @@ export const commandGroups: (() => Promise<{ commands: Command[] }>)[] = [
   () => import("./session.ts"),
   () => import("./call.ts"),
   () => import("./tasks.ts"),
+  () => import("./files.ts"),
 ];
 
 export async function loadCommands(): Promise<Command[]> {
