@@ -21,6 +21,7 @@ import { startAuth } from "@colmena/auth";
 import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
 import { startTasks } from "@colmena/tasks";
+import { startFiles } from "@colmena/files";
 import { waitUntil } from "@colmena/testing";
 import { natsViolations } from "./nats-log.ts";
 
@@ -55,11 +56,13 @@ test(`deploy permissions - the system runs under accounts.conf's users with no p
     conns.push(nc);
     return nc;
   };
-  const env = { COLMENA_SCRYPT_N: "1024", COLMENA_DATA_DIR: join(dir, "data"), COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0" };
+  const env = { COLMENA_SCRYPT_N: "1024", COLMENA_DATA_DIR: join(dir, "data"), COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0", COLMENA_FILES_KEY: "ab".repeat(32) };
   const auth = await startAuth({ nc: await as("auth"), log, env });
   stops.push(() => auth.stop());
   const tasks = await startTasks({ nc: await as("tasks"), log, env, role: "all" });
   stops.push(() => tasks.stop());
+  const files = await startFiles({ nc: await as("files"), log, env });
+  stops.push(() => files.stop());
   const diag = await startDiag({ nc: await as("diag"), log });
   stops.push(() => diag.stop());
   const gateway = await startGateway({ nc: await as("gateway"), log, env });
@@ -82,6 +85,13 @@ test(`deploy permissions - the system runs under accounts.conf's users with no p
   const pushed = new Promise((r) => client.on("perms.hi", r));
   await client.request("diag.push", { channel: "diag.perms", event: "perms.hi", data: {} });
   await pushed;
+  // files: its stream, its uploads bucket and its object store, as its own user.
+  await client.request("files.put", { path: "perms/a", content: Buffer.from("hola").toString("base64") });
+  const up = await client.request<{ upload_id: string }>("files.upload.begin", { path: "perms/b", size: 2 });
+  await client.request("files.upload.chunk", { upload_id: up.upload_id, offset: 0, data: Buffer.from("hi").toString("base64") });
+  await client.request("files.upload.commit", { upload_id: up.upload_id });
+  const got = await client.request<{ content: string }>("files.get", { path: "perms/b" });
+  assert.equal(Buffer.from(got.content, "base64").toString(), "hi");
   await client.logout();
 
   assert.deepEqual(natsViolations(logFile), []);

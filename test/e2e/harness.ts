@@ -88,6 +88,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     COLMENA_LEGACY_ANONYMOUS: "true",
     COLMENA_SCRYPT_N: "1024", // fast password hashing: tests register many users
     COLMENA_INSTANCE: uniqueName("e2e-"),
+    COLMENA_FILES_KEY: randomBytes(32).toString("hex"),
     ...opts.env,
   };
   const wanted = opts.services;

@@ -50,7 +50,7 @@ async function subscribeDenied(nc: NatsConnection, subject: string) {
 before(async () => {
   home = mkdtempSync(join(tmpdir(), "colmena-natsperm-"));
   nats = await startLocalNats({ home, port: 0, monitorPort: 0, sync: null, log: () => {} });
-  const env = { COLMENA_DATA_DIR: join(home, "data"), COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0", COLMENA_SCRYPT_N: "1024" };
+  const env = { COLMENA_DATA_DIR: join(home, "data"), COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0", COLMENA_SCRYPT_N: "1024", COLMENA_FILES_KEY: "ab".repeat(32) };
   // As `colmena up` does: every service on its own connection as its own user.
   system = await startServices(services, { connect: (s) => as(s, `colmena-${s}`), log, env });
   tcpUrl = endpointUrls({ host: "127.0.0.1", ports: system.gatewayPorts! }).tcp;

@@ -12,6 +12,7 @@ export const commandGroups: (() => Promise<{ commands: Command[] }>)[] = [
   () => import("./call.ts"),
   () => import("./tasks.ts"),
   () => import("./notify.ts"),
+  () => import("./files.ts"),
 ];
 
 export async function loadCommands(): Promise<Command[]> {

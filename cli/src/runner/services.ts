@@ -10,5 +10,6 @@ export const services: ServiceEntry[] = [
   { name: "diag", start: async (d) => (await import("@colmena/diag")).startDiag(d) },
   { name: "tasks", start: async (d) => (await import("@colmena/tasks")).startTasks(d) },
   { name: "notify", start: async (d) => (await import("@colmena/notify")).startNotify(d) },
+  { name: "files", start: async (d) => (await import("@colmena/files")).startFiles(d) },
   { name: "gateway", start: async (d) => (await import("@colmena/gateway")).startGateway(d) },
 ];

@@ -11,6 +11,7 @@ import { RunnerError, startLocalNats } from "./nats.ts";
 import { runnerConfig, type RunnerConfig } from "./config.ts";
 import { services } from "./services.ts";
 import { startServices } from "./start-services.ts";
+import { loadFilesKey } from "./files-key.ts";
 
 /** Exit code -1 means "running": the process exits from the signal handler. */
 export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -56,6 +57,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
       COLMENA_LEGACY_ANONYMOUS: "true",
       // Read models under this runner's home, whatever COLMENA_HOME says.
       COLMENA_DATA_DIR: join(home, "data"),
+      // The files master key, kept in the runner's home (mode 0600) unless given.
+      COLMENA_FILES_KEY: env.COLMENA_FILES_KEY || loadFilesKey(home),
       ...env,
       NATS_URL: natsUrl,
     };

@@ -12,9 +12,12 @@ export interface BucketDef {
   owner: string;
   /** Other users that may read (get and watch) it, never write it. */
   readers: readonly string[];
+  /** A key-value bucket (the default) or a JetStream object store. */
+  kind?: "kv" | "object";
 }
 
 const bucket = (name: string, owner: string, readers: readonly string[] = []): BucketDef => Object.freeze({ name, owner, readers });
+const objectStore = (name: string, owner: string): BucketDef => Object.freeze({ name, owner, readers: [], kind: "object" as const });
 
 export const BUCKETS = Object.freeze({
   /** Auth's public signing keys (`signing.public.<kid>`), which every gateway watches. */
@@ -27,6 +30,10 @@ export const BUCKETS = Object.freeze({
   tasksLeader: bucket("TASKS_LEADER", "tasks"),
   /** Where tasks workers claim their readable ids. */
   tasksWorkers: bucket("TASKS_WORKERS", "tasks"),
+  /** The files service's encrypted blob pieces, when its blob store is `nats` (the default). */
+  filesBlobs: objectStore("colmena_files_blobs", "files"),
+  /** Uploads under way (offset, parts), so any files replica takes the next chunk; entries expire with the upload. */
+  filesUploads: bucket("colmena_files_uploads", "files"),
 });
 
 /**

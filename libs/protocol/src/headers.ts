@@ -14,6 +14,8 @@ export const Headers = {
   tokenFamily: "Colmena-Token-Family",
   /** Set by the gateway on every request: the client's IP address (auth throttles password guesses by it). */
   remoteAddr: "Colmena-Remote-Addr",
+  /** `msgpack`: the request body is MessagePack (a MessagePack client's), and so is the reply (libs/protocol/src/binary.ts). */
+  encoding: "Colmena-Encoding",
   serviceErrorCode: "Nats-Service-Error-Code",
   serviceError: "Nats-Service-Error",
 } as const;

@@ -80,3 +80,5 @@ export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksEvents, tasksO
 export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";
 export { NOTIFY_CHANNELS, PATTERN_RE, RESERVED_TOPIC_ROOTS, TOPIC_RE, notificationId, notificationRecord, notifyEvents, notifyOps, notifyPattern, notifyTopic, userTopicToken } from "./ops/notify.ts";
 export type { NotificationRecord, NotifyChannel } from "./ops/notify.ts";
+export { FILES_CHUNK_SIZE, FILES_INLINE_MAX, FILES_READ_MAX, FILES_SHARE_TTL_MAX_S, filePath, filesOps, pathProblem } from "./ops/files.ts";
+export { MSGPACK_ENCODING, binaryField, binaryReply, bytesAsBase64 } from "./binary.ts";

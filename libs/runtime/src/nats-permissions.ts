@@ -90,7 +90,9 @@ function streamConsume(r: StreamReaderDef): string[] {
 }
 const streamsReadBy = (user: string) => Object.values(STREAM_READERS).filter((r) => r.reader === user);
 
-const kvStream = (b: BucketDef) => `KV_${b.name}`;
+const bucketStream = (b: BucketDef) => (b.kind === "object" ? `OBJ_${b.name}` : `KV_${b.name}`);
+/** The subjects a bucket's messages live on: `$KV.<name>.>`, or `$O.<name>.>` for an object store. */
+const bucketSubjects = (b: BucketDef) => (b.kind === "object" ? `$O.${b.name}.>` : `$KV.${b.name}.>`);
 const bucketsOwnedBy = (user: string) => Object.values(BUCKETS).filter((b) => b.owner === user);
 const bucketsReadBy = (user: string) => Object.values(BUCKETS).filter((b) => b.readers.includes(user));
 
@@ -105,8 +107,8 @@ function serviceUser(service: string): NatsUser {
       `${service}.>`,
       "$JS.API.INFO",
       ...streamOwn(streamName(service)),
-      ...owned.flatMap((b) => [`$KV.${b.name}.>`, ...streamOwn(kvStream(b))]),
-      ...read.flatMap((b) => streamRead(kvStream(b))),
+      ...owned.flatMap((b) => [bucketSubjects(b), ...streamOwn(bucketStream(b))]),
+      ...read.flatMap((b) => streamRead(bucketStream(b))),
       ...streamsReadBy(service).flatMap(streamConsume),
     ],
     subscribe: [
@@ -132,7 +134,7 @@ function gatewayUser(): NatsUser {
       // Discovery requests for readiness and `sys.services`.
       "$SRV.>",
       "$JS.API.INFO",
-      ...bucketsReadBy(GATEWAY_SERVICE).flatMap((b) => streamRead(kvStream(b))),
+      ...bucketsReadBy(GATEWAY_SERVICE).flatMap((b) => streamRead(bucketStream(b))),
     ],
     subscribe: [`${PUSH_ROOT}.>`, `${inboxPrefix(GATEWAY_SERVICE)}.>`],
     responses: false,

@@ -3,6 +3,9 @@
  * registry, a queue group per service (so replicas share the load), zod
  * validation of `data`, the gateway's headers turned into a RequestContext,
  * and ColmenaError turned into `Nats-Service-Error-Code` plus a JSON error body.
+ * A request marked `Colmena-Encoding: msgpack` (a MessagePack client's, via
+ * the gateway) is MessagePack and is answered in MessagePack, so binary fields
+ * travel raw; a JSON reply writes bytes as base64.
  * Every reply fits the server's `max_payload`: one that would not becomes a
  * small `internal` error, and nothing a request does can escape as a rejection.
  */
@@ -10,7 +13,8 @@ import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { z } from "zod";
 import type { Logger } from "pino";
-import { ColmenaError, Headers, clip, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
+import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
+import { ColmenaError, Headers, MSGPACK_ENCODING, bytesAsBase64, clip, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
 import { isOverMaxPayload, maxPayloadOf } from "./max-payload.ts";
 import { histogram } from "./metrics.ts";
 
@@ -144,16 +148,18 @@ export class ServiceHost {
     };
     try {
       if (def.access !== "public" && !ctx.user) throw new ColmenaError("unauthorized", "not logged in");
-      const data = parseWith(def.request, msg.data.length ? msg.json() : {}) as z.output<D["request"]>;
+      const msgpack = h?.get(Headers.encoding) === MSGPACK_ENCODING;
+      const data = parseWith(def.request, msg.data.length ? (msgpack ? msgpackDecode(msg.data) : msg.json()) : {}) as z.output<D["request"]>;
       const minSeq = Number(h?.get(Headers.minSeq) || 0);
       if (minSeq > 0 && this.opts.waitForSeq) await this.opts.waitForSeq(minSeq);
       const result = await handler(data, ctx);
-      const body = JSON.stringify(result ?? {});
+      if (msgpack) reply.set(Headers.encoding, MSGPACK_ENCODING);
+      const body = msgpack ? msgpackEncode(result ?? {}, { ignoreUndefined: true }) : JSON.stringify(result ?? {}, bytesAsBase64);
       try {
         msg.respond(body, { headers: reply });
       } catch (e) {
         if (!isOverMaxPayload(e)) throw e;
-        throw new ColmenaError("internal", `the reply to ${def.op} is ${Buffer.byteLength(body)} bytes, over the ${maxPayloadOf(this.opts.nc)} a NATS message may carry (request ${requestId})`, { cause: e });
+        throw new ColmenaError("internal", `the reply to ${def.op} is ${typeof body === "string" ? Buffer.byteLength(body) : body.byteLength} bytes, over the ${maxPayloadOf(this.opts.nc)} a NATS message may carry (request ${requestId})`, { cause: e });
       }
     } catch (e) {
       const err = e instanceof ColmenaError ? e : new ColmenaError("internal", `internal error (request ${requestId})`, { cause: e });

@@ -9,8 +9,8 @@ import { isOverMaxPayload, maxPayloadOf } from "@colmena/runtime";
 
 /** The client's error for a request that could not be sent, or undefined when the cause is elsewhere. */
 export function requestRefusal(err: unknown, def: OpDef, nc: NatsConnection): ColmenaError | undefined {
-  // A frame under the frame limit can still grow past NATS's max_payload once re-encoded as JSON
-  // (MessagePack strings of control characters, binary as base64) with the gateway's headers.
+  // A frame under the frame limit can still grow past NATS's max_payload once re-encoded for the
+  // service with the gateway's headers (JSON frames stay JSON, MessagePack ones MessagePack).
   if (isOverMaxPayload(err))
     return new ColmenaError("bad_request", `${def.op}: data is too large once encoded for the service (a NATS message carries at most ${maxPayloadOf(nc)} bytes with its headers)`);
   // JSON.stringify overflowing the stack or the longest string: the data, not the service.

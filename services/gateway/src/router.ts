@@ -169,7 +169,7 @@ export class Router {
     const ready = reply.subscribe.map((ch) => hub.join(conn, ch).ready);
     for (const ch of reply.unsubscribe) hub.leave(conn, ch);
     if (def.session === "login") {
-      const body = JSON.parse(reply.raw) as { access_token?: unknown };
+      const body = (reply.value ?? JSON.parse(reply.raw)) as { access_token?: unknown };
       let claims;
       try {
         claims = await this.deps.tokens.verify(String(body.access_token));
@@ -182,6 +182,7 @@ export class Router {
       sessions.unbind(conn, "logout");
     }
     await Promise.all(ready);
-    conn.replyRaw(id, reply.raw, enc);
+    if (reply.value !== undefined) conn.reply(okReply(id, reply.value), enc);
+    else conn.replyRaw(id, reply.raw, enc);
   }
 }

@@ -4,7 +4,8 @@
  * sequence, channel headers, and a service error turned into a ColmenaError.
  */
 import { MsgHdrsImpl, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { ColmenaError, Headers, codeOfStatus, isErrorCode, opSubject, type ConnHeader, type OpDef } from "@colmena/protocol";
+import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
+import { ColmenaError, Headers, MSGPACK_ENCODING, codeOfStatus, isErrorCode, opSubject, type ConnHeader, type OpDef } from "@colmena/protocol";
 import type { Conn, Encoding } from "./connection.ts";
 import { requestRefusal } from "./request-refusal.ts";
 import { requesterOf } from "./requests.ts";
@@ -17,9 +18,11 @@ export interface CallOptions {
   encoding?: Encoding;
 }
 
-/** A successful reply: its JSON text and the channel changes it asks for. */
+/** A successful reply: its JSON text (or, answering MessagePack, its decoded value) and the channel changes it asks for. */
 export interface ServiceReply {
   raw: string;
+  /** The reply's value when the service answered in MessagePack (binary fields as raw bytes). */
+  value?: unknown;
   subscribe: string[];
   unsubscribe: string[];
 }
@@ -42,11 +45,6 @@ export function timeoutFor(def: OpDef, data: Record<string, unknown>, baseMs: nu
 const CONN_HEADERS: Record<ConnHeader, (conn: Conn) => string | undefined> = {
   tokenFamily: (conn) => conn.user?.family,
 };
-
-/** MessagePack frames may carry raw bytes; services speak JSON, where bytes are base64. */
-function bytesAsBase64(_key: string, v: unknown): unknown {
-  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") : v;
-}
 
 /**
  * Request headers written straight as NATS wire text, as MsgHdrsImpl would
@@ -75,6 +73,9 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   h.set(Headers.requestId, conn.nextRequestId());
   const minSeq = conn.seqs.get(def.service);
   if (minSeq) h.set(Headers.minSeq, String(minSeq));
+  // MessagePack data goes on as MessagePack, so its raw bytes stay raw (libs/protocol/src/binary.ts).
+  const msgpack = opts.encoding === "msgpack";
+  if (msgpack) h.set(Headers.encoding, MSGPACK_ENCODING);
   for (const k of def.connHeaders ?? []) {
     const v = CONN_HEADERS[k](conn);
     if (v) h.set(Headers[k], v);
@@ -82,7 +83,7 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
 
   let msg: Msg;
   try {
-    const payload = opts.encoding === "msgpack" ? JSON.stringify(data, bytesAsBase64) : JSON.stringify(data);
+    const payload = msgpack ? msgpackEncode(data, { ignoreUndefined: true }) : JSON.stringify(data);
     msg = await requesterOf(nc).request(opSubject(def.op), payload, h as unknown as MsgHdrs, opts.timeoutMs);
   } catch (err) {
     throw requestRefusal(err, def, nc) ?? requestFailure(err, def);
@@ -92,15 +93,18 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   // One pass over the reply's headers (exact names, as MsgHdrs.get would match them).
   let seq = 0;
   let status = "";
+  let packed = false;
   if (rh) for (const [k, vs] of rh) {
     if (k === Headers.seq) seq = Number(vs[0] || 0);
     else if (k === Headers.serviceErrorCode) status = vs[0] ?? "";
     else if (k === Headers.subscribe) reply.subscribe = channelList(vs);
     else if (k === Headers.unsubscribe) reply.unsubscribe = channelList(vs);
+    else if (k === Headers.encoding) packed = vs[0] === MSGPACK_ENCODING;
   }
   if (seq > 0) conn.noteSeq(def.service, seq);
   if (status) throw serviceError(msg, rh!, status);
-  if (msg.data.length) reply.raw = msg.string();
+  if (packed) reply.value = msgpackDecode(msg.data);
+  else if (msg.data.length) reply.raw = msg.string();
   return reply;
 }
 

@@ -22,18 +22,27 @@ test("payload limits - a frame of exactly COLMENA_MAX_FRAME_BYTES goes through o
   }
 });
 
-test("payload limits - a MessagePack frame that grows past NATS's max_payload as JSON is bad_request", async () => {
-  // nats-server's own 1 MiB default (a server Colmena did not configure): a frame under the frame limit grows past it as JSON.
+test("payload limits - a MessagePack frame travels as MessagePack, so it does not grow as JSON; one past max_payload with the headers is bad_request", async () => {
+  // nats-server's own 1 MiB default (a server Colmena did not configure).
   await using rig = await startRig({ natsMaxPayload: 1 << 20 });
   const max = maxPayloadOf(rig.nc);
   const w = await rig.ws(undefined, { token: await rig.token("u-mp") });
-  // Control characters take 1 byte in MessagePack and 6 as JSON escapes.
-  const frame = msgpackEncode({ id: 7, op: "diag.echo", data: { payload: "\u0001".repeat(Math.ceil(max / 5)) } });
+  // Control characters take 1 byte in MessagePack and 6 as JSON escapes: as JSON this would be over max_payload.
+  const payload = "\u0001".repeat(Math.ceil(max / 5));
+  const frame = msgpackEncode({ id: 7, op: "diag.echo", data: { payload } });
   assert.ok(frame.length < rig.gw.config.maxFrameBytes);
   w.sendRaw(frame);
   const r = await w.reply(7);
-  assert.equal(r.error?.code, "bad_request", JSON.stringify(r).slice(0, 300));
-  assert.match(r.error.message, /too large once encoded for the service/);
+  assert.equal(r.ok, true, JSON.stringify(r).slice(0, 300));
+  assert.equal((r.data as { payload: string }).payload, payload);
+  // A frame of exactly the frame limit (1 MiB) is past max_payload once the gateway's headers are added.
+  const base = msgpackEncode({ id: 8, op: "diag.echo", data: { payload: "" } }).length + 4;
+  const full = msgpackEncode({ id: 8, op: "diag.echo", data: { payload: "x".repeat(rig.gw.config.maxFrameBytes - base) } });
+  assert.ok(full.length <= rig.gw.config.maxFrameBytes && full.length > max - 100);
+  w.sendRaw(full);
+  const big = await w.reply(8);
+  assert.equal(big.error?.code, "bad_request", JSON.stringify(big).slice(0, 300));
+  assert.match(big.error.message, /too large once encoded for the service/);
 });
 
 test("payload limits - data nested 5,000 deep is bad_request with its id, as JSON and as MessagePack", async () => {

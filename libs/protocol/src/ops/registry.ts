@@ -7,6 +7,7 @@ import { authOps, sessionOps, sysOps } from "./session.ts";
 import { DIAG_SERVICE, diagOps } from "./diag.ts";
 import { tasksOps } from "./tasks.ts";
 import { notifyOps } from "./notify.ts";
+import { filesOps } from "./files.ts";
 
 export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...sessionOps,
@@ -15,6 +16,7 @@ export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...diagOps,
   ...tasksOps,
   ...notifyOps,
+  ...filesOps,
 });
 
 export function findOp(op: string): OpDef | undefined {

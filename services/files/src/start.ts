@@ -1,0 +1,90 @@
+/**
+ * Starts a files instance: the FILES stream, the read model, the blob store
+ * (`nats` or `s3`), the uploads bucket, the ops, and a periodic collector
+ * (unreferenced blobs, orphan pieces, expired uploads' parts). Any number of
+ * instances share the work: state is in NATS and the blob store.
+ */
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { BUCKETS } from "@colmena/protocol";
+import { EntityLog, ReadModel, ensureStream, claimReadModelFile, type Logger } from "@colmena/runtime";
+import { startFilesApi } from "./api.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { masterKeyOf } from "./blob-crypto.ts";
+import { Blobs } from "./blobs.ts";
+import { filesConfig, type FilesConfig } from "./config.ts";
+import { FILES_STREAM, FILES_SUBJECTS, type FileEvent } from "./events.ts";
+import { collectGarbage } from "./gc.ts";
+import { FileQueries, applyEvent, migrate } from "./model.ts";
+import { openNatsBlobStore } from "./nats-blob-store.ts";
+import { openS3BlobStore } from "./s3-blob-store.ts";
+import { ShareSigner } from "./share.ts";
+import { Uploads } from "./uploads.ts";
+
+export const FILES_VERSION = "0.1.0";
+
+export interface StartFilesDeps {
+  nc: NatsConnection;
+  log: Logger;
+  config?: FilesConfig;
+  env?: NodeJS.ProcessEnv;
+  /** How often the collector runs (default 10 min) and the age below which nothing is collected (default: the upload TTL). */
+  gcEveryMs?: number;
+  gcGraceMs?: number;
+}
+
+export interface RunningFiles {
+  apiId: string;
+  blobs: Blobs;
+  queries: FileQueries;
+  uploads: Uploads;
+  /** Runs the collector once now. */
+  collect(graceMs?: number): Promise<{ blobs: number; orphanPieces: number; uploads: number }>;
+  stop(): Promise<void>;
+}
+
+async function openBlobStore(nc: NatsConnection, c: FilesConfig): Promise<BlobStore> {
+  if (c.blobStore === "nats") return openNatsBlobStore(nc, BUCKETS.filesBlobs.name, c.streamReplicas);
+  if (!c.s3Endpoint || !c.s3AccessKey || !c.s3SecretKey) throw new Error("blob store s3 needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY");
+  return openS3BlobStore({ endpoint: c.s3Endpoint, accessKey: c.s3AccessKey, secretKey: c.s3SecretKey, bucket: c.s3Bucket });
+}
+
+export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
+  const { nc, log } = deps;
+  const config = deps.config ?? filesConfig.load(deps.env);
+  if (!config.masterKey) throw new Error("COLMENA_FILES_KEY (64 hex digits) is required: the master key that encrypts stored files");
+  const master = masterKeyOf(config.masterKey);
+  await ensureStream(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
+  const blobs = new Blobs(await openBlobStore(nc, config), master);
+  const kv = await new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas });
+  const uploads = new Uploads(kv, blobs.store, master);
+  const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
+  const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
+  const queries = new FileQueries(model.db);
+  const waitForSeq = (seq: number) => model.waitFor(seq);
+  const host = await startFilesApi({ nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq }, FILES_VERSION);
+
+  const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
+  const collect = async (grace = graceMs) => {
+    const r = await collectGarbage(blobs, (sha) => queries.refCount(sha), grace);
+    return { ...r, uploads: await uploads.sweep(grace) };
+  };
+  const timer = setInterval(() => collect().catch((err) => log.warn({ err }, "files garbage collection failed")), deps.gcEveryMs ?? 600_000);
+  timer.unref();
+  log.info({ blobStore: blobs.store.kind, api: host.id }, "files ready");
+  let stopping: Promise<void> | null = null;
+  return {
+    apiId: host.id,
+    blobs,
+    queries,
+    uploads,
+    collect,
+    stop: () =>
+      (stopping ??= (async () => {
+        clearInterval(timer);
+        await host.stop();
+        await model.close();
+        release();
+      })()),
+  };
+}

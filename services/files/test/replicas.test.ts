@@ -1,0 +1,61 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { startNats } from "@colmena/testing";
+import { b64, call, filesFixture, unb64 } from "./helpers.ts";
+
+test("files replicas - concurrent writers on one path get distinct versions and none is lost", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  await fx.start();
+  await fx.start();
+  const n = 20;
+  const replies = await Promise.all(Array.from({ length: n }, (_, i) => call(fx.nc, "files.put", { path: "race", content: b64(`w${i}`) })));
+  assert.deepEqual(replies.map((r) => r.version).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
+  const versions = (await call(fx.nc, "files.versions", { path: "race" })).versions;
+  assert.equal(versions.length, n);
+  // Every writer's content is the version it was told it got.
+  for (const [i, r] of replies.entries()) assert.equal(unb64((await call(fx.nc, "files.get", { path: "race", version: r.version })).content).toString(), `w${i}`);
+});
+
+test("files replicas - an upload begun on a replica that dies is resumed and committed on another", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  const first = await fx.start();
+  const data = randomBytes(300_000);
+  const up = await call(fx.nc, "files.upload.begin", { path: "resumed", size: data.length });
+  await call(fx.nc, "files.upload.chunk", { upload_id: up.upload_id, offset: 0, data: b64(data.subarray(0, 100_000)) });
+  // Abruptly: the connection dropped, nothing drained or stopped.
+  await first.nc.close();
+  await fx.start();
+  const st = await call(fx.nc, "files.upload.status", { upload_id: up.upload_id });
+  assert.equal(st.received, 100_000);
+  await call(fx.nc, "files.upload.chunk", { upload_id: up.upload_id, offset: st.received, data: b64(data.subarray(st.received)) });
+  const done = await call(fx.nc, "files.upload.commit", { upload_id: up.upload_id });
+  assert.equal(done.size, data.length);
+  const back = await call(fx.nc, "files.read", { path: "resumed", offset: 0, length: data.length });
+  assert.deepEqual(unb64(back.data), data);
+});
+
+test("files replicas - the same content from two users is stored once, and the collector keeps it while referenced", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  const f = await fx.start();
+  const content = randomBytes(5000);
+  const a = await call(fx.nc, "files.put", { path: "x", content: b64(content) }, "alice");
+  const b = await call(fx.nc, "files.put", { path: "y/z", content: b64(content) }, "bob");
+  assert.equal(a.sha256, b.sha256);
+  assert.deepEqual(await f.blobs.hashes(), [a.sha256]);
+  assert.equal((await f.blobs.pieceBlobs()).length, 1);
+  assert.equal(f.queries.refCount(a.sha256), 2);
+  assert.equal((await f.collect(0)).blobs, 0);
+  // An aborted upload's staged parts go with it; an expired one's are swept.
+  const up = await call(fx.nc, "files.upload.begin", { path: "gone", size: 10 }, "alice");
+  await call(fx.nc, "files.upload.chunk", { upload_id: up.upload_id, offset: 0, data: b64("12345") }, "alice");
+  assert.equal((await f.blobs.store.keys("u/")).length, 1);
+  await call(fx.nc, "files.upload.abort", { upload_id: up.upload_id }, "alice");
+  assert.deepEqual(await f.blobs.store.keys("u/"), []);
+  await f.blobs.store.put("u/u_000000001-abandoned/0000000000000000", Buffer.from("x"));
+  assert.equal((await f.collect(0)).uploads, 1);
+  assert.deepEqual(await f.blobs.store.keys("u/"), []);
+});
