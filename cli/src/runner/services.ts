@@ -9,5 +9,6 @@ export const services: ServiceEntry[] = [
   { name: "auth", start: async (d) => (await import("@colmena/auth")).startAuth(d) },
   { name: "diag", start: async (d) => (await import("@colmena/diag")).startDiag(d) },
   { name: "tasks", start: async (d) => (await import("@colmena/tasks")).startTasks(d) },
+  { name: "chat", start: async (d) => (await import("@colmena/chat")).startChat(d) },
   { name: "gateway", start: async (d) => (await import("@colmena/gateway")).startGateway(d) },
 ];

@@ -27,4 +27,6 @@ export const BUCKETS = Object.freeze({
   tasksLeader: bucket("TASKS_LEADER", "tasks"),
   /** Where tasks workers claim their readable ids. */
   tasksWorkers: bucket("TASKS_WORKERS", "tasks"),
+  /** Who is online in which chat room: a key per joined connection, deleted when it leaves, closes or its gateway dies (with a TTL as a backstop). */
+  chatPresence: bucket("colmena_chat_presence", "chat"),
 });

@@ -77,3 +77,5 @@ export { DIAG_SERVICE, diagOps } from "./ops/diag.ts";
 export { authOps } from "./ops/session.ts";
 export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksEvents, tasksOps } from "./ops/tasks.ts";
 export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";
+export { LOBBY, MAX_BODY_BYTES, MAX_CIPHERTEXT_CHARS, chatEvents, chatMessage, chatOps, roomName } from "./ops/chat.ts";
+export type { ChatMessage } from "./ops/chat.ts";

@@ -6,9 +6,11 @@
 import type { z } from "zod";
 import type { EventDef } from "./define.ts";
 import { tasksEvents } from "../ops/tasks.ts";
+import { chatEvents } from "../ops/chat.ts";
 
 const defs = {
   ...tasksEvents,
+  ...chatEvents,
 };
 
 export const EVENTS: Readonly<{ [K in keyof typeof defs]: (typeof defs)[K] }> = Object.freeze(defs);

@@ -6,6 +6,7 @@ import { GATEWAY_SERVICE, type GatewayAnswer, type OpDef } from "./define.ts";
 import { authOps, sessionOps, sysOps } from "./session.ts";
 import { DIAG_SERVICE, diagOps } from "./diag.ts";
 import { tasksOps } from "./tasks.ts";
+import { chatOps } from "./chat.ts";
 
 export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...sessionOps,
@@ -13,6 +14,7 @@ export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...sysOps,
   ...diagOps,
   ...tasksOps,
+  ...chatOps,
 });
 
 export function findOp(op: string): OpDef | undefined {
