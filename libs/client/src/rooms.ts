@@ -14,12 +14,14 @@ type Send = (op: string, data: Record<string, unknown>) => Promise<unknown>;
 
 export class RoomTracker {
   private readonly rooms = new Map<string, Joined>();
+  /** Rooms `rejoin` is joining again: it settles their position itself, after emitting what was missed. */
+  private readonly resuming = new Set<string>();
 
   /** A successful reply: a join starts (or resets) tracking, a leave ends it. */
   observe(op: string, data: unknown, reply: unknown): void {
     const d = (data ?? {}) as { room?: string };
     if (op === "chat.leave" && d.room) this.rooms.delete(d.room);
-    if (op !== "chat.join" || !d.room) return;
+    if (op !== "chat.join" || !d.room || this.resuming.has(d.room)) return;
     const r = reply as { last_seq: number; epoch: string; missed?: Msg[] };
     const seen = Math.max(r.last_seq, ...(r.missed ?? []).map((m) => m.seq));
     const had = this.rooms.get(d.room);
@@ -41,7 +43,13 @@ export class RoomTracker {
   async rejoin(send: Send, emit: (frame: EventFrame) => void): Promise<void> {
     for (const [room, j] of [...this.rooms]) {
       const since = j.lastSeq;
-      const r = (await send("chat.join", { room, since_seq: since })) as { epoch: string; last_seq: number; missed?: Msg[]; has_more?: boolean };
+      this.resuming.add(room);
+      let r: { epoch: string; last_seq: number; missed?: Msg[]; has_more?: boolean };
+      try {
+        r = (await send("chat.join", { room, since_seq: since })) as typeof r;
+      } finally {
+        this.resuming.delete(room);
+      }
       if (r.epoch !== j.epoch) {
         // The history was reset: the old seqs mean nothing; start over from now.
         this.rooms.set(room, { lastSeq: r.last_seq, epoch: r.epoch });
