@@ -91,3 +91,20 @@ export function readModelFile(service: string, instance: string, dataDir?: strin
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_");
   return join(dir, `${safe(service)}-${safe(instance)}.sqlite`);
 }
+
+/** Read model files held by instances in this process (tests and the runner may start two of one service). */
+const filesInUse = new Set<string>();
+
+/**
+ * A read model file for this instance that no other instance in this
+ * process holds (`<service>-<instance>-2.sqlite` and so on after the first),
+ * and the function that gives it back when the instance stops.
+ */
+export function claimReadModelFile(service: string, instance: string, dataDir?: string): { file: string; release(): void } {
+  const at = (n: number) => readModelFile(service, n === 1 ? instance : `${instance}-${n}`, dataDir);
+  let n = 1;
+  while (filesInUse.has(at(n))) n++;
+  const file = at(n);
+  filesInUse.add(file);
+  return { file, release: () => filesInUse.delete(file) };
+}

@@ -31,7 +31,7 @@ import { dropUserSchema, ensureMetaTable, metaWriter, readMeta, staleReason, typ
 import { Checkpointer } from "./checkpointer.ts";
 import { SeqWaiters } from "./seq-waiters.ts";
 
-export { readModelFile } from "./read-model-meta.ts";
+export { claimReadModelFile, readModelFile } from "./read-model-meta.ts";
 
 /** One stream message as `apply` sees it. */
 export interface StoredEvent {

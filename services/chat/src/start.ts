@@ -3,10 +3,9 @@
  * replica's read model, presence, the fan-out consumer, the ops, and the
  * line chat when `COLMENA_LINE_CHAT_PORT` is set.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { EntityLog, ReadModel, ensureStream, readModelFile, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import { EntityLog, ReadModel, ensureStreamRetrying, claimReadModelFile, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { startChatApi } from "./api.ts";
 import { chatConfig, type ChatConfig } from "./config.ts";
 import { CHAT_STREAM, allChatEvents, type ChatEvent } from "./events.ts";
@@ -34,31 +33,10 @@ export interface RunningChat {
   stop(): Promise<void>;
 }
 
-const filesInUse = new Set<string>();
-function modelFile(config: ChatConfig): string {
-  const base = (n: number) => readModelFile("chat", n === 1 ? config.instance : `${config.instance}-${n}`, config.dataDir);
-  let n = 1;
-  while (filesInUse.has(base(n))) n++;
-  return base(n);
-}
-
-/** The stream, retried while a forming cluster has no peers for it yet. */
-async function ensureChatStream(nc: NatsConnection, replicas: number) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await ensureStream(nc, { name: CHAT_STREAM, subjects: [allChatEvents], num_replicas: replicas });
-    } catch (err) {
-      if (!/no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i.test(String(err)) || Date.now() > deadline) throw err;
-      await sleep(500);
-    }
-  }
-}
-
 export async function startChat(deps: StartChatDeps): Promise<RunningChat> {
   const config = deps.config ?? chatConfig.load(deps.env ?? process.env, deps.overrides);
   const { nc, log } = deps;
-  const jsm = await ensureChatStream(nc, config.streamReplicas);
+  const jsm = await ensureStreamRetrying(nc, { name: CHAT_STREAM, subjects: [allChatEvents], num_replicas: config.streamReplicas });
   // The epoch names the stream's incarnation: a recreated stream (history reset) has a new creation time.
   let epoch = "";
   const readEpoch = async () => {
@@ -73,9 +51,8 @@ export async function startChat(deps: StartChatDeps): Promise<RunningChat> {
   let line: LineChat | undefined;
   let host: ServiceHost | undefined;
   let fanout: RunningConsumer | undefined;
-  const file = modelFile(config);
-  filesInUse.add(file);
-  closers.push(() => filesInUse.delete(file));
+  const { file, release } = claimReadModelFile("chat", config.instance, config.dataDir);
+  closers.push(release);
   const stopAll = async () => {
     for (const c of closers.reverse()) {
       try { await c(); } catch (err) { log.warn({ err }, "error while stopping chat"); }

@@ -4,7 +4,7 @@
  * (runs tasks from the work queue), or `all` (both, as the local runner does).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ReadModel, readModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
+import { ReadModel, claimReadModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { endOfEvent, startTasksApi, type TaskEnd } from "./api.ts";
 import { tasksConfig, type TasksConfig } from "./config.ts";
 import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents, isRunSubject, purgedSubject, type PurgedMarker, type TaskEvent } from "./events.ts";
@@ -48,16 +48,6 @@ export interface RunningTasks {
   stop(): Promise<void>;
 }
 
-/** Read model files in use by this process, so two API instances in one process never share one. */
-const filesInUse = new Set<string>();
-
-function modelFile(config: TasksConfig): string {
-  const base = (n: number) => readModelFile("tasks", n === 1 ? config.instance : `${config.instance}-${n}`, config.dataDir);
-  let n = 1;
-  while (filesInUse.has(base(n))) n++;
-  return base(n);
-}
-
 export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   const config = deps.config ?? tasksConfig.load(deps.env ?? process.env, deps.overrides);
   const role = deps.role ?? config.role;
@@ -75,8 +65,8 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   try {
     if (role !== "worker") {
       const watch = new TaskWatch<TaskEnd>();
-      const file = modelFile(config);
-      filesInUse.add(file);
+      // Two API instances in one process never share a file.
+      const { file, release } = claimReadModelFile("tasks", config.instance, config.dataDir);
       const model = await ReadModel.open({
         nc,
         stream: TASKS_STREAM,
@@ -115,7 +105,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
         await host!.stop();
         await s.stop();
         await model.close();
-        filesInUse.delete(file);
+        release();
       });
     }
 
