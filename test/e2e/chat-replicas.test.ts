@@ -7,9 +7,10 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaClient } from "@colmena/client";
-import { startChat, type RunningChat } from "@colmena/chat";
+import { roomMessages, startChat, type RunningChat } from "@colmena/chat";
 import { startGateway, type Gateway } from "@colmena/gateway";
 import { connectNats, silentLogger } from "@colmena/runtime";
 import { uniqueName, waitUntil } from "@colmena/testing";
@@ -147,4 +148,14 @@ test("chat replicas - presence goes offline within the heartbeat deadline when a
   assert.ok(Date.now() - t0 < 15_000);
   const p = await ana.client.request<{ online: string[] }>("chat.presence", { room: r });
   assert.deepEqual(p.online, [ana.username]);
+});
+
+test("chat replicas - a message stored by a replica that died before any push still reaches the members", async () => {
+  const bob = await sys.user({ prefix: "bob" });
+  await bob.client.request("chat.join", { room: "lobby" });
+  const got = messagesOf(bob.client, "lobby");
+  // What a replica leaves behind if it dies right after its append: the stored event, and no push.
+  const js = jetstream(sys.nc);
+  const ack = await js.publish(roomMessages("lobby"), JSON.stringify({ kind: "message", room: "lobby", msg_id: "m_orphan", from: "ghost", user_id: "", body: "stored, never pushed", ts: Date.now() }));
+  await waitUntil("bob gets it from the stream", () => got.some((m) => m.seq === ack.seq && m.body === "stored, never pushed"));
 });
