@@ -121,6 +121,8 @@ test("chat replicas - the SDK resumes a room after its gateway restarts: what wa
   const sent = [first.seq];
   for (let i = 0; i < 70; i++) sent.push((await ana.client.request<{ seq: number }>("chat.send", { room: r, body: `while away ${i}` })).seq);
   await restarting;
+  // Live messages keep coming while the SDK rejoins and pages back: they must neither hide the missed ones nor overtake them.
+  for (let i = 0; i < 30; i++) sent.push((await ana.client.request<{ seq: number }>("chat.send", { room: r, body: `during ${i}` })).seq);
   await reauth;
   for (let i = 0; i < 5; i++) sent.push((await ana.client.request<{ seq: number }>("chat.send", { room: r, body: `after ${i}` })).seq);
   await waitUntil("bob caught up", () => sent.every((s) => got.some((m) => m.seq === s)), 20_000).catch(() => undefined);

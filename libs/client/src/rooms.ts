@@ -14,8 +14,12 @@ type Send = (op: string, data: Record<string, unknown>) => Promise<unknown>;
 
 export class RoomTracker {
   private readonly rooms = new Map<string, Joined>();
-  /** Rooms `rejoin` is joining again: it settles their position itself, after emitting what was missed. */
-  private readonly resuming = new Set<string>();
+  /**
+   * Rooms `rejoin` is joining again, with the live messages that arrive
+   * meanwhile: held until what was missed is emitted, so that neither they
+   * move the position past the missed ones nor come out of order.
+   */
+  private readonly resuming = new Map<string, EventFrame[]>();
 
   /** A successful reply: a join starts (or resets) tracking, a leave ends it. */
   observe(op: string, data: unknown, reply: unknown): void {
@@ -34,6 +38,8 @@ export class RoomTracker {
     const m = frame.data as Msg;
     const j = this.rooms.get(m.room);
     if (!j) return true;
+    const held = this.resuming.get(m.room);
+    if (held) { held.push(frame); return false; }
     if (m.seq <= j.lastSeq) return false;
     j.lastSeq = m.seq;
     return true;
@@ -42,34 +48,49 @@ export class RoomTracker {
   /** Joins every tracked room again from its last seen seq; emits the missed messages, oldest first. */
   async rejoin(send: Send, emit: (frame: EventFrame) => void): Promise<void> {
     for (const [room, j] of [...this.rooms]) {
-      const since = j.lastSeq;
-      this.resuming.add(room);
-      let r: { epoch: string; last_seq: number; missed?: Msg[]; has_more?: boolean };
+      const held: EventFrame[] = [];
+      this.resuming.set(room, held);
+      let missed: Msg[] = [];
       try {
-        r = (await send("chat.join", { room, since_seq: since })) as typeof r;
+        missed = await this.missedSince(send, room, j);
       } finally {
         this.resuming.delete(room);
-      }
-      if (r.epoch !== j.epoch) {
-        // The history was reset: the old seqs mean nothing; start over from now.
-        this.rooms.set(room, { lastSeq: r.last_seq, epoch: r.epoch });
-        continue;
-      }
-      const missed = r.missed ?? [];
-      const older: Msg[] = [];
-      // More than a page missed: fetch the gap between `since` and the page, oldest first.
-      let after = since;
-      const upTo = missed[0]?.seq ?? Infinity;
-      while (r.has_more) {
-        const h = (await send("chat.history", { room, after_seq: after, before_seq: upTo, limit: 200 })) as { messages: Msg[]; has_more: boolean };
-        older.push(...h.messages);
-        if (!h.has_more || h.messages.length === 0) break;
-        after = h.messages[h.messages.length - 1].seq;
-      }
-      for (const m of [...older, ...missed]) {
-        const frame = { event: "chat.message", data: m } as EventFrame;
-        if (this.accept(frame)) emit(frame);
+        const frames = [...missed.map((m) => ({ event: "chat.message", data: m }) as EventFrame), ...held]
+          .sort((a, b) => (a.data as Msg).seq - (b.data as Msg).seq);
+        for (const f of frames) if (this.accept(f)) emit(f);
       }
     }
+  }
+
+  /** Joins `room` again with `since_seq`; what was missed, oldest first (paging back when more than a page). */
+  private async missedSince(send: Send, room: string, j: Joined): Promise<Msg[]> {
+    const since = j.lastSeq;
+    const r = (await send("chat.join", { room, since_seq: since })) as { epoch: string; last_seq: number; missed?: Msg[]; has_more?: boolean };
+    if (r.epoch !== j.epoch) {
+      // The history was reset: the old seqs mean nothing; start over from now.
+      this.rooms.set(room, { lastSeq: r.last_seq, epoch: r.epoch });
+      return [];
+    }
+    const missed = r.missed ?? [];
+    const older: Msg[] = [];
+    let after = since;
+    const upTo = missed[0]?.seq ?? Number.MAX_SAFE_INTEGER;
+    while (r.has_more) {
+      const h = (await send("chat.history", { room, after_seq: after, before_seq: upTo, limit: 200 })) as { messages: Msg[]; has_more: boolean };
+      older.push(...h.messages);
+      if (!h.has_more || h.messages.length === 0) break;
+      after = h.messages[h.messages.length - 1].seq;
+    }
+    // A message stored after the join read its page but pushed before the
+    // gateway subscribed this connection reaches neither: once the join is
+    // answered the subscription stands, so one look forward closes that gap.
+    const newer: Msg[] = [];
+    for (let from = missed.at(-1)?.seq ?? Math.max(since, r.last_seq); ;) {
+      const h = (await send("chat.history", { room, after_seq: from, limit: 200 })) as { messages: Msg[]; has_more: boolean };
+      newer.push(...h.messages);
+      if (!h.has_more || h.messages.length === 0) break;
+      from = h.messages[h.messages.length - 1].seq;
+    }
+    return [...older, ...missed, ...newer];
   }
 }
