@@ -26,9 +26,11 @@ before(async () => {
   sys = await startSystem({ services: ["auth", "chat"], env: { COLMENA_CHAT_PUSH_ACK_WAIT_MS: "1000", COLMENA_REQUEST_TIMEOUT_MS: "3000" } });
 });
 after(async () => {
+  // Parts whose NATS connection the tests cut may never finish a clean stop: each gets a few seconds.
+  const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
   for (const e of extra.reverse()) {
-    await e.stop().catch(() => undefined);
-    await e.nc.close().catch(() => undefined);
+    await bounded(e.stop());
+    await bounded(e.nc.close());
   }
   await sys?.stop();
 });
