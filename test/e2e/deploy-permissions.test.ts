@@ -22,6 +22,7 @@ import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
 import { startTasks } from "@colmena/tasks";
 import { startFiles } from "@colmena/files";
+import { startChat } from "@colmena/chat";
 import { waitUntil } from "@colmena/testing";
 import { natsViolations } from "./nats-log.ts";
 
@@ -65,6 +66,8 @@ test(`deploy permissions - the system runs under accounts.conf's users with no p
   stops.push(() => files.stop());
   const diag = await startDiag({ nc: await as("diag"), log });
   stops.push(() => diag.stop());
+  const chat = await startChat({ nc: await as("chat"), log, env });
+  stops.push(() => chat.stop());
   const gateway = await startGateway({ nc: await as("gateway"), log, env });
   stops.push(() => gateway.stop());
 
@@ -92,6 +95,13 @@ test(`deploy permissions - the system runs under accounts.conf's users with no p
   await client.request("files.upload.commit", { upload_id: up.upload_id });
   const got = await client.request<{ content: string }>("files.get", { path: "perms/b" });
   assert.equal(Buffer.from(got.content, "base64").toString(), "hi");
+  assert.deepEqual((await client.request<{ online: string[] }>("chat.join", { room: "lobby" })).online, ["perms-user"]);
+  const sent = await client.request<{ seq: number }>("chat.send", { room: "lobby", body: "hola", client_msg_id: "p-1" });
+  await client.request("chat.receipt", { room: "lobby", seq: sent.seq, kind: "read" });
+  await client.request("chat.typing", { room: "lobby" });
+  await client.request("chat.keys.publish", { key_id: "k", public_key: "cA==" });
+  assert.equal((await client.request<{ messages: unknown[] }>("chat.history", { room: "lobby" })).messages.length, 1);
+  await client.request("chat.leave", { room: "lobby" });
   await client.logout();
 
   assert.deepEqual(natsViolations(logFile), []);

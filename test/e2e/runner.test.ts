@@ -93,6 +93,7 @@ test("runner - npm start in a fresh clone serves clients and stops cleanly on Ct
     COLMENA_HTTP_PORT: String(http),
     COLMENA_NATS_PORT: String(nats),
     COLMENA_NATS_MONITOR_PORT: String(monitor),
+    COLMENA_LINE_CHAT_PORT: String(await freePort()),
     COLMENA_HOST: "127.0.0.1",
     COLMENA_SCRYPT_N: "1024",
     COLMENA_TYPO_SETTING: "1",

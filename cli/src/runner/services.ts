@@ -11,5 +11,6 @@ export const services: ServiceEntry[] = [
   { name: "tasks", start: async (d) => (await import("@colmena/tasks")).startTasks(d) },
   { name: "notify", start: async (d) => (await import("@colmena/notify")).startNotify(d) },
   { name: "files", start: async (d) => (await import("@colmena/files")).startFiles(d) },
+  { name: "chat", start: async (d) => (await import("@colmena/chat")).startChat(d) },
   { name: "gateway", start: async (d) => (await import("@colmena/gateway")).startGateway(d) },
 ];

@@ -55,6 +55,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
     const serviceEnv: NodeJS.ProcessEnv = {
       // The original task client sends frames without logging in; locally that is allowed by default.
       COLMENA_LEGACY_ANONYMOUS: "true",
+      // The original line chat listens locally by default (protocol.md section 9).
+      COLMENA_LINE_CHAT_PORT: "65432",
       // Read models under this runner's home, whatever COLMENA_HOME says.
       COLMENA_DATA_DIR: join(home, "data"),
       // The files master key, kept in the runner's home (mode 0600) unless given.

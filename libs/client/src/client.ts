@@ -12,6 +12,7 @@
 import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
 import type { Codec, OutgoingFrame } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
+import { RoomTracker } from "./rooms.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
 import type { Transport, TransportOptions } from "./transport.ts";
 import { connectTcp } from "./transport-tcp.ts";
@@ -62,6 +63,8 @@ export class ColmenaClient {
   private nextId = 1;
   private waiters: (() => void)[] = [];
   private readonly hub = new EventHub();
+  /** Joined chat rooms: repeats dropped, missed messages fetched after a reconnect. */
+  private readonly rooms = new RoomTracker();
   private readonly statusListeners = new Set<(s: ClientStatus) => void>();
   private readonly sessionListeners = new Set<(s: Session | null) => void>();
   private currentSession: Session | null = null;
@@ -223,7 +226,7 @@ export class ColmenaClient {
 
   private dispatch(frame: ServerFrame): void {
     if ("event" in frame) {
-      this.hub.emit(frame);
+      if (this.rooms.accept(frame)) this.hub.emit(frame);
       return;
     }
     const reply = frame as ReplyFrame;
@@ -234,6 +237,7 @@ export class ColmenaClient {
     clearTimeout(p.timer);
     if (reply.ok) {
       this.setSession(nextSession(this.currentSession, p.op, p.data, reply.data));
+      this.rooms.observe(p.op, p.data, reply.data);
       p.resolve(reply.data);
     } else {
       p.reject(ColmenaError.fromBody(reply.error));
@@ -346,6 +350,12 @@ export class ColmenaClient {
       // A rejected token or refresh ends the session; a dropped connection keeps it for the next attempt.
       if (ColmenaError.is(err, "unauthorized")) this.setSession(null);
       this.emitStatus({ type: "reauth_failed", error: err as Error });
+      return;
+    }
+    try {
+      await this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f));
+    } catch {
+      // A room that can no longer be joined (or a dropped connection) is left to the application.
     }
   }
 

@@ -17,7 +17,7 @@ export { colmenaHome, repoRoot } from "./paths.ts";
 export { publishEvent } from "./push.ts";
 export { ServiceHost, callerOf } from "./service-host.ts";
 export type { Caller, OpHandler, RequestContext, ServiceHostOptions } from "./service-host.ts";
-export { ensureStream } from "./streams.ts";
+export { ensureStream, ensureStreamRetrying } from "./streams.ts";
 export type { StreamSpec } from "./streams.ts";
 export { EntityLog } from "./entity-log.ts";
 export type { AppendResult, EntityLogOptions, LastEvent } from "./entity-log.ts";

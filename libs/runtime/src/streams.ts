@@ -1,5 +1,6 @@
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
 
@@ -29,4 +30,24 @@ export async function ensureStream(nc: NatsConnection | JetStreamManager, spec: 
     }
   }
   return jsm;
+}
+
+/** What a cluster that is still forming (or has a node down) answers for a while. */
+const TRANSIENT = /no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i;
+
+/**
+ * `ensureStream`, retried for up to `retryForMs` (default 30 s) while the
+ * answer is one a forming cluster gives ("no suitable peers" and the like),
+ * so a service started with its cluster waits instead of failing its start.
+ */
+export async function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retryForMs = 30_000): Promise<JetStreamManager> {
+  const deadline = Date.now() + retryForMs;
+  for (;;) {
+    try {
+      return await ensureStream(nc, spec);
+    } catch (err) {
+      if (!TRANSIENT.test(String((err as Error).message)) || Date.now() > deadline) throw err;
+      await sleep(500);
+    }
+  }
 }

@@ -65,6 +65,7 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
   try {
     if (role !== "worker") {
       const watch = new TaskWatch<TaskEnd>();
+      // Two API instances in one process never share a file.
       const { file, release } = claimReadModelFile("tasks", config.instance, config.dataDir);
       const model = await ReadModel.open({
         nc,

@@ -6,9 +6,8 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureStream } from "@colmena/runtime";
+import { ensureStreamRetrying } from "@colmena/runtime";
 import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents } from "./events.ts";
 
 /**
@@ -16,17 +15,8 @@ import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents } from "./eve
  * answers "no suitable peers" for a while: keep trying for up to 30 s
  * rather than fail the start.
  */
-export async function ensureTaskStreams(nc: NatsConnection, replicas: number): Promise<JetStreamManager> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await ensureStream(nc, { name: TASKS_STREAM, subjects: [allEvents], num_replicas: replicas });
-    } catch (err) {
-      const transient = /no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i.test(String((err as Error).message));
-      if (!transient || Date.now() > deadline) throw err;
-      await sleep(500);
-    }
-  }
+export function ensureTaskStreams(nc: NatsConnection, replicas: number): Promise<JetStreamManager> {
+  return ensureStreamRetrying(nc, { name: TASKS_STREAM, subjects: [allEvents], num_replicas: replicas });
 }
 
 /** A KV bucket whose keys expire after `ttlMs` unless refreshed, at `replicas` (`COLMENA_STREAM_REPLICAS`). */

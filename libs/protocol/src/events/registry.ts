@@ -7,10 +7,12 @@ import type { z } from "zod";
 import type { EventDef } from "./define.ts";
 import { tasksEvents } from "../ops/tasks.ts";
 import { notifyEvents } from "../ops/notify.ts";
+import { chatEvents } from "../ops/chat.ts";
 
 const defs = {
   ...tasksEvents,
   ...notifyEvents,
+  ...chatEvents,
 };
 
 export const EVENTS: Readonly<{ [K in keyof typeof defs]: (typeof defs)[K] }> = Object.freeze(defs);

@@ -8,6 +8,7 @@ import { DIAG_SERVICE, diagOps } from "./diag.ts";
 import { tasksOps } from "./tasks.ts";
 import { notifyOps } from "./notify.ts";
 import { filesOps } from "./files.ts";
+import { chatOps } from "./chat.ts";
 
 export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...sessionOps,
@@ -17,6 +18,7 @@ export const OPS: Readonly<Record<string, OpDef>> = Object.freeze({
   ...tasksOps,
   ...notifyOps,
   ...filesOps,
+  ...chatOps,
 });
 
 export function findOp(op: string): OpDef | undefined {

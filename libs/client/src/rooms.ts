@@ -1,0 +1,96 @@
+/**
+ * The chat rooms a client joined, so that no message is missed or seen
+ * twice across reconnects (protocol.md section 6): the highest `seq` seen
+ * per room; a `chat.message` at or below it is a repeat and dropped. After
+ * a reconnect every joined room is joined again with `since_seq`, and what
+ * was missed is emitted as `chat.message` events in order (paging back with
+ * `chat.history` when more than a page was missed).
+ */
+import type { EventFrame } from "@colmena/protocol";
+
+interface Joined { lastSeq: number; epoch: string }
+interface Msg { room: string; seq: number }
+type Send = (op: string, data: Record<string, unknown>) => Promise<unknown>;
+
+export class RoomTracker {
+  private readonly rooms = new Map<string, Joined>();
+  /**
+   * Rooms `rejoin` is joining again, with the live messages that arrive
+   * meanwhile: held until what was missed is emitted, so that neither they
+   * move the position past the missed ones nor come out of order.
+   */
+  private readonly resuming = new Map<string, EventFrame[]>();
+
+  /** A successful reply: a join starts (or resets) tracking, a leave ends it. */
+  observe(op: string, data: unknown, reply: unknown): void {
+    const d = (data ?? {}) as { room?: string };
+    if (op === "chat.leave" && d.room) this.rooms.delete(d.room);
+    if (op !== "chat.join" || !d.room || this.resuming.has(d.room)) return;
+    const r = reply as { last_seq: number; epoch: string; missed?: Msg[] };
+    const seen = Math.max(r.last_seq, ...(r.missed ?? []).map((m) => m.seq));
+    const had = this.rooms.get(d.room);
+    this.rooms.set(d.room, { lastSeq: had && had.epoch === r.epoch ? Math.max(had.lastSeq, seen) : seen, epoch: r.epoch });
+  }
+
+  /** False for a repeated message (seq already seen in its room). */
+  accept(frame: EventFrame): boolean {
+    if (frame.event !== "chat.message") return true;
+    const m = frame.data as Msg;
+    const j = this.rooms.get(m.room);
+    if (!j) return true;
+    const held = this.resuming.get(m.room);
+    if (held) { held.push(frame); return false; }
+    if (m.seq <= j.lastSeq) return false;
+    j.lastSeq = m.seq;
+    return true;
+  }
+
+  /** Joins every tracked room again from its last seen seq; emits the missed messages, oldest first. */
+  async rejoin(send: Send, emit: (frame: EventFrame) => void): Promise<void> {
+    for (const [room, j] of [...this.rooms]) {
+      const held: EventFrame[] = [];
+      this.resuming.set(room, held);
+      let missed: Msg[] = [];
+      try {
+        missed = await this.missedSince(send, room, j);
+      } finally {
+        this.resuming.delete(room);
+        const frames = [...missed.map((m) => ({ event: "chat.message", data: m }) as EventFrame), ...held]
+          .sort((a, b) => (a.data as Msg).seq - (b.data as Msg).seq);
+        for (const f of frames) if (this.accept(f)) emit(f);
+      }
+    }
+  }
+
+  /** Joins `room` again with `since_seq`; what was missed, oldest first (paging back when more than a page). */
+  private async missedSince(send: Send, room: string, j: Joined): Promise<Msg[]> {
+    const since = j.lastSeq;
+    const r = (await send("chat.join", { room, since_seq: since })) as { epoch: string; last_seq: number; missed?: Msg[]; has_more?: boolean };
+    if (r.epoch !== j.epoch) {
+      // The history was reset: the old seqs mean nothing; start over from now.
+      this.rooms.set(room, { lastSeq: r.last_seq, epoch: r.epoch });
+      return [];
+    }
+    const missed = r.missed ?? [];
+    const older: Msg[] = [];
+    let after = since;
+    const upTo = missed[0]?.seq ?? Number.MAX_SAFE_INTEGER;
+    while (r.has_more) {
+      const h = (await send("chat.history", { room, after_seq: after, before_seq: upTo, limit: 200 })) as { messages: Msg[]; has_more: boolean };
+      older.push(...h.messages);
+      if (!h.has_more || h.messages.length === 0) break;
+      after = h.messages[h.messages.length - 1].seq;
+    }
+    // A message stored after the join read its page but pushed before the
+    // gateway subscribed this connection reaches neither: once the join is
+    // answered the subscription stands, so one look forward closes that gap.
+    const newer: Msg[] = [];
+    for (let from = missed.at(-1)?.seq ?? Math.max(since, r.last_seq); ;) {
+      const h = (await send("chat.history", { room, after_seq: from, limit: 200 })) as { messages: Msg[]; has_more: boolean };
+      newer.push(...h.messages);
+      if (!h.has_more || h.messages.length === 0) break;
+      from = h.messages[h.messages.length - 1].seq;
+    }
+    return [...older, ...missed, ...newer];
+  }
+}
