@@ -43,6 +43,7 @@ export {
   encodeToken,
   eventSubject,
   gatewayHeartbeatSubject,
+  httpRouteSubject,
   isToken,
   opSubject,
   pushSubject,
@@ -84,3 +85,6 @@ export { FILES_CHUNK_SIZE, FILES_INLINE_MAX, FILES_READ_MAX, FILES_SHARE_TTL_MAX
 export { MSGPACK_ENCODING, binaryField, binaryReply, bytesAsBase64 } from "./binary.ts";
 export { LOBBY, MAX_BODY_BYTES, MAX_CIPHERTEXT_CHARS, chatEvents, chatMessage, chatOps, roomName } from "./ops/chat.ts";
 export type { ChatMessage } from "./ops/chat.ts";
+export { defineHttpRoute } from "./http/define.ts";
+export type { HttpAccess, HttpAnswer, HttpCall, HttpHandler, HttpMethod, HttpRouteDef } from "./http/define.ts";
+export { HTTP_ROUTES, httpRoutesOf, matchHttpRoute } from "./http/registry.ts";

@@ -91,3 +91,8 @@ export function gatewayHeartbeatSubject(gatewayId: string): string {
 }
 /** The heartbeats of every gateway. */
 export const ALL_GATEWAY_HEARTBEATS = `${SYS_ROOT}.gateway.heartbeat.*`;
+
+/** `colmena.http.<service>.<route>`: where the gateway starts an HTTP call to a route (http/define.ts), queue group = service. */
+export function httpRouteSubject(service: string, route: string): string {
+  return `${SUBJECT_ROOT}.http.${assertToken(service, "service")}.${assertToken(route, "route")}`;
+}
