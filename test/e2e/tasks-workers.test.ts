@@ -8,10 +8,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { Headers, pushSubject, userChannel } from "@colmena/protocol";
 import type { ColmenaClient } from "@colmena/client";
-import { repoRoot, silentLogger } from "@colmena/runtime";
-import { TASKS_STREAM, startTasks, taskSubject, toRecord, type RunningTasks, type TaskEvent } from "@colmena/tasks";
+import { publishEvent, repoRoot, silentLogger } from "@colmena/runtime";
+import { TASKS_STREAM, startTasks, taskSubject, toRecord, workConsumer, type RunningTasks, type TaskEvent, type WorkItem } from "@colmena/tasks";
 import { startSystem, type System } from "./harness.ts";
 
 const FAST = { COLMENA_TASKS_ACK_WAIT_MS: "2000", COLMENA_TASKS_BACKOFF_MS: "50", COLMENA_TASKS_LEADER_TTL_MS: "1500" };
@@ -95,6 +96,48 @@ test("tasks - a worker process SIGKILLed mid-task: another worker completes it, 
     assert.equal(done.get(taskId), 1, "task.done came once");
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await stopAll(stack);
+  }
+});
+
+test("tasks - a worker that dies between recording done and acking: the next worker announces done again with the same seq, and the SDK passes it on once", async () => {
+  await using sys = await startSystem({ services: ["auth"], env: FAST });
+  const stack: { t: RunningTasks; nc: NatsConnection }[] = [];
+  try {
+    await instance(sys, "api", "api1", stack);
+    // A worker that comes and goes makes the work consumers.
+    const setup = await instance(sys, "worker", "setup", stack);
+    await setup.stop();
+    const { client, userId } = await sys.user({ prefix: "repeat" });
+    const heard = countEvents(client, "task.done");
+    // What the gateways get for the user: the repeat itself, before the SDK drops it.
+    const pushed: { task_id: string; seq: number }[] = [];
+    const sub = sys.nc.subscribe(pushSubject(userChannel(userId)), { callback: (_e, m) => { if (m.headers?.get(Headers.event) === "task.done") pushed.push(m.json()); } });
+    const { task_id: taskId } = await client.request<{ task_id: string }>("tasks.submit", { type: "upper", input: "once" });
+
+    // The doomed worker (this test): takes the run message, records done and announces it as a
+    // worker does, then dies without acking; its id was never live in the workers bucket.
+    const js = jetstream(sys.nc);
+    const consumer = await js.consumers.get(TASKS_STREAM, workConsumer("normal"));
+    const m = await consumer.next({ expires: 5000 });
+    assert.ok(m, "the run message");
+    const item = m.json<WorkItem>();
+    assert.equal(item.task_id, taskId);
+    const h = headers();
+    h.set("Nats-Expected-Last-Subject-Sequence", "0");
+    const done: TaskEvent = { kind: "done", task_id: taskId, attempt: 1, result: "ONCE", worker: "worker-doomed", ts: Date.now() };
+    const ack = await js.publish(taskSubject(taskId), JSON.stringify(done), { headers: h });
+    publishEvent(sys.nc, { users: [userId] }, "task.done", { task_id: taskId, result: "ONCE", worker: "worker-doomed", seq: ack.seq });
+
+    // After ack_wait the run message goes to a live worker, which finds the done of a dead one and announces it again.
+    await instance(sys, "worker", "rescuer", stack);
+    const deadline = Date.now() + 15_000;
+    while (pushed.filter((p) => p.task_id === taskId).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    sub.unsubscribe();
+    assert.deepEqual(pushed.filter((p) => p.task_id === taskId).map((p) => p.seq), [ack.seq, ack.seq], "announced twice, with the outcome's seq");
+    assert.equal(heard.get(taskId), 1, "the SDK dropped the repeat");
+    assert.deepEqual(await kindsOf(sys.nc, taskId), ["submitted", "done"]);
+  } finally {
     await stopAll(stack);
   }
 });

@@ -30,7 +30,7 @@ test("events - docs/protocol.md lists exactly the events of the registry, each u
 });
 
 test("events - an event's data schema takes what its service publishes and refuses a wrong shape", () => {
-  assert.equal(EVENTS["task.done"].data.safeParse({ task_id: "t_1", result: "HOLA", worker: "w-1" }).success, true);
+  assert.equal(EVENTS["task.done"].data.safeParse({ task_id: "t_1", result: "HOLA", worker: "w-1", seq: 3 }).success, true);
   assert.equal(EVENTS["task.progress"].data.safeParse({ task_id: "t_1", progress: 2 }).success, false);
   assert.equal(EVENTS["task.failed"].data.safeParse({ task_id: "t_1" }).success, false);
 });

@@ -14,7 +14,7 @@ test("push - one publishEvent reaches every user's channel and every named chann
       callback: (_e, m) => void got.push({ subject: m.subject, event: m.headers?.get(Headers.event), exclude: m.headers?.get(Headers.excludeConn) || undefined, data: m.string() }),
     });
     await nc.flush();
-    const data = { task_id: "t_1", result: { n: "ñ" }, worker: "w-1" };
+    const data = { task_id: "t_1", result: { n: "ñ" }, worker: "w-1", seq: 7 };
     publishEvent(nc, { users: ["u-a", "u-b"], channels: ["room.lobby"] }, "task.done", data, { excludeConn: "gw-1-1" });
     publishEvent(nc, "diag.x", "diag.ping", { i: 1 });
     await waitUntil("four pushes", () => got.length === 4, 5000);
@@ -27,7 +27,7 @@ test("push - one publishEvent reaches every user's channel and every named chann
     assert.equal(got.filter((x) => x.event === "task.done").length, 3);
     assert.deepEqual(got.find((x) => x.event === "diag.ping")!, { subject: "colmena.push.diag.x", event: "diag.ping", exclude: undefined, data: '{"i":1}' });
     // A user id that is not a subject token never becomes a subject, and the push goes nowhere.
-    assert.throws(() => publishEvent(nc, { users: ["u-ok", "a.b"] }, "task.failed", { task_id: "t", error: "x" }), { code: "bad_request" });
+    assert.throws(() => publishEvent(nc, { users: ["u-ok", "a.b"] }, "task.failed", { task_id: "t", error: "x", seq: 1 }), { code: "bad_request" });
     await nc.flush();
     assert.equal(got.length, 4);
   } finally {

@@ -49,11 +49,15 @@ const isPromiseLike = (v: unknown): v is PromiseLike<unknown> => typeof (v as Pr
 
 const message = (err: unknown) => (err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}` : String(err));
 
-/** Tells the submitter's connections how the task ended. */
-function announce(deps: RunDeps, item: WorkItem, ev: TaskEvent): void {
+/**
+ * Tells the submitter's connections how the task ended. `seq` is the stream
+ * sequence of the outcome: a repeat (announced again after its worker died
+ * before acking) carries the same one, and the SDK drops it.
+ */
+function announce(deps: RunDeps, item: WorkItem, ev: TaskEvent, seq: number): void {
   const to = { users: [item.user_id] };
-  if (ev.kind === "done") publishEvent(deps.nc, to, "task.done", { task_id: item.task_id, result: ev.result, worker: ev.worker });
-  else if (ev.kind === "failed") publishEvent(deps.nc, to, "task.failed", { task_id: item.task_id, error: ev.error });
+  if (ev.kind === "done") publishEvent(deps.nc, to, "task.done", { task_id: item.task_id, result: ev.result, worker: ev.worker, seq });
+  else if (ev.kind === "failed") publishEvent(deps.nc, to, "task.failed", { task_id: item.task_id, error: ev.error, seq });
 }
 
 interface Plan {
@@ -82,7 +86,7 @@ async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem, pure: boolean)
         // Redelivered although it ended: the worker that recorded the end never acked. If it is
         // alive it was only slow, and has told the client; if it died, maybe not yet.
         if (msg.deliveryCount > 1 && (ev.kind === "done" || ev.kind === "failed") && ev.worker !== deps.workerId) {
-          if (!ev.worker || !(await deps.isLive(ev.worker).catch(() => true))) announce(deps, item, ev);
+          if (!ev.worker || !(await deps.isLive(ev.worker).catch(() => true))) announce(deps, item, ev, last.seq);
         }
         msg.ack();
         return null;
@@ -94,7 +98,7 @@ async function claim(deps: RunDeps, msg: WorkMsg, item: WorkItem, pure: boolean)
         if (ev.attempt >= item.max_attempts) {
           const failed: TaskEvent = { kind: "failed", task_id: item.task_id, attempt: ev.attempt, error: `worker lost on attempt ${ev.attempt} (no heartbeat within ack_wait)`, worker: deps.workerId, ts: Date.now() };
           const r = await deps.taskLog.append(failed, last.seq);
-          if (r.ok) { announce(deps, item, failed); msg.ack(); return null; }
+          if (r.ok) { announce(deps, item, failed, r.seq); msg.ack(); return null; }
           continue;
         }
         deps.log.warn({ task: item.task_id, attempt: ev.attempt }, "previous attempt went silent; running the task again");
@@ -137,13 +141,13 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const beat = () => { heartbeat ??= setInterval(() => msg.working(), Math.max(500, Math.floor(deps.ackWaitMs / 3))); };
   // Appends made while running (started, progress) go one after another, each expecting the previous one.
   let chain: Promise<void> = Promise.resolve();
-  const appendInOrder = (ev: TaskEvent, then?: () => void) => {
+  const appendInOrder = (ev: TaskEvent, then?: (seq: number) => void) => {
     chain = chain.then(async () => {
       if (controller.signal.aborted) return;
       const r = await deps.taskLog.append(ev, seq);
       if (!r.ok) { controller.abort(new Superseded("the task changed while running")); return; }
       seq = r.seq;
-      then?.();
+      then?.(r.seq);
     }).catch((err) => deps.log.warn({ err, task: item.task_id }, `could not record ${ev.kind}`));
   };
   let started = plan.started;
@@ -158,8 +162,8 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const progress = (fraction: number) => {
     const p = Math.max(0, Math.min(1, Number(fraction) || 0));
     markStarted();
-    appendInOrder({ kind: "progress", task_id: item.task_id, attempt, progress: p, ts: Date.now() }, () =>
-      publishEvent(deps.nc, { users: [item.user_id] }, "task.progress", { task_id: item.task_id, progress: p }));
+    appendInOrder({ kind: "progress", task_id: item.task_id, attempt, progress: p, ts: Date.now() }, (at) =>
+      publishEvent(deps.nc, { users: [item.user_id] }, "task.progress", { task_id: item.task_id, progress: p, seq: at }));
   };
   let result: unknown;
   let failure: unknown;
@@ -217,6 +221,6 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const r = await deps.taskLog.append(ev, seq);
   deps.outcome(item.type, ev.kind, Date.now() - t0);
   if (!r.ok) { await stepBack(deps, msg, item.task_id, attempt); return; }
-  announce(deps, item, ev);
+  announce(deps, item, ev, r.seq);
   msg.ack();
 }

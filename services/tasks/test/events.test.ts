@@ -36,5 +36,7 @@ test("tasks events - every push to the submitter is a registered event whose dat
   await eventually("the three kinds of event", () => (seen("task.done", done.task_id) && seen("task.progress", slept.task_id) && seen("task.failed", failed.task_id) ? true : undefined));
   sub.unsubscribe();
   assert.deepEqual(problems, []);
-  assert.deepEqual(pushes.find((p) => p.event === "task.done" && p.data.task_id === done.task_id)!.data, { task_id: done.task_id, result: "HOLA", worker: done.worker });
+  const { seq, ...doneData } = pushes.find((p) => p.event === "task.done" && p.data.task_id === done.task_id)!.data;
+  assert.deepEqual(doneData, { task_id: done.task_id, result: "HOLA", worker: done.worker });
+  assert.ok(Number.isInteger(seq) && (seq as number) > 0, "task.done carries the stream sequence of its done event");
 });

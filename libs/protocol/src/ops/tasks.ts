@@ -99,24 +99,28 @@ export const tasksOps = {
   }),
 };
 
+/** The stream sequence of the task event behind a push: each outcome reaches a client at most once. */
+const eventSeq = z.number().int().min(1);
+const seqNote = " `seq` is the stream sequence of the task event behind it: the same on a repeat (a worker that died between recording it and acking is followed by another that announces it again), so a client drops a (`task_id`, `seq`) it has seen; the SDK does.";
+
 /** Events to the submitter's connections (channel `user.<user_id>`), from the worker that ran the task. */
 export const tasksEvents = {
   "task.done": defineEvent({
     event: "task.done",
     service: "tasks",
-    summary: "A task of the user's finished: its result and the worker that ran it. To every connection of the submitter.",
-    data: z.object({ task_id: z.string(), result: z.unknown(), worker: z.string() }),
+    summary: "A task of the user's finished: its result and the worker that ran it. To every connection of the submitter." + seqNote,
+    data: z.object({ task_id: z.string(), result: z.unknown(), worker: z.string(), seq: eventSeq }),
   }),
   "task.failed": defineEvent({
     event: "task.failed",
     service: "tasks",
-    summary: "A task of the user's failed for good (invalid input, or its last attempt failed). To every connection of the submitter.",
-    data: z.object({ task_id: z.string(), error: z.string() }),
+    summary: "A task of the user's failed for good (invalid input, or its last attempt failed). To every connection of the submitter." + seqNote,
+    data: z.object({ task_id: z.string(), error: z.string(), seq: eventSeq }),
   }),
   "task.progress": defineEvent({
     event: "task.progress",
     service: "tasks",
-    summary: "A running task reported progress, a fraction from 0 to 1. To every connection of the submitter.",
-    data: z.object({ task_id: z.string(), progress: z.number().min(0).max(1) }),
+    summary: "A running task reported progress, a fraction from 0 to 1. To every connection of the submitter." + seqNote,
+    data: z.object({ task_id: z.string(), progress: z.number().min(0).max(1), seq: eventSeq }),
   }),
 };
