@@ -41,6 +41,22 @@ export interface LastEvent<E> {
  */
 export type AppendResult = { ok: true; seq: number; duplicate: boolean } | { ok: false; conflict: true };
 
+/** More of a write: headers beyond the id and the expectation (a message schedule's: `scheduleHeaders`). */
+export interface AppendOptions {
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The headers that make a write a one-shot JetStream message schedule
+ * (ADR-51, nats-server 2.12+; the stream needs `allow_msg_schedules`): at
+ * `at` the stream leader stores the message's body (and its other headers)
+ * on `target`, a subject of the same stream, and removes the schedule. The
+ * schedule subject holds one schedule; purging it before `at` cancels it.
+ */
+export function scheduleHeaders(at: number, target: string): Record<string, string> {
+  return { "Nats-Schedule": `@at ${new Date(at).toISOString()}`, "Nats-Schedule-Target": target };
+}
+
 export interface EntityLogOptions {
   /** How long a write or read keeps retrying through an outage (default 30 s: a cluster electing a new leader takes seconds). */
   retryForMs?: number;
@@ -90,12 +106,12 @@ export class EntityLog<E> {
    * what the write is (the same on every retry of the same operation, by any
    * instance), or leave it out for a fresh one per call.
    */
-  async append(subject: string, event: E, expectSeq: number | undefined, msgId = `${processTag}.${(++appends).toString(36)}`): Promise<AppendResult> {
+  async append(subject: string, event: E, expectSeq: number | undefined, msgId = `${processTag}.${(++appends).toString(36)}`, opts: AppendOptions = {}): Promise<AppendResult> {
     const body = JSON.stringify(event);
     let deadline = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await this.js.publish(subject, body, msgId, expectSeq);
+        const ack = await this.js.publish(subject, body, msgId, expectSeq, opts.headers);
         return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         if (isWrongLastSeq(err)) return this.recognise(subject, msgId);
@@ -103,6 +119,11 @@ export class EntityLog<E> {
         await this.pause(err, attempt, deadline, `append to ${subject}`);
       }
     }
+  }
+
+  /** Removes every event of the entity `subject` (a schedule before its time: cancelled); retries through an outage. */
+  purge(subject: string): Promise<number> {
+    return this.retrying(`purge ${subject}`, () => this.js.purgeSubject(this.stream, subject));
   }
 
   /** The last event of the entity `subject`, or null when it has none. */
@@ -123,14 +144,19 @@ export class EntityLog<E> {
     return { ok: false, conflict: true };
   }
 
-  private async read(subject: string): Promise<StoredMessage | null> {
+  private read(subject: string): Promise<StoredMessage | null> {
+    return this.retrying(`read ${subject}`, () => this.js.lastBySubject(this.stream, subject));
+  }
+
+  /** A request that changes nothing when repeated (a read, a purge), tried until it is answered. */
+  private async retrying<T>(what: string, once: () => Promise<T>): Promise<T> {
     let deadline = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.js.lastBySubject(this.stream, subject);
+        return await once();
       } catch (err) {
         deadline ||= Date.now() + this.retryForMs;
-        await this.pause(err, attempt, deadline, `read ${subject}`);
+        await this.pause(err, attempt, deadline, what);
       }
     }
   }

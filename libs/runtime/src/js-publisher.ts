@@ -81,14 +81,16 @@ export class JsPublisher {
    * Publishes to a stream's subject and waits for its ack. `msgId` is
    * `Nats-Msg-Id` (the stream stores one message per id within its duplicate
    * window); `lastSubjectSequence` is `Nats-Expected-Last-Subject-Sequence`
-   * (refused unless the subject's last message has this sequence, 0: none).
+   * (refused unless the subject's last message has this sequence, 0: none);
+   * `extra`: more headers (a message schedule's, for one).
    */
-  async publish(subject: string, body: string | Uint8Array, msgId?: string, lastSubjectSequence?: number): Promise<PubAck> {
+  async publish(subject: string, body: string | Uint8Array, msgId?: string, lastSubjectSequence?: number, extra?: Readonly<Record<string, string>>): Promise<PubAck> {
     let h: MsgHdrs | undefined;
-    if (msgId !== undefined || lastSubjectSequence !== undefined) {
+    if (msgId !== undefined || lastSubjectSequence !== undefined || extra) {
       h = headers();
       if (msgId !== undefined) h.set("Nats-Msg-Id", msgId);
       if (lastSubjectSequence !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(lastSubjectSequence));
+      for (const [k, v] of Object.entries(extra ?? {})) h.set(k, v);
     }
     const ack = parse<AckBody>(await this.request(subject, body, h));
     if (ack.error) throw new JetStreamApiError(ack.error);
@@ -104,6 +106,13 @@ export class JsPublisher {
     }
     const m = r.message!;
     return { subject: m.subject, seq: m.seq, data: Buffer.from(m.data ?? "", "base64"), headers: m.hdrs ? Buffer.from(m.hdrs, "base64").toString("latin1") : undefined };
+  }
+
+  /** Purges `subject` from `stream` (from the stream leader); resolves with the number of messages purged. */
+  async purgeSubject(stream: string, subject: string): Promise<number> {
+    const r = parse<{ purged?: number; error?: ApiError }>(await this.request(`$JS.API.STREAM.PURGE.${stream}`, JSON.stringify({ filter: subject })));
+    if (r.error) throw new JetStreamApiError(r.error);
+    return r.purged ?? 0;
   }
 
   private request(subject: string, body: string | Uint8Array, h?: MsgHdrs): Promise<Msg> {

@@ -70,9 +70,13 @@ const statusOfKind = (kind: TaskEvent["kind"]): TaskStatus => (kind === "done" ?
 export function createTasksApi(deps: ApiDeps) {
   const { config, types, taskLog, queries, watch } = deps;
 
-  /** Makes a recorded task runnable; the stream refuses a second release, so racing resubmits are harmless. */
+  /**
+   * Makes a recorded task runnable, or for a delayed one hands its release to
+   * the server (a message schedule); the stream refuses a second release or
+   * schedule, so racing resubmits are harmless.
+   */
   const release = async (row: TaskRow) => {
-    const r = await taskLog.run(releaseOf(row));
+    const r = await taskLog.release(releaseOf(row));
     return r.ok ? r.seq : 0;
   };
 
@@ -111,16 +115,14 @@ export function createTasksApi(deps: ApiDeps) {
       }
       if (r.ok && !r.duplicate) {
         seq = r.seq;
-        if (!ev.run_at) {
-          const released = await taskLog.run({ ...ev, kind: "released", expect: r.seq, ts: Date.now() });
-          if (released.ok) seq = released.seq;
-        }
+        const released = await taskLog.release({ ...ev, kind: "released", expect: r.seq, ts: Date.now() });
+        if (released.ok) seq = released.seq;
       } else {
         seq = r.ok ? r.seq : ((await taskLog.last(taskId))?.seq ?? 0);
         await deps.waitForSeq(seq);
         const row = ownTask(queries, taskId, user.id);
         // The first submit's instance may have died between its two writes.
-        if (!row.released && !row.run_at) seq = Math.max(seq, await release(row));
+        if (!row.released) seq = Math.max(seq, await release(row));
         seq = Math.max(seq, row.last_seq);
       }
     }
@@ -159,6 +161,8 @@ export function createTasksApi(deps: ApiDeps) {
       if (r.ok) {
         // A worker running it stops at once; one that looks later finds it cancelled.
         deps.nc.publish(cancelSubject(taskId));
+        // A delayed one is not released at all (if its schedule fired meanwhile, a worker finds it cancelled).
+        if (row.run_at !== null && was === "queued") await taskLog.unschedule(taskId);
         ctx.setSeq(r.seq);
         return { task_id: taskId, status: "cancelled" as const };
       }

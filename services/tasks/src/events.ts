@@ -12,6 +12,10 @@
  *                                      `submitted` of a delayed or idempotent one),
  *                                      each appended expecting the subject's last
  *                                      sequence: the task's actor log.
+ *   tasks.ev.sched.<task_id>           a delayed task's release as a JetStream message
+ *                                      schedule (`@at` a little before its run_at): the
+ *                                      server itself stores it on the task's run subject
+ *                                      and removes the schedule; a cancel purges it first
  *   tasks.ev.purged                    the scheduler leader purged the stream below a
  *                                      sequence (retention): every read model forgets
  *                                      the tasks submitted there
@@ -30,10 +34,20 @@ export const LEADER_BUCKET = BUCKETS.tasksLeader.name;
 /** KV bucket where worker processes claim their readable ids (`worker-<host>-<n>`). */
 export const WORKER_IDS_BUCKET = BUCKETS.tasksWorkers.name;
 
+/**
+ * How early a delayed task is released. nats-server looks at its message
+ * schedules at most every 250 ms (a schedule fires up to 250 ms after its
+ * time), so a task is scheduled this much before its due time and the
+ * worker that takes it waits for the due time: it starts within a few
+ * milliseconds of it. A task due sooner than this is released at once.
+ */
+export const RELEASE_EARLY_MS = 300;
+
 export const PRIORITIES: readonly TaskPriority[] = ["high", "normal", "low"];
 
 export const taskSubject = (taskId: string) => eventSubject(SERVICE, "task", taskId);
 export const runSubject = (p: TaskPriority, taskId: string) => eventSubject(SERVICE, "run", p, taskId);
+export const scheduleSubject = (taskId: string) => eventSubject(SERVICE, "sched", taskId);
 /** Everything the stream holds (and the read model folds). */
 export const allEvents = `${SERVICE}.ev.>`;
 /** The runnable tasks of one priority: the filter of that priority's work consumer. */
@@ -79,6 +93,8 @@ export interface SubmittedEvent extends TaskSpec {
 /** Makes a delayed or idempotently submitted task runnable (its `submitted` is on the task subject). */
 export interface ReleasedEvent extends TaskSpec {
   kind: "released";
+  /** A delayed task's due time: released up to RELEASE_EARLY_MS before it, and not started before it. */
+  run_at?: number;
   /** The task subject's last sequence at release (its `submitted`): what a worker's first write expects. */
   expect: number;
 }

@@ -6,8 +6,9 @@
  * Besides `last_seq` (the task's last event anywhere, for read-your-writes)
  * a row keeps `ev_seq`, the last sequence on the task's own subject (what
  * the next append there must expect; 0 while it has only its run message),
- * and `released`, whether its run message exists (the scheduler releases
- * the delayed tasks that lack one).
+ * and `released`, whether its run message exists or is scheduled (a
+ * delayed task's schedule message is a `released` event too: from then on
+ * the server releases it; the leader's sweep releases those that have neither).
  */
 import type Database from "better-sqlite3";
 import type { TaskRecord, TaskStatus } from "@colmena/protocol";
@@ -192,7 +193,6 @@ export function toRecord(r: TaskRow): TaskRecord {
 /** Read-side queries, with their statements prepared once. */
 export class TaskQueries {
   private readonly one: Database.Statement;
-  private readonly due: Database.Statement;
   private readonly stale: Database.Statement;
   private readonly needed: Database.Statement;
   private readonly nth: Database.Statement;
@@ -200,10 +200,6 @@ export class TaskQueries {
 
   constructor(private readonly db: Database.Database) {
     this.one = db.prepare("SELECT * FROM tasks WHERE task_id = ?");
-    this.due = db.prepare(
-      `SELECT * FROM tasks WHERE released = 0 AND run_at IS NOT NULL AND status = 'queued'
-         AND (run_at > ? OR (run_at = ? AND task_id > ?)) AND run_at <= ? ORDER BY run_at, task_id LIMIT ?`,
-    );
     this.stale = db.prepare(
       `SELECT * FROM tasks WHERE released = 0 AND status = 'queued'
          AND COALESCE(run_at, created_at) <= ? ORDER BY submit_seq LIMIT ?`,
@@ -244,11 +240,6 @@ export class TaskQueries {
     return this.db
       .prepare(`SELECT * FROM tasks WHERE ${where.join(" AND ")} ORDER BY submit_seq DESC LIMIT ?`)
       .all(...args, opts.limit) as TaskRow[];
-  }
-
-  /** Delayed tasks not started yet, after a (run_at, task_id) cursor and due by `until`, in due order. */
-  delayedAfter(cursor: { at: number; id: string }, until: number, limit = 500): TaskRow[] {
-    return this.due.all(cursor.at, cursor.at, cursor.id, until, limit) as TaskRow[];
   }
 
   /** Tasks due by `until` and never released (their API instance died between two writes): to release. */

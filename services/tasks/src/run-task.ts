@@ -14,6 +14,7 @@
  * message back) records `started` before it runs, so attempts that kill
  * their worker are counted and end in `failed`.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { ColmenaError } from "@colmena/protocol";
 import { publishEvent, type Logger, type WorkMsg } from "@colmena/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -129,6 +130,9 @@ async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: nu
 
 export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const item = msg.json<WorkItem>();
+  // A delayed task is released a little early (RELEASE_EARLY_MS): it starts at its due time.
+  const early = (item.run_at ?? 0) - Date.now();
+  if (early > 0) await sleep(early);
   const type = deps.types.get(item.type);
   const plan = await claim(deps, msg, item, type?.pure === true);
   if (!plan) return;

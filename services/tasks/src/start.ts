@@ -87,10 +87,6 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
           // Every append expects the task's last event, so a task has one terminal event: it says how the task ended.
           const end = endOfEvent(stored.seq, ev);
           if (end) watch.changed(ev.task_id, end);
-          if (ev.kind === "submitted" && ev.run_at !== undefined) {
-            const runAt = ev.run_at;
-            queueMicrotask(() => scheduler?.delayed(ev.task_id, runAt));
-          }
         },
       });
       const queries = new TaskQueries(model.db);

@@ -6,8 +6,8 @@
  * are `EntityLog`'s (libs/runtime).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { EntityLog, type AppendResult } from "@colmena/runtime";
-import { TASKS_STREAM, purgedSubject, runSubject, taskSubject, type PurgedMarker, type TaskEvent, type WorkItem } from "./events.ts";
+import { EntityLog, scheduleHeaders, type AppendResult } from "@colmena/runtime";
+import { RELEASE_EARLY_MS, TASKS_STREAM, purgedSubject, runSubject, scheduleSubject, taskSubject, type PurgedMarker, type ReleasedEvent, type TaskEvent, type WorkItem } from "./events.ts";
 
 export type { AppendResult } from "@colmena/runtime";
 
@@ -44,6 +44,26 @@ export class TaskLog {
     // `submitted` sequence tells the generations apart, and is the same on every release of one.
     const msgId = item.kind === "released" ? `${item.task_id}.run.${item.expect}` : `${item.task_id}.run`;
     return this.log.append(runSubject(item.priority, item.task_id), item, 0, msgId);
+  }
+
+  /**
+   * Makes a recorded task runnable (its run message), or for one due later
+   * than RELEASE_EARLY_MS hands the release to the server: a message schedule
+   * whose body is the run message, stored on the task's run subject by the
+   * stream leader at its time, once (the schedule is then removed), with no
+   * instance of ours running. The schedule subject must be empty, and the id
+   * is the release's, so a retried or repeated schedule is the same one.
+   * `{ ok: false }`: released or scheduled before.
+   */
+  release(item: ReleasedEvent): Promise<AppendResult> {
+    const at = (item.run_at ?? 0) - RELEASE_EARLY_MS;
+    if (at <= Date.now()) return this.run(item);
+    return this.log.append(scheduleSubject(item.task_id), item, 0, `${item.task_id}.sched.${item.expect}`, { headers: scheduleHeaders(at, runSubject(item.priority, item.task_id)) });
+  }
+
+  /** Cancels a delayed task's schedule if it has not fired yet (the task's `cancelled` is recorded first). */
+  async unschedule(taskId: string): Promise<void> {
+    await this.log.purge(scheduleSubject(taskId));
   }
 
   /** Tells every read model that the stream holds nothing below `before` any more (retention). */

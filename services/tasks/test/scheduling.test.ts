@@ -85,3 +85,39 @@ test("tasks scheduling - priorities, delays and cancellation", async (t) => {
     }
   });
 });
+
+test("tasks scheduling - a delayed task is released by the server at its due time with no API instance running, once, and soon after", async (t) => {
+  await using ns = await startNats();
+  await using fx = await tasksFixture(ns.url);
+  const api = await fx.start({ role: "api", instance: "api1" });
+  // The work consumers exist before the tasks fall due (a worker made them), then no worker either.
+  const early = await fx.start({ role: "worker", instance: "w0" });
+  await early.stop();
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await call(fx.nc, "tasks.submit", { type: "uppercase", input: `due${i}`, delay_ms: 2000 + i * 100 })).task_id);
+  const runAt = new Map<string, number>();
+  for (const id of ids) {
+    const rec = await call(fx.nc, "tasks.get", { task_id: id });
+    assert.equal(rec.status, "queued");
+    runAt.set(id, rec.run_at);
+  }
+  // Nothing of ours is left to release them: no API instance, no leader.
+  await api.stop();
+  await api.nc.close();
+  await fx.start({ role: "worker", instance: "w1" });
+  const late: number[] = [];
+  for (const id of ids) {
+    const events = await eventually(`task ${id} done`, async () => {
+      const evs = await taskEvents(fx.nc, id);
+      return evs.some((e) => e.kind === "done") ? evs : undefined;
+    });
+    assert.deepEqual(events.map((e) => e.kind), ["submitted", "released", "done"], "released once, ran once");
+    const done = events.find((e) => e.kind === "done")!;
+    const startedAt = done.kind === "done" ? done.started_at! : 0;
+    assert.ok(startedAt >= runAt.get(id)!, `started ${runAt.get(id)! - startedAt} ms early`);
+    late.push(startedAt - runAt.get(id)!);
+  }
+  t.diagnostic(`released by the server; started ${late.join(", ")} ms after the due time`);
+  // nats-server fires schedules up to 250 ms late (it looks at most every 250 ms): released early, started on time.
+  assert.ok(Math.max(...late) <= 100, `lateness ${late.join(", ")} ms`);
+});
