@@ -225,7 +225,9 @@ describe("tasks - events", () => {
     const mine = progress.filter((p) => p.task_id === r.task_id).map((p) => p.progress as number);
     assert.ok(mine.length >= 2, `progress each second: ${mine.join(", ")}`);
     assert.ok(mine.every((p, i) => p > 0 && p <= 1 && (i === 0 || p > mine[i - 1])));
-    assert.deepEqual(done.find((d) => d.task_id === r.task_id), { task_id: r.task_id, result: 2.2, worker: r.worker });
+    const { seq, ...ended } = done.find((d) => d.task_id === r.task_id)!;
+    assert.deepEqual(ended, { task_id: r.task_id, result: 2.2, worker: r.worker });
+    assert.ok(typeof seq === "number" && seq > Math.max(...progress.filter((p) => p.task_id === r.task_id).map((p) => p.seq as number)), "done's seq follows its progress");
     assert.equal(bobDone.filter((d) => d.task_id === r.task_id).length, 0);
   });
 

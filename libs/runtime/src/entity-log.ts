@@ -17,6 +17,13 @@
  *   de-duplicated by the id; after it, a wrong-last-sequence answer whose
  *   entity's last event carries our id is our own earlier try that landed
  *   with its ack lost: success, `duplicate: true`.
+ * - With `groupCommit` (the stream needs `allow_atomic`), the appends made in
+ *   one event-loop turn go as one atomic batch (nats-server 2.12+), so they
+ *   share the stream's fsyncs at `sync_interval: always` and its replication
+ *   round. Each keeps its own id and expectation; since one failed
+ *   expectation (or a duplicate id) refuses the whole batch, a refused or
+ *   unanswered batch falls back to writing each of its appends alone, as
+ *   without it: the others land, and that one gets its conflict.
  * - Reads (`last`) come from the stream leader (`STREAM.MSG.GET`, not a
  *   direct get that a lagging replica could answer), so they see every
  *   acknowledged write, and retry the same way.
@@ -26,7 +33,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError } from "@colmena/protocol";
-import { JsPublisher, type StoredMessage } from "./js-publisher.ts";
+import { JsPublisher, MAX_ATOMIC_BATCH, type BatchMsg, type StoredMessage } from "./js-publisher.ts";
 
 /** The last event of an entity, with its stream sequence. */
 export interface LastEvent<E> {
@@ -62,6 +69,16 @@ export interface EntityLogOptions {
   retryForMs?: number;
   /** How long one try waits for JetStream's answer (default 5 s, as the JetStream client's). */
   answerTimeoutMs?: number;
+  /** Write the appends of one event-loop turn as one atomic batch (the stream must have `allow_atomic`). */
+  groupCommit?: boolean;
+}
+
+/** An append waiting for the end of the turn, to go in its batch. */
+interface Queued extends BatchMsg {
+  body: string;
+  msgId: string;
+  resolve(r: AppendResult): void;
+  reject(err: unknown): void;
 }
 
 const isWrongLastSeq = (err: unknown) =>
@@ -85,6 +102,7 @@ function msgIdOf(raw: string | undefined): string {
 /** Default message ids: unique per process and call, without asking the OS for randomness each time. */
 const processTag = randomBytes(6).toString("hex");
 let appends = 0;
+let batches = 0;
 
 /**
  * Appends JSON events of type `E` to entities (subjects) of one stream and
@@ -93,10 +111,14 @@ let appends = 0;
 export class EntityLog<E> {
   private readonly js: JsPublisher;
   private readonly retryForMs: number;
+  private readonly groupCommit: boolean;
+  /** This turn's appends (group commit), written when it ends. */
+  private queued: Queued[] | null = null;
 
   constructor(private readonly nc: NatsConnection, readonly stream: string, opts: EntityLogOptions = {}) {
     this.js = new JsPublisher(nc, opts.answerTimeoutMs);
     this.retryForMs = opts.retryForMs ?? 30_000;
+    this.groupCommit = opts.groupCommit === true;
   }
 
   /**
@@ -106,8 +128,37 @@ export class EntityLog<E> {
    * what the write is (the same on every retry of the same operation, by any
    * instance), or leave it out for a fresh one per call.
    */
-  async append(subject: string, event: E, expectSeq: number | undefined, msgId = `${processTag}.${(++appends).toString(36)}`, opts: AppendOptions = {}): Promise<AppendResult> {
+  append(subject: string, event: E, expectSeq: number | undefined, msgId = `${processTag}.${(++appends).toString(36)}`, opts: AppendOptions = {}): Promise<AppendResult> {
     const body = JSON.stringify(event);
+    // A write with headers of its own (a message schedule) goes alone: batches take plain writes.
+    if (!this.groupCommit || opts.headers) return this.appendAlone(subject, body, expectSeq, msgId, opts);
+    return new Promise((resolve, reject) => {
+      if (!this.queued) {
+        this.queued = [];
+        setImmediate(() => this.commitTurn());
+      }
+      this.queued.push({ subject, body, msgId, lastSubjectSequence: expectSeq, resolve, reject });
+    });
+  }
+
+  /** Writes this turn's appends: one alone as usual, more as atomic batches, each refused batch append by append. */
+  private commitTurn(): void {
+    const queued = this.queued ?? [];
+    this.queued = null;
+    for (let i = 0; i < queued.length; i += MAX_ATOMIC_BATCH) {
+      const batch = queued.slice(i, i + MAX_ATOMIC_BATCH);
+      const alone = (q: Queued) => this.appendAlone(q.subject, q.body, q.lastSubjectSequence, q.msgId).then(q.resolve, q.reject);
+      if (batch.length === 1) { void alone(batch[0]); continue; }
+      this.js.publishBatch(`${processTag}.${(++batches).toString(36)}`, batch).then(
+        (ack) => batch.forEach((q, k) => q.resolve({ ok: true, seq: ack.seq - batch.length + 1 + k, duplicate: false })),
+        // Refused (a failed expectation or a repeated id in it, the stream busy): nothing of it was stored.
+        // Unanswered: it may have been, and the same ids make each repeat land once.
+        () => batch.forEach((q) => void alone(q)),
+      );
+    }
+  }
+
+  private async appendAlone(subject: string, body: string, expectSeq: number | undefined, msgId: string, opts: AppendOptions = {}): Promise<AppendResult> {
     let deadline = 0;
     for (let attempt = 0; ; attempt++) {
       try {

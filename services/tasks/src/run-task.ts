@@ -131,8 +131,8 @@ async function stepBack(deps: RunDeps, msg: WorkMsg, taskId: string, attempt: nu
 export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const item = msg.json<WorkItem>();
   // A delayed task is released a little early (RELEASE_EARLY_MS): it starts at its due time.
-  const early = (item.run_at ?? 0) - Date.now();
-  if (early > 0) await sleep(early);
+  // (A timer may fire a millisecond before its time: hence the loop.)
+  for (let early = (item.run_at ?? 0) - Date.now(); early > 0; early = item.run_at! - Date.now()) await sleep(early);
   const type = deps.types.get(item.type);
   const plan = await claim(deps, msg, item, type?.pure === true);
   if (!plan) return;

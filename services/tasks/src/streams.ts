@@ -16,8 +16,9 @@ import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents } from "./eve
  * rather than fail the start.
  */
 export function ensureTaskStreams(nc: NatsConnection, replicas: number): Promise<JetStreamManager> {
-  // allow_msg_schedules (nats-server 2.12+): delayed tasks are released by the server (task-log.ts `schedule`).
-  return ensureStreamRetrying(nc, { name: TASKS_STREAM, subjects: [allEvents], num_replicas: replicas, allow_msg_schedules: true });
+  // nats-server 2.12+: delayed tasks are released by the server (message schedules, task-log.ts `release`),
+  // and the appends of one event-loop turn are one atomic batch (EntityLog's group commit).
+  return ensureStreamRetrying(nc, { name: TASKS_STREAM, subjects: [allEvents], num_replicas: replicas, allow_msg_schedules: true, allow_atomic: true });
 }
 
 /** A KV bucket whose keys expire after `ttlMs` unless refreshed, at `replicas` (`COLMENA_STREAM_REPLICAS`). */

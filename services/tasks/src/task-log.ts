@@ -21,7 +21,8 @@ export class TaskLog {
   private constructor(private readonly log: EntityLog<TaskEvent | PurgedMarker>) {}
 
   static async open(nc: NatsConnection): Promise<TaskLog> {
-    return new TaskLog(new EntityLog(nc, TASKS_STREAM));
+    // Group commit: the submits (or outcomes) of one event-loop turn share one atomic batch, and its fsync.
+    return new TaskLog(new EntityLog(nc, TASKS_STREAM, { groupCommit: true }));
   }
 
   /**
