@@ -18,6 +18,7 @@
  * tables give each row's median and range, and each ratio's median over the
  * rounds' own ratios (single runs on this VM move by 5-15%).
  */
+import { spawn as spawnProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,9 +58,11 @@ interface Row {
   firstError?: string;
   /** CPU microseconds per task, by process (warm-up included). */
   cpu: Record<string, number>;
+  /** nats-server's fsync + fdatasync calls per task (warm-up included), with BENCH_TASKS_FSYNC=1. */
+  fsyncs?: number;
 }
 
-type Outcome = Pick<Row, "summary" | "firstError" | "cpu">;
+type Outcome = Pick<Row, "summary" | "firstError" | "cpu" | "fsyncs">;
 
 interface Plan {
   total: number;
@@ -142,7 +145,9 @@ async function colmena(level: Level, workers: number, plan: Plan, natsBin?: stri
       pids.load = load.pid;
       const url = `tcp://127.0.0.1:${services.info.tcp}`;
       const token = await accessToken(url);
+      const syncs = process.env.BENCH_TASKS_FSYNC === "1" ? await countFsyncs(nats.pid()!) : null;
       const out = await counted(load, { url, op: "tasks.submit", data: { type: "uppercase", input: INPUT, wait: true, timeout_ms: 10_000 }, token, concurrency: CLIENTS }, plan, pids);
+      if (syncs) out.fsyncs = (await syncs()) / (plan.total + plan.warmupPerClient * CLIENTS);
       // One figure for all worker processes together.
       for (const k of Object.keys(out.cpu).filter((k) => k.startsWith("worker-"))) {
         out.cpu.workers = (out.cpu.workers ?? 0) + out.cpu[k];
@@ -188,6 +193,26 @@ async function counted(load: Child, target: Omit<RunArgs, "warmupMs" | "duration
   return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu };
 }
 
+/**
+ * Counts a process's fsync and fdatasync calls (all its threads) until the
+ * returned function is called: `strace -f -c` attached to it (seccomp-bpf,
+ * so only those calls stop the process). Needs strace and ptrace rights.
+ */
+async function countFsyncs(pid: number): Promise<() => Promise<number>> {
+  const st = spawnProcess("strace", ["-f", "-c", "--seccomp-bpf", "-e", "trace=fsync,fdatasync", "-p", String(pid)], { stdio: ["ignore", "ignore", "pipe"] });
+  let out = "";
+  st.stderr.on("data", (d) => (out += d));
+  await new Promise((r) => setTimeout(r, 500)); // attached to every thread
+  return async () => {
+    const exited = new Promise((r) => st.once("exit", r));
+    st.kill("SIGINT");
+    await exited;
+    // The summary's "total" line: % time, seconds, usecs/call, calls, [errors,] "total".
+    const total = /^\s*[\d.]+\s+[\d.]+\s+\d*\s+(\d+)\s+(?:\d+\s+)?total\s*$/m.exec(out);
+    return total ? Number(total[1]) : 0;
+  };
+}
+
 /** Registers a throwaway user and logs in once; every load connection presents the token. */
 async function accessToken(url: string): Promise<string> {
   const c = await FrameClient.open(url);
@@ -231,8 +256,8 @@ function report(rows: Row[], plan: Plan, rounds: number): BenchReport {
   const middle = (g: Group) => [...g.rows].sort((a, b) => rate(a) - rate(b))[(g.rows.length - 1) >> 1];
   const results: Table = {
     title: `${plan.total} uppercase tasks from ${CLIENTS} concurrent clients (each waits for its result before the next), after ${plan.warmupPerClient} unrecorded tasks per client; ${rounds} round(s): tasks/s as median (min-max); latency submit-to-result in ms, from the median round`,
-    columns: ["durability", "system", "workers", "tasks/s", "p50", "p99", "errors"],
-    rows: gs.map((g) => [g.level, g.system, g.workers, spread(g.rows.map(rate), (v) => fmt(v, 0)), fmt(middle(g).summary.p50), fmt(middle(g).summary.p99), g.rows.reduce((n, r) => n + r.summary.errors, 0)]),
+    columns: ["durability", "system", "workers", "tasks/s", "p50", "p99", "errors", "fsyncs/task"],
+    rows: gs.map((g) => [g.level, g.system, g.workers, spread(g.rows.map(rate), (v) => fmt(v, 0)), fmt(middle(g).summary.p50), fmt(middle(g).summary.p99), g.rows.reduce((n, r) => n + r.summary.errors, 0), g.rows.some((r) => r.fsyncs !== undefined) ? fmt(median(g.rows.map((r) => r.fsyncs ?? 0)), 2) : "-"]),
   };
   const roles = ["nats-server", "redis-server", "services", "workers", "load"];
   const cpuOf = (g: Group, k: string) => (g.rows.some((r) => r.cpu[k] !== undefined) ? median(g.rows.map((r) => r.cpu[k] ?? 0)) : undefined);

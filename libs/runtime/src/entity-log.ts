@@ -18,7 +18,7 @@
  *   entity's last event carries our id is our own earlier try that landed
  *   with its ack lost: success, `duplicate: true`.
  * - With `groupCommit` (the stream needs `allow_atomic`), the appends made in
- *   one event-loop turn go as one atomic batch (nats-server 2.12+), so they
+ *   one event-loop turn, when that many, go as one atomic batch (nats-server 2.12+), so they
  *   share the stream's fsyncs at `sync_interval: always` and its replication
  *   round. Each keeps its own id and expectation; since one failed
  *   expectation (or a duplicate id) refuses the whole batch, a refused or
@@ -69,8 +69,15 @@ export interface EntityLogOptions {
   retryForMs?: number;
   /** How long one try waits for JetStream's answer (default 5 s, as the JetStream client's). */
   answerTimeoutMs?: number;
-  /** Write the appends of one event-loop turn as one atomic batch (the stream must have `allow_atomic`). */
-  groupCommit?: boolean;
+  /**
+   * Group commit: when one event-loop turn makes at least this many appends,
+   * write them as one atomic batch (the stream must have `allow_atomic`);
+   * unset, every append goes alone. nats-server 2.15 stages each atomic batch
+   * of a one-replica file stream in a file store of its own (about 1.5 ms of
+   * its CPU), which only pays from about 16 messages at `sync_interval:
+   * always` (64 at the default): see docs/benchmarks.md, tasks.
+   */
+  groupCommit?: number;
 }
 
 /** An append waiting for the end of the turn, to go in its batch. */
@@ -111,14 +118,14 @@ let batches = 0;
 export class EntityLog<E> {
   private readonly js: JsPublisher;
   private readonly retryForMs: number;
-  private readonly groupCommit: boolean;
+  private readonly groupCommit: number;
   /** This turn's appends (group commit), written when it ends. */
   private queued: Queued[] | null = null;
 
   constructor(private readonly nc: NatsConnection, readonly stream: string, opts: EntityLogOptions = {}) {
     this.js = new JsPublisher(nc, opts.answerTimeoutMs);
     this.retryForMs = opts.retryForMs ?? 30_000;
-    this.groupCommit = opts.groupCommit === true;
+    this.groupCommit = opts.groupCommit ?? 0;
   }
 
   /**
@@ -131,7 +138,7 @@ export class EntityLog<E> {
   append(subject: string, event: E, expectSeq: number | undefined, msgId = `${processTag}.${(++appends).toString(36)}`, opts: AppendOptions = {}): Promise<AppendResult> {
     const body = JSON.stringify(event);
     // A write with headers of its own (a message schedule) goes alone: batches take plain writes.
-    if (!this.groupCommit || opts.headers) return this.appendAlone(subject, body, expectSeq, msgId, opts);
+    if (this.groupCommit < 2 || opts.headers) return this.appendAlone(subject, body, expectSeq, msgId, opts);
     return new Promise((resolve, reject) => {
       if (!this.queued) {
         this.queued = [];
@@ -141,14 +148,14 @@ export class EntityLog<E> {
     });
   }
 
-  /** Writes this turn's appends: one alone as usual, more as atomic batches, each refused batch append by append. */
+  /** Writes this turn's appends: alone when few, else as atomic batches, each refused batch append by append. */
   private commitTurn(): void {
     const queued = this.queued ?? [];
     this.queued = null;
+    const alone = (q: Queued) => this.appendAlone(q.subject, q.body, q.lastSubjectSequence, q.msgId).then(q.resolve, q.reject);
     for (let i = 0; i < queued.length; i += MAX_ATOMIC_BATCH) {
       const batch = queued.slice(i, i + MAX_ATOMIC_BATCH);
-      const alone = (q: Queued) => this.appendAlone(q.subject, q.body, q.lastSubjectSequence, q.msgId).then(q.resolve, q.reject);
-      if (batch.length === 1) { void alone(batch[0]); continue; }
+      if (batch.length < this.groupCommit) { batch.forEach((q) => void alone(q)); continue; }
       this.js.publishBatch(`${processTag}.${(++batches).toString(36)}`, batch).then(
         (ack) => batch.forEach((q, k) => q.resolve({ ok: true, seq: ack.seq - batch.length + 1 + k, duplicate: false })),
         // Refused (a failed expectation or a repeated id in it, the stream busy): nothing of it was stored.

@@ -178,3 +178,33 @@ test("entity log - an outage longer than retryForMs ends as unavailable", async 
   await assert.rejects(log.last(entity("x")), (err: unknown) => ColmenaError.is(err, "unavailable"));
   assert.ok(Date.now() - started < 10_000);
 });
+
+test("entity log - group commit: one turn's appends land as one atomic batch; one failed expectation costs only its own append", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, entity } = await entityStream(nc, { allow_atomic: true } as { duplicate_window?: number });
+  const log = open(nc, stream, { groupCommit: 4 });
+  const jsm = await jetstreamManager(nc);
+  const batchesBefore = async () => (await jsm.streams.info(stream)).state.last_seq;
+
+  // Eight appends in one turn: one batch, stored contiguously and in order, each with its own sequence.
+  const ids = Array.from({ length: 8 }, (_, i) => `g${i}`);
+  const results = await Promise.all(ids.map((id, i) => log.append(entity(id), { n: i, by: "batch" }, 0)));
+  const seqs = results.map((r) => (r.ok ? r.seq : -1));
+  assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), "contiguous, in call order");
+  for (const [i, id] of ids.entries()) assert.deepEqual(await log.last(entity(id)), { seq: seqs[i], event: { n: i, by: "batch" } });
+  const batchIds = await Promise.all(seqs.map(async (seq) => (await jsm.streams.getMessage(stream, { seq }))?.header.get("Nats-Batch-Id")));
+  assert.ok(batchIds[0] && batchIds.every((b) => b === batchIds[0]), `one batch: ${batchIds.join(", ")}`);
+
+  // One of a turn's appends expects a stale sequence: the batch is refused, the others land alone, it conflicts.
+  const before = await batchesBefore();
+  const mixed = await Promise.all(ids.map((id, i) => log.append(entity(id), { n: i + 10, by: "second" }, i === 3 ? 0 : seqs[i])));
+  assert.deepEqual(mixed.map((r) => r.ok), ids.map((_, i) => i !== 3));
+  assert.equal((await batchesBefore()) - before, 7, "the refused batch stored nothing; seven landed alone");
+  assert.deepEqual((await log.last(entity("g3")))?.event, { n: 3, by: "batch" });
+  assert.deepEqual((await log.last(entity("g5")))?.event, { n: 15, by: "second" });
+
+  // Fewer than groupCommit in a turn go alone, as without it.
+  const few = await Promise.all(["h0", "h1"].map((id) => log.append(entity(id), { n: 0, by: "few" }, 0)));
+  assert.ok(few.every((r) => r.ok));
+});

@@ -17,12 +17,15 @@ export interface LastEvent {
   ev: TaskEvent;
 }
 
+/** From how many appends in one turn a batch pays on nats-server 2.15 (docs/benchmarks.md, tasks). */
+const GROUP_COMMIT_MIN = 16;
+
 export class TaskLog {
   private constructor(private readonly log: EntityLog<TaskEvent | PurgedMarker>) {}
 
   static async open(nc: NatsConnection): Promise<TaskLog> {
-    // Group commit: the submits (or outcomes) of one event-loop turn share one atomic batch, and its fsync.
-    return new TaskLog(new EntityLog(nc, TASKS_STREAM, { groupCommit: true }));
+    // Group commit: 16 or more submits (or outcomes) in one event-loop turn share one atomic batch, and its fsyncs.
+    return new TaskLog(new EntityLog(nc, TASKS_STREAM, { groupCommit: GROUP_COMMIT_MIN }));
   }
 
   /**
