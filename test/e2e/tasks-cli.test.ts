@@ -29,13 +29,20 @@ test("cli - tasks submit, get, list, cancel and watch", async () => {
     const r = JSON.parse(done.stdout);
     assert.deepEqual([r.status, r.result], ["done", "HOLA CLI"]);
 
+    // Not a terminal: the progress a waited-for task reports is plain lines on stderr, the result alone on stdout.
+    const slow = await colmena(["tasks", "submit", "sleep", "1.5", "--wait"]);
+    assert.equal(slow.code, 0, slow.stderr);
+    const slowResult = JSON.parse(slow.stdout);
+    assert.equal(slowResult.result, 1.5);
+    assert.match(slow.stderr, new RegExp(`${slowResult.task_id} progress \\d+%`));
+
     const later = JSON.parse((await colmena(["tasks", "submit", "upper", "x", "--delay=60000", "--key=cli-1"])).stdout);
     assert.equal(later.status, "queued");
     const got = JSON.parse((await colmena(["tasks", "get", later.task_id])).stdout);
     assert.equal(got.run_at > got.created_at, true);
     assert.deepEqual(JSON.parse((await colmena(["tasks", "cancel", later.task_id])).stdout), { task_id: later.task_id, status: "cancelled" });
     const list = JSON.parse((await colmena(["tasks", "list", "--status=done"])).stdout);
-    assert.deepEqual(list.tasks.map((t: { task_id: string }) => t.task_id), [r.task_id]);
+    assert.deepEqual(list.tasks.map((t: { task_id: string }) => t.task_id), [slowResult.task_id, r.task_id]);
 
     // watch <id> prints the task's events and exits when it ends.
     const sleeping = JSON.parse((await colmena(["tasks", "submit", "sleep", "2"])).stdout);

@@ -5,6 +5,7 @@
 import { flag, UsageError, type Args, type Options } from "../args.ts";
 import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
+import { progressView, type ProgressView } from "./task-progress.ts";
 
 const USAGE = [
   "submit <type> <input> [--wait] [--timeout=MS] [--priority=high|normal|low] [--delay=MS] [--attempts=N] [--key=IDEMPOTENCY_KEY]",
@@ -49,23 +50,30 @@ export function submitData(args: Args): Record<string, unknown> {
   return data;
 }
 
+/**
+ * Prints task events: on a terminal progress is a bar per task and the ends
+ * are lines above them; elsewhere every event is a JSON line, as before.
+ */
 function watch(args: Args): Promise<number> {
   const only = args.positionals[1];
+  const view: ProgressView | null = process.stdout.isTTY ? progressView(process.stdout) : null;
   return withClient(args, "session", (client) => new Promise<number>((resolve, reject) => {
     let code = 0;
-    const end = () => resolve(code);
+    const end = () => { view?.stop(); resolve(code); };
     for (const event of ["task.done", "task.failed", "task.progress"]) {
       client.on(event, (data, frame) => {
-        const d = data as { task_id?: string };
+        const d = data as { task_id: string; progress?: number };
         if (only && d.task_id !== only) return;
-        process.stdout.write(JSON.stringify(frame) + "\n");
+        if (!view) process.stdout.write(JSON.stringify(frame) + "\n");
+        else if (event === "task.progress") view.progress(d.task_id, d.progress ?? 0);
+        else { view.end(d.task_id, event === "task.done"); view.line(JSON.stringify(frame)); }
         if (only && event !== "task.progress") {
           code = event === "task.failed" ? 1 : 0;
           end();
         }
       });
     }
-    client.onStatus((s) => s.type === "closed" && resolve(code));
+    client.onStatus((s) => s.type === "closed" && end());
     process.once("SIGINT", end);
     process.once("SIGTERM", end);
     process.stderr.write(`watching ${only ? `task ${only}` : "your tasks"} as ${client.session?.username}; Ctrl-C to stop\n`);
@@ -73,6 +81,7 @@ function watch(args: Args): Promise<number> {
     if (only) {
       client.request<{ status: string }>("tasks.get", { task_id: only }).then((rec) => {
         if (rec.status === "done" || rec.status === "failed" || rec.status === "cancelled") {
+          view?.stop();
           process.stdout.write(JSON.stringify(rec) + "\n");
           code = rec.status === "done" ? 0 : 1;
           end();
@@ -80,6 +89,28 @@ function watch(args: Args): Promise<number> {
       }, reject);
     }
   }));
+}
+
+/**
+ * `submit --wait`: the reply comes when the task ends, and its id with it, so
+ * meanwhile the progress of the user's tasks is shown (a bar each on a
+ * terminal, plain lines on stderr otherwise); stdout gets only the result.
+ */
+async function submitAndWait(args: Args, data: Record<string, unknown>, timeoutMs: number): Promise<void> {
+  await withClient(args, "session", async (client) => {
+    const view = progressView(process.stderr);
+    const onProgress = (d: { task_id: string; progress: number }) => view.progress(d.task_id, d.progress);
+    client.on("task.progress", onProgress);
+    try {
+      const r = await client.request<{ task_id: string; status: string }>("tasks.submit", data, { timeoutMs });
+      view.end(r.task_id, r.status === "done");
+      view.stop();
+      printJson(r);
+    } finally {
+      client.off("task.progress", onProgress);
+      view.stop();
+    }
+  });
 }
 
 export const commands: Command[] = [
@@ -93,12 +124,11 @@ export const commands: Command[] = [
       if (sub === "watch") return watch(args);
       let op: string;
       let data: Record<string, unknown>;
-      let timeoutMs: number | undefined;
       switch (sub) {
         case "submit":
           op = "tasks.submit";
           data = submitData(args);
-          if (data.wait) timeoutMs = Number(data.timeout_ms ?? 30_000) + 5_000;
+          if (data.wait) return submitAndWait(args, data, Number(data.timeout_ms ?? 30_000) + 5_000);
           break;
         case "get":
         case "cancel":
@@ -119,7 +149,7 @@ export const commands: Command[] = [
         default:
           throw new UsageError(`usage: colmena tasks ${USAGE}`);
       }
-      await withClient(args, "session", async (client) => printJson(await client.request(op, data, timeoutMs ? { timeoutMs } : {})));
+      await withClient(args, "session", async (client) => printJson(await client.request(op, data)));
     },
   },
 ];
