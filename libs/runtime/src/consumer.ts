@@ -8,7 +8,9 @@
  * itself (ack, nak, term, or leave); it throws -> consumer-outcome.ts (nak
  * with growing delay, dead letter after `maxDeliver` or on a permanent
  * error, nothing when it was stale). `working()` restarts ack_wait for long
- * work. With a finite `maxDeliver` the server is told one more: that
+ * work; with `heartbeat` the recipe says it for every message still in
+ * hand each third of ack_wait, so ack_wait can be short (a dead instance's
+ * messages go elsewhere within it) and a handler must bound its own time. With a finite `maxDeliver` the server is told one more: that
  * delivery, reserved for a message whose last attempt never reported back,
  * runs the dead-letter hook instead of the handler.
  *
@@ -73,6 +75,12 @@ export interface WorkConsumerOptions {
   maxWaiting?: number;
   /** How long a standing pull request lives before it is renewed. Default 2000. */
   requestExpiresMs?: number;
+  /**
+   * Say `working()` for each message in hand every third of ack_wait, so only
+   * a dead (or frozen) instance's messages are redelivered, however long the
+   * work: for handlers with timeouts of their own. Default false.
+   */
+  heartbeat?: boolean;
 }
 
 export interface RunningConsumer {
@@ -108,6 +116,9 @@ class WorkConsumer implements RunningConsumer {
   private readonly policy: FailurePolicy;
   private readonly log: Logger;
   private inflight = new Set<Promise<void>>();
+  /** The messages in hand (heartbeat). */
+  private readonly inHand = new Set<PulledMsg>();
+  private heartbeat: NodeJS.Timeout | null = null;
   private stopped = false;
   private stopping: Promise<void> | null = null;
   /** The look at the queues under way, if any. */
@@ -179,6 +190,14 @@ class WorkConsumer implements RunningConsumer {
     // Renews requests the server ended silently, and hands back messages held too long.
     this.ticker = setInterval(() => { this.handBack(); this.pump(); }, HOLD_MS);
     this.ticker.unref();
+    if (this.opts.heartbeat) {
+      const every = Math.max(100, Math.floor(this.policy.ackWaitMs / 3));
+      this.heartbeat = setInterval(() => {
+        const due = Date.now() - every;
+        for (const m of this.inHand) if (!m.settled && m.lastLife <= due) m.working();
+      }, every);
+      this.heartbeat.unref();
+    }
     this.pump();
     this.log.info({ stream: this.opts.stream, concurrency: this.concurrency, maxDeliver: this.policy.maxDeliver }, "work consumer started");
   }
@@ -191,9 +210,10 @@ class WorkConsumer implements RunningConsumer {
   }
 
   private startWork(m: PulledMsg): void {
+    if (this.heartbeat) this.inHand.add(m);
     const p = this.run(m)
       .catch((err) => this.log.error({ err, seq: m.seq }, "work outcome failed; the message will be redelivered"))
-      .finally(() => { this.inflight.delete(p); this.pump(); });
+      .finally(() => { this.inflight.delete(p); this.inHand.delete(m); this.pump(); });
     this.inflight.add(p);
   }
 
@@ -280,6 +300,7 @@ class WorkConsumer implements RunningConsumer {
       await Promise.all([...drained, Promise.allSettled([...this.inflight])]);
       // Handlers that finished while draining may have added nothing (stopped), but wait for any still going.
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      if (this.heartbeat) clearInterval(this.heartbeat);
       this.log.info("work consumer stopped");
     })();
     return this.stopping;

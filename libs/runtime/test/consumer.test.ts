@@ -216,6 +216,33 @@ test("work consumer - a handler that stalls past ack_wait is redelivered to anot
   await b.stop();
 });
 
+test("work consumer - heartbeat: work longer than ack_wait stays with its live instance; a dead instance's goes elsewhere within ack_wait", async (t) => {
+  await using ns = await startNats();
+  const nc1 = await connect({ servers: ns.url });
+  const nc2 = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc2);
+  const log: string[] = [];
+  const [long, doomed] = await publish(2);
+  // Instance a holds both; it never calls working(): the recipe does.
+  await runConsumer({
+    ...base(nc1, stream, durable, async (m) => { log.push(`a:${m.seq}`); await sleep(m.seq === long ? 2500 : 60_000); }),
+    ackWaitMs: 1000,
+    concurrency: 2,
+    heartbeat: true,
+  });
+  await until("a took both", () => log.length === 2);
+  const b = await run(t, { ...base(nc2, stream, durable, async (m) => { log.push(`b:${m.seq}:${m.deliveryCount}`); }), ackWaitMs: 1000, heartbeat: true });
+  await sleep(2000); // the long one has run 2 s, twice ack_wait
+  assert.ok(!log.some((l) => l.startsWith("b:")), log.join(" "));
+  // a dies (its connection gone, as when SIGKILLed): its messages come to b after ack_wait, not before.
+  const diedAt = Date.now();
+  await nc1.close();
+  await until("the dead instance's work taken over", () => log.includes(`b:${doomed}:2`), 10_000);
+  const took = Date.now() - diedAt;
+  assert.ok(took <= 2500, `taken over after ${took} ms (ack_wait 1 s)`);
+  await b.stop();
+});
+
 test("work consumer - stop() waits for in-flight work and fetches no more", async (t) => {
   await using ns = await startNats();
   const nc = await conn(t, ns.url);

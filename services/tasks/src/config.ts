@@ -12,7 +12,7 @@ export const tasksSettings = {
   role: setting("COLMENA_TASKS_ROLE", z.enum(["api", "worker", "all"]).default("all"), "what this process runs: the API, a worker, or both"),
   workerId: setting("COLMENA_WORKER_ID", z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(), "this worker's id (default: worker-<hostname>-<n>, n claimed in KV)"),
   concurrency: setting("COLMENA_TASKS_CONCURRENCY", z.coerce.number().int().min(1).max(1024).default(16), "tasks one worker runs at once"),
-  ackWaitMs: setting("COLMENA_TASKS_ACK_WAIT_MS", ms(30_000, 1000), "a worker silent this long is presumed dead and its task runs elsewhere"),
+  ackWaitMs: setting("COLMENA_TASKS_ACK_WAIT_MS", ms(6000, 1000), "a worker silent this long (it heartbeats each task it holds every third of it) is presumed dead and its task runs elsewhere"),
   startedAfterMs: setting("COLMENA_TASKS_STARTED_AFTER_MS", ms(50, 0), "an attempt records `started` (status running) once it has run this long; quicker ones record only their outcome (0: record every start)"),
   maxAttempts: setting("COLMENA_TASKS_MAX_ATTEMPTS", int(3), "default max_attempts of a task"),
   backoffBaseMs: setting("COLMENA_TASKS_BACKOFF_MS", ms(1000), "first retry delay; doubles each attempt, with jitter"),

@@ -8,7 +8,7 @@
  * cancel, or another worker that took over after this one looked dead), the
  * append fails and this worker steps back: exactly one `done` is ever recorded.
  *
- * `started` is recorded (with heartbeats from then on) once an attempt has
+ * `started` is recorded once an attempt has
  * run for `startedAfterMs`, so an attempt that ends sooner costs one write,
  * its outcome. A redelivery (the previous holder failed, died or gave the
  * message back) records `started` before it runs, so attempts that kill
@@ -28,7 +28,6 @@ export interface RunDeps {
   taskLog: TaskLog;
   types: TaskTypes;
   workerId: string;
-  ackWaitMs: number;
   /** Record `started` once a first-delivery attempt has run this long (0: always, before running). */
   startedAfterMs: number;
   backoff(attempt: number): number;
@@ -141,8 +140,6 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const t0 = Date.now();
   const controller = new AbortController();
   const untrack = deps.track(item.task_id, (reason) => controller.abort(reason));
-  let heartbeat: NodeJS.Timeout | undefined;
-  const beat = () => { heartbeat ??= setInterval(() => msg.working(), Math.max(500, Math.floor(deps.ackWaitMs / 3))); };
   // Appends made while running (started, progress) go one after another, each expecting the previous one.
   let chain: Promise<void> = Promise.resolve();
   const appendInOrder = (ev: TaskEvent, then?: (seq: number) => void) => {
@@ -158,10 +155,8 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const markStarted = () => {
     if (started) return;
     started = true;
-    beat();
     appendInOrder(startedEvent(deps, item, attempt, t0));
   };
-  if (started) beat();
   let startedTimer: NodeJS.Timeout | undefined;
   const progress = (fraction: number) => {
     const p = Math.max(0, Math.min(1, Number(fraction) || 0));
@@ -194,7 +189,6 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
     failure = controller.signal.aborted ? controller.signal.reason : err;
   } finally {
     clearTimeout(startedTimer);
-    clearInterval(heartbeat);
     untrack();
   }
   await chain;

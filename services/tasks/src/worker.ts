@@ -48,7 +48,6 @@ export class Worker {
       taskLog: opts.taskLog,
       types: opts.types,
       workerId: opts.workerId,
-      ackWaitMs: opts.ackWaitMs,
       startedAfterMs: opts.startedAfterMs,
       isLive: opts.isLive,
       backoff: (n) => backoffDelay(n, opts.backoffBaseMs, opts.backoffMaxMs),
@@ -84,7 +83,9 @@ export class Worker {
         consumers: PRIORITIES.map((p) => ({ durable: workConsumer(p), filterSubjects: [runFilter(p)] })),
         concurrency: this.opts.concurrency,
         // ack_wait is the stall timeout: a worker silent that long is presumed dead and the task redelivered.
+        // The recipe heartbeats every task in hand (each has a timeout of its own), so it can be short.
         ackWaitMs: this.opts.ackWaitMs,
+        heartbeat: true,
         // Unbounded: attempts are counted in the task's events (a redelivery after a cancel is not an attempt).
         maxDeliver: Infinity,
         maxAckPending: 100_000,
