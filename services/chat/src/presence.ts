@@ -39,6 +39,8 @@ function parse(key: string): Parsed | null {
 
 /** Whether a key matches a filter with NATS subject wildcards (`*` one token, `>` the rest). */
 function matches(filter: string, key: string): boolean {
+  // The common filters (`<room>.>`, `<room>.<user>.>`) are prefixes: no split per key.
+  if (filter.endsWith(".>") && !filter.includes("*")) return key.startsWith(filter.slice(0, -1));
   const f = filter.split(".");
   const k = key.split(".");
   for (let i = 0; i < f.length; i++) {
