@@ -67,7 +67,7 @@ async function burst(from: ColmenaClient, r: string, n: number, at: (i: number) 
 /** Every acknowledged seq reached each member once, in ascending order, and is in history. */
 async function assertDelivered(acked: number[], members: [string, Msg[]][], history: ColmenaClient, r: string): Promise<void> {
   for (const [name, got] of members) {
-    await waitUntil(`${name} got every acknowledged message`, () => acked.every((s) => got.some((m) => m.seq === s)), 30_000)
+    await waitUntil(`${name} got every acknowledged message`, () => acked.every((s) => got.some((m) => m.seq === s)), 60_000)
       .catch((e) => { throw new Error(`${(e as Error).message}: missing ${acked.filter((s) => !got.some((m) => m.seq === s)).slice(0, 10)}`); });
     const seqs = got.map((m) => m.seq);
     assert.equal(new Set(seqs).size, seqs.length, `${name} got no message twice`);
@@ -173,7 +173,8 @@ test("chat failover - a 3-node NATS cluster loses a node during sends with CHAT 
     let death: Promise<unknown> | undefined;
     const acked = await burst(ana, r, 200, (i) => { if (i === 60) death = victim.kill("SIGKILL"); });
     await death;
-    assert.ok(acked.length >= 100, `sends acknowledged through the failover (${acked.length})`);
+    // Sends in flight during the leader election may be refused (the client retries those); some after it must be taken.
+    assert.ok(acked.length > 64, `sends acknowledged after the node's death too (${acked.length})`);
     await assertDelivered(acked, [["bob", toBob]], bob, r);
   } finally {
     for (const c of clients) c.close();
