@@ -8,6 +8,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
+import { BUCKETS } from "@colmena/protocol";
+import { metrics } from "@colmena/runtime";
+import { waitUntil } from "@colmena/testing";
+import { openNatsBlobStore } from "@colmena/files";
 import { startSystem, type System, type TestUser } from "./harness.ts";
 
 let sys: System;
@@ -184,4 +188,91 @@ test("files http - the gateway's own answers: unknown path 404, wrong method 405
   const body = await raw("GET", "/v1/share/x", { "Content-Length": "3" }, "abc");
   assert.equal(body.status, 413);
   assert.equal(JSON.parse(body.body).error.code, "frame_too_large");
+});
+
+/** Calls in flight on this process's files replicas (the bridge's gauge; the harness runs services in-process). */
+async function filesInFlight(): Promise<number> {
+  const g = metrics.getSingleMetric("colmena_http_calls_in_flight");
+  const values = g ? (await g.get()).values : [];
+  return values.filter((v) => v.labels.service === "files").reduce((n, v) => n + v.value, 0);
+}
+
+test("files http - a client that goes away mid-download leaves no call behind on the replica", async () => {
+  await put(ana, "long.bin", randomBytes(3 * 1024 * 1024));
+  const ac = new AbortController();
+  const r = await get(ana, "long.bin", {}, "GET");
+  const g = await fetch(`${base}/v1/files/long.bin`, { headers: auth(ana), signal: ac.signal });
+  await r.arrayBuffer();
+  const reader = g.body!.getReader();
+  await reader.read();
+  assert.ok((await filesInFlight()) >= 1, "the download is in flight");
+  ac.abort();
+  await waitUntil("the replica's in-flight calls back to 0", async () => (await filesInFlight()) === 0, 8000);
+});
+
+test("files http - a tampered segment answers 500 internal and none of its bytes", async () => {
+  const body = randomBytes(100_000);
+  const sha = ((await (await put(ana, "tampered.bin", body)).json()) as { sha256: string }).sha256;
+  const store = await openNatsBlobStore(sys.nc, BUCKETS.filesBlobs.name, 1);
+  const whole = async (k: string) => {
+    const parts: Uint8Array[] = [];
+    for await (const p of (await store.get(k))!) parts.push(p);
+    return Buffer.concat(parts);
+  };
+  const manifest = JSON.parse((await whole(`m/${sha}`)).toString()) as { blob: string };
+  const key = `p/${manifest.blob}/0`;
+  const sealed = await whole(key);
+  sealed[40] ^= 1; // in the first segment's ciphertext
+  await store.put(key, sealed);
+  const r = await get(ana, "tampered.bin");
+  assert.equal(r.status, 500);
+  assert.equal((await errorOf(r)).code, "internal");
+  // A range over the intact second segment still reads.
+  const ok = await get(ana, "tampered.bin", { Range: "bytes=70000-70009" });
+  assert.equal(ok.status, 206);
+  assert.deepEqual(Buffer.from(await ok.arrayBuffer()), body.subarray(70000, 70010));
+});
+
+test("files http - with no files replica running, calls answer 503 unavailable at once", async () => {
+  await sys.stopService("files");
+  try {
+    const t0 = Date.now();
+    const r = await get(ana, "e.txt");
+    assert.equal(r.status, 503);
+    assert.equal((await errorOf(r)).code, "unavailable");
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  } finally {
+    await sys.restart("files");
+  }
+});
+
+test("files http - curl: PUT with -T, a ranged GET, HEAD", async () => {
+  // Asynchronously: the gateway runs in this process.
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const run = promisify(execFile);
+  const text = async (args: string[]) => (await run("curl", args, { encoding: "utf8" })).stdout;
+  const { writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "colmena-curl-"));
+  try {
+    const file = join(dir, "in.bin");
+    const body = randomBytes(500_000);
+    writeFileSync(file, body);
+    const bob = await sys.user({ prefix: "curl" });
+    const h = ["-sS", "--max-time", "20", "-H", `Authorization: Bearer ${bob.accessToken}`];
+    const up = JSON.parse(await text([...h, "-T", file, `${base}/v1/files/curl/in.bin`]));
+    assert.equal(up.size, body.length);
+    const part = (await run("curl", [...h, "-r", "1000-1999", `${base}/v1/files/curl/in.bin`], { encoding: "buffer" })).stdout;
+    assert.deepEqual(part, body.subarray(1000, 2000));
+    const head = await text([...h, "-I", `${base}/v1/files/curl/in.bin`]);
+    assert.match(head, /^HTTP\/1.1 200/m);
+    assert.match(head, new RegExp(`content-length: ${body.length}`, "i"));
+    // curl sends `..` as written with --path-as-is.
+    const hostile = await text([...h, "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", `${base}/v1/files/curl/../../x`]);
+    assert.equal(hostile, "400");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
