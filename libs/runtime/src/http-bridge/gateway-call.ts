@@ -115,6 +115,9 @@ export class GatewayCall {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(h.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
     this.status = h.status;
+    // Answered before the whole request body came (507, 413): the rest is not read, so the
+    // connection closes after the answer rather than be reused with unread bytes in it.
+    if (this.r.start.body && !this.r.req.complete) res.shouldKeepAlive = false;
     try {
       res.writeHead(h.status, { ...headers, ...this.r.headers });
     } catch (err) {
