@@ -12,6 +12,7 @@
 import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
 import type { Codec, OutgoingFrame } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
+import { NotifyRepeats } from "./notify-repeats.ts";
 import { RoomTracker } from "./rooms.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
 import type { Transport, TransportOptions } from "./transport.ts";
@@ -65,6 +66,8 @@ export class ColmenaClient {
   private readonly hub = new EventHub();
   /** Joined chat rooms: repeats dropped, missed messages fetched after a reconnect. */
   private readonly rooms = new RoomTracker();
+  /** Recent notification ids: a repeated `notify.event` is dropped. */
+  private readonly notes = new NotifyRepeats();
   private readonly statusListeners = new Set<(s: ClientStatus) => void>();
   private readonly sessionListeners = new Set<(s: Session | null) => void>();
   private currentSession: Session | null = null;
@@ -226,7 +229,7 @@ export class ColmenaClient {
 
   private dispatch(frame: ServerFrame): void {
     if ("event" in frame) {
-      if (this.rooms.accept(frame)) this.hub.emit(frame);
+      if (this.rooms.accept(frame) && this.notes.accept(frame)) this.hub.emit(frame);
       return;
     }
     const reply = frame as ReplyFrame;
