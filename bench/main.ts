@@ -12,10 +12,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { natsVersion, ensureNatsServer } from "@colmena/runtime";
 import { gatewayBenchmark } from "./gateway.ts";
+import { notifyBenchmark } from "./notify.ts";
 import { tasksBenchmark } from "./tasks.ts";
 import { renderTable, type Benchmark } from "./lib/report.ts";
 
-const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark];
+const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, notifyBenchmark];
 
 interface Args {
   only?: string;
