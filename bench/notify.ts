@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import { TopicIndex, patternMatches } from "@colmena/notify";
 import { startNats } from "@colmena/testing";
 import { spawnChild, type Child } from "./lib/child.ts";
+import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
 import { fmt, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
 import { startNtfy } from "./peers/ntfy.ts";
 import type { OpenArgs, PublishVia, StepResult } from "./procs/notify-clients.ts";
@@ -40,13 +41,15 @@ const fullPlan: Plan = {
 };
 const quickPlan: Plan = { sizes: [{ subscribers: 50, rates: [5, 20] }], stepMs: 800, drainMs: 3000, indexSubscriptions: 10_000, indexLookups: 1000, linearLookups: 50 };
 
-interface Cell { system: string; subscribers: number; rate: number; r: StepResult }
+/** `cpu`: CPU microseconds per delivery, by process (the server side, and the harness). */
+interface Cell { system: string; subscribers: number; rate: number; r: StepResult; cpu: Record<string, number> }
+type Pids = Record<string, number | null | undefined>;
 
 /** Saturated: under 99% of the deliveries arrived, or the p99 passed 5 s; a higher rate would only queue more. */
 const saturated = (r: StepResult, subscribers: number) => r.delivered < 0.99 * r.published * subscribers || r.summary.p99 > 5000;
 
 /** One system at one size: a fresh harness opens the subscribers, then the rates rise until saturation. */
-async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan["sizes"][number], open: OpenArgs, via: PublishVia, step: { n: number }): Promise<Cell[]> {
+async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan["sizes"][number], open: OpenArgs, via: PublishVia, step: { n: number }, pids: Pids): Promise<Cell[]> {
   const harness = await spawnChild(new URL("./procs/notify-clients.ts", import.meta.url), { label: `clients-${system}`, readyTimeoutMs: 60_000 });
   const cells: Cell[] = [];
   try {
@@ -54,9 +57,12 @@ async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan
     await harness.call("open", open);
     ctx.progress(`${system}: ${size.subscribers} subscribers connected in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     for (const rate of size.rates) {
+      const all = { ...pids, harness: harness.pid };
+      const before = cpuSnapshot(all);
       const r = await harness.call<StepResult>("step", { via, step: ++step.n, rate, durationMs: plan.stepMs, drainMs: plan.drainMs });
+      const cpu = cpuPerOp(before, cpuSnapshot(all), r.delivered);
       ctx.progress(`${system} x${size.subscribers} @ ${rate}/s: ${r.delivered}/${r.published * size.subscribers} delivered, ${fmt(r.summary.rate)}/s, p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms`);
-      cells.push({ system, subscribers: size.subscribers, rate, r });
+      cells.push({ system, subscribers: size.subscribers, rate, r, cpu });
       if (saturated(r, size.subscribers)) break;
     }
   } finally {
@@ -77,6 +83,7 @@ async function colmena(ctx: BenchContext, plan: Plan, step: { n: number }, notes
       env: { BENCH_NATS_URL: nats.url, BENCH_NOTIFY: "1", COLMENA_DATA_DIR: dataDir, COLMENA_INSTANCE: "bench", COLMENA_SCRYPT_N: "1024", COLMENA_AUTH_HASH_QUEUE: "10000", COLMENA_AUTH_ADDRESS_FAILURES: "1000000" },
     });
     const tcpUrl = `tcp://127.0.0.1:${services.info.tcp}`;
+    const pids: Pids = { server: services.pid, "nats-server": nats.pid() };
     const httpBase = `http://127.0.0.1:${services.info.http}`;
     // The HTTP bridge may not serve the route (404) on this build: then frames only.
     const httpServed = (await fetch(`${httpBase}/v1/notify/events`).then((r) => r.status, () => 0)) === 401;
@@ -84,12 +91,12 @@ async function colmena(ctx: BenchContext, plan: Plan, step: { n: number }, notes
     for (const size of plan.sizes) {
       const topic = `bench.s${size.subscribers}`;
       const via: PublishVia = { kind: "frames", tcpUrl, topic };
-      cells.push(...await measure(ctx, plan, "colmena (frames)", size, { kind: "frames", tcpUrl, topic, count: size.subscribers, prefix: `f${size.subscribers}u` }, via, step));
+      cells.push(...await measure(ctx, plan, "colmena (frames)", size, { kind: "frames", tcpUrl, topic, count: size.subscribers, prefix: `f${size.subscribers}u` }, via, step, pids));
       if (httpServed) {
         const t2 = `${topic}.http`;
         cells.push(...await measure(ctx, plan, "colmena (HTTP NDJSON)", size, {
           kind: "http", url: `${httpBase}/v1/notify/events?topic=${t2}`, tcpUrl, topic: t2, count: size.subscribers, prefix: `h${size.subscribers}u`,
-        }, { kind: "frames", tcpUrl, topic: t2 }, step));
+        }, { kind: "frames", tcpUrl, topic: t2 }, step, pids));
       }
     }
   } finally {
@@ -107,7 +114,7 @@ async function ntfy(ctx: BenchContext, plan: Plan, step: { n: number }, notes: s
   try {
     for (const size of plan.sizes) {
       const topic = `bench_s${size.subscribers}`;
-      cells.push(...await measure(ctx, plan, "ntfy", size, { kind: "http", url: `${server.url}/${topic}/json`, count: size.subscribers }, { kind: "http", url: `${server.url}/${topic}` }, step));
+      cells.push(...await measure(ctx, plan, "ntfy", size, { kind: "http", url: `${server.url}/${topic}/json`, count: size.subscribers }, { kind: "http", url: `${server.url}/${topic}` }, step, { server: server.pid }));
     }
   } finally {
     await server.stop();
@@ -165,12 +172,16 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   cells.push(...await ntfy(ctx, plan, step, notes));
   const fanout: Table = {
     title: "One topic, N subscribers connected: deliveries per second and publish-to-push latency",
-    columns: ["system", "subscribers", "publish rate (msg/s)", "delivered / expected", "deliveries/s", "p50 ms", "p99 ms"],
-    rows: cells.map((c) => [c.system, c.subscribers, c.rate, `${c.r.delivered} / ${c.r.published * c.subscribers}`, c.r.summary.rate, c.r.summary.p50, c.r.summary.p99]),
+    columns: ["system", "subscribers", "publish rate (msg/s)", "delivered / expected", "deliveries/s", "p50 ms", "p99 ms", "CPU µs/delivery: server (+nats)", "harness"],
+    rows: cells.map((c) => [
+      c.system, c.subscribers, c.rate, `${c.r.delivered} / ${c.r.published * c.subscribers}`, c.r.summary.rate, c.r.summary.p50, c.r.summary.p99,
+      `${fmt(c.cpu.server, 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1),
+    ]),
   };
   notes.push(
     "Each step publishes for the step's duration at a fixed rate (open loop) and waits for the deliveries to stop coming; deliveries/s counts from the first publish to the last delivery. Rates rise until a step saturates (under 99% delivered, or p99 over 5 s).",
     "Colmena stores each notification once, puts it in every subscriber's durable inbox (SQLite read model) and pushes it; ntfy keeps a message cache per topic but no per-subscriber inbox or read state.",
+    "CPU µs per delivery: the services process (auth, notify, gateway: Node, one thread) and nats-server for Colmena, the ntfy process (Go, every core) for ntfy; and the harness. On two cores shared with other work, a single-threaded process gets a smaller share than a many-threaded one.",
     "One harness process receives every delivery for both systems (it finds a marker in each line instead of parsing its JSON): at the highest rates the harness, on the same two cores, is part of what saturates.",
   );
   return { tables: [fanout, m.table], notes, data: { plan, cells, matching: m.data } };
