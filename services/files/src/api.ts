@@ -3,13 +3,14 @@
  * the caller's own files only: the user id is part of every read-model query,
  * entity subject, upload record and share token.
  */
-import { ColmenaError, FILES_CHUNK_SIZE, FILES_INLINE_MAX, badRequest, filesOps, notFound } from "@colmena/protocol";
+import { FILES_CHUNK_SIZE, FILES_INLINE_MAX, badRequest, filesOps, notFound } from "@colmena/protocol";
 import { ServiceHost, callerOf, type EntityLog, type Logger } from "@colmena/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { collect } from "./blob-store.ts";
 import type { Blobs } from "./blobs.ts";
 import type { FileEvent } from "./events.ts";
-import type { FileQueries, VersionRow } from "./model.ts";
+import { DEFAULT_TYPE, FileWrites } from "./file-writes.ts";
+import type { FileQueries } from "./model.ts";
 import { appendVersion } from "./path-log.ts";
 import type { ShareSigner } from "./share.ts";
 import { newUploadId, type UploadState, type Uploads } from "./uploads.ts";
@@ -26,24 +27,15 @@ export interface FilesApiDeps {
   waitForSeq: (seq: number) => Promise<void>;
 }
 
-const DEFAULT_TYPE = "application/octet-stream";
 const DEFAULT_SHARE_TTL_S = 3600;
 
 export async function startFilesApi(d: FilesApiDeps, version: string): Promise<ServiceHost> {
   const { queries, blobs, uploads } = d;
-  const quotaError = () => new ColmenaError("quota_exceeded", `over the storage quota of ${d.quotaBytes} bytes`);
-  const room = (user: string) => d.quotaBytes - queries.usedBytes(user);
-  /** A readable version: the given one or the latest, never a deletion marker. */
-  const readable = (user: string, path: string, v?: number): VersionRow => {
-    const row = queries.version(user, path, v);
-    if (!row || row.deleted) throw notFound(v === undefined ? `no file ${path}` : `no version ${v} of ${path}`);
-    return row;
-  };
-  const commit = async (user: string, path: string, stored: { size: number; sha256: string }, contentType: string, msgId?: string) => {
-    const { seq, event } = await appendVersion(d.pathLog, user, path, { kind: "version", size: stored.size, sha256: stored.sha256, content_type: contentType }, { msgId });
-    await d.waitForSeq(seq);
-    return { seq, reply: { path, version: event.version, size: stored.size, sha256: stored.sha256 } };
-  };
+  const writes = new FileWrites(d);
+  const quotaError = () => writes.quotaError();
+  const room = (user: string) => writes.room(user);
+  const readable = (user: string, path: string, v?: number) => writes.readable(user, path, v);
+  const commit = (user: string, path: string, stored: { size: number; sha256: string }, contentType: string, msgId?: string) => writes.commit(user, path, stored, contentType, msgId);
 
   const host = await ServiceHost.start({ nc: d.nc, name: "files", version, log: d.log, waitForSeq: d.waitForSeq });
   host

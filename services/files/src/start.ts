@@ -7,7 +7,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStream, claimReadModelFile, type Logger } from "@colmena/runtime";
+import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -15,6 +15,8 @@ import { Blobs } from "./blobs.ts";
 import { filesConfig, type FilesConfig } from "./config.ts";
 import { FILES_STREAM, FILES_SUBJECTS, type FileEvent } from "./events.ts";
 import { collectGarbage } from "./gc.ts";
+import { FileWrites } from "./file-writes.ts";
+import { filesHttpHandlers } from "./http-routes.ts";
 import { FileQueries, applyEvent, migrate } from "./model.ts";
 import { openNatsBlobStore } from "./nats-blob-store.ts";
 import { openS3BlobStore } from "./s3-blob-store.ts";
@@ -38,6 +40,8 @@ export interface RunningFiles {
   blobs: Blobs;
   queries: FileQueries;
   uploads: Uploads;
+  /** The HTTP routes this replica serves (calls in flight, for tests). */
+  http: HttpRoutesServer;
   /** Runs the collector once now. */
   collect(graceMs?: number): Promise<{ blobs: number; orphanPieces: number; uploads: number }>;
   stop(): Promise<void>;
@@ -62,7 +66,11 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
   const queries = new FileQueries(model.db);
   const waitForSeq = (seq: number) => model.waitFor(seq);
-  const host = await startFilesApi({ nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq }, FILES_VERSION);
+  const pathLog = new EntityLog<FileEvent>(nc, FILES_STREAM);
+  const share = new ShareSigner(master);
+  const host = await startFilesApi({ nc, log, blobs, uploads, pathLog, queries, share, quotaBytes: config.quotaBytes, waitForSeq }, FILES_VERSION);
+  const writes = new FileWrites({ pathLog, queries, quotaBytes: config.quotaBytes, waitForSeq });
+  const http = serveHttpRoutes(nc, { service: "files", log, handlers: filesHttpHandlers({ blobs, writes, queries, uploads, share }) });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
   const collect = async (grace = graceMs) => {
@@ -78,10 +86,12 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
     blobs,
     queries,
     uploads,
+    http,
     collect,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(timer);
+        await http.stop();
         await host.stop();
         await model.close();
         release();
