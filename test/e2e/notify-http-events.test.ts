@@ -70,27 +70,37 @@ test("notify http events - a dropped connection resumes with Last-Event-ID: noth
   const me = await sys.user({ prefix: "drop" });
   await me.client.request("notify.subscribe", { topic });
   let calls = 0;
-  let drop: AbortController | undefined;
+  let drop: () => void = () => {};
   let release: () => void = () => {};
   const gap = new Promise<void>((r) => (release = r));
   const seenIds: (string | null)[] = [];
-  // The first connection can be cut; the reconnect waits until the test has published into the gap.
+  // The first connection can be cut (its stream ends, as when a connection drops); the reconnect waits until the test has published into the gap.
   const flaky: FetchLike = async (url, init) => {
     calls++;
     seenIds.push(new Headers(init.headers as Record<string, string>).get("last-event-id"));
-    if (calls === 1) {
-      drop = new AbortController();
-      init.signal?.addEventListener("abort", () => drop!.abort());
-      return fetch(url, { ...init, signal: drop.signal });
+    if (calls > 1) {
+      await gap;
+      return fetch(url, init);
     }
-    await gap;
-    return fetch(url, init);
+    const res = await fetch(url, init);
+    const reader = res.body!.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        drop = () => { void reader.cancel(); controller.close(); };
+      },
+      async pull(controller) {
+        const r = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+    });
+    return new Response(body, { status: res.status, headers: res.headers });
   };
   const s = source(me, "", flaky);
   await waitUntil("the stream open", () => s.es.readyState === EventSource.OPEN, 10_000);
   const first = [await publish(bob, topic, "1"), await publish(bob, topic, "2")];
   await waitUntil("the first two", () => s.got.length === 2, 10_000);
-  drop!.abort();
+  drop();
   await waitUntil("the reconnect attempt", () => calls === 2, 10_000);
   const during = [await publish(bob, topic, "3"), await publish(bob, topic, "4")];
   release();

@@ -1,12 +1,12 @@
 /**
  * Starts the notify service on a NATS connection: the NOTIFY stream, the
- * read model (with its topic index), the ops, the fan-out and email work
- * consumers, and the bridges from the tasks and chat streams.
+ * read model (with its topic index), the ops, the HTTP routes, the fan-out
+ * and email work consumers, and the bridges from the tasks and chat streams.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { HttpHandler } from "@colmena/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ReadModel, claimReadModelFile, ensureStream, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import { ReadModel, claimReadModelFile, ensureStream, serveHttpRoutes, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { NotePublisher, startNotifyApi } from "./api.ts";
 import { startBridges, type Bridges } from "./bridges.ts";
 import { notifyConfig, type NotifyConfig } from "./config.ts";
@@ -78,6 +78,8 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
       events: httpEvents({ queries, signals, catchUp, lastSeq: () => rm.lastSeq, heartbeatMs: config.heartbeatMs, stopping: streams.signal }),
       publish: httpPublish(notes),
     };
+    const routes = serveHttpRoutes(nc, { service: "notify", log, handlers: http });
+    closers.unshift(() => routes.stop());
     closers.unshift(async () => streams.abort());
     await nc.flush();
     log.info({ api: host.id, subscriptions: model.index.size }, "notify ready");
