@@ -73,8 +73,9 @@ export function httpEvents(deps: EventsDeps): HttpHandler {
 
     async function* body(): AsyncIterable<string> {
       let cursor = start.afterSeq;
-      // An SSE client reconnects after 2 s when the stream ends (a service stop).
-      if (asSse) yield "retry: 2000\n: connected\n\n";
+      // At once, so the response begins before the first notification: an SSE client
+      // reconnects after 2 s when the stream ends (a service stop); NDJSON gets a keep-alive.
+      yield asSse ? "retry: 2000\n: connected\n\n" : keepAlive;
       while (!ended.aborted) {
         const rows = deps.queries.page(user!.id, { afterSeq: cursor, afterTs: start.afterTs, limit: PAGE });
         if (rows.length > 0) {
