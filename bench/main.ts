@@ -12,11 +12,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { natsVersion, ensureNatsServer } from "@colmena/runtime";
 import { gatewayBenchmark } from "./gateway.ts";
+import { notifyBenchmark } from "./notify.ts";
 import { tasksBenchmark } from "./tasks.ts";
 import { chatBenchmark } from "./chat.ts";
 import { renderTable, type Benchmark } from "./lib/report.ts";
 
-const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, chatBenchmark];
+const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, chatBenchmark, notifyBenchmark];
 
 interface Args {
   only?: string;

@@ -1,6 +1,6 @@
 /**
  * A deliberately thin Colmena frame client for load generation: one socket,
- * pipelined requests matched by integer id, no reconnects, no events. The SDK
+ * pipelined requests matched by integer id, no reconnects, events only as raw text. The SDK
  * (libs/client) does more per frame; here the client must cost as little CPU as
  * possible, because it shares two cores with the gateway it measures.
  */
@@ -18,6 +18,8 @@ export interface ReplyFrame {
 export class FrameClient {
   private nextId = 1;
   private readonly pending = new Map<number, (f: ReplyFrame) => void>();
+  /** Event frames, as received text (not parsed: a fan-out benchmark reads many). */
+  onEvent?: (text: string) => void;
   /** `sendText` writes one frame; the transport calls `receive` per frame and `closed` at the end. */
   constructor(private readonly sendText: (s: string) => void, readonly close: () => void) {}
 
@@ -45,6 +47,7 @@ export class FrameClient {
 
   /** Feeds one received frame (text) to its waiting request. */
   receive(text: string): void {
+    if (this.onEvent && text.startsWith('{"event"')) return this.onEvent(text);
     let f: ReplyFrame;
     try {
       f = JSON.parse(text) as ReplyFrame;

@@ -1,6 +1,6 @@
 /**
  * The services-under-test process: auth, diag (or, with `BENCH_TASKS_API=1`,
- * the tasks API instead; with `BENCH_CHAT=1`, the chat service) and a gateway on one NATS connection each, as the
+ * the tasks API instead; with `BENCH_CHAT=1`, the chat service; with `BENCH_NOTIFY=1`, notify too) and a gateway on one NATS connection each, as the
  * local runner would run them. Tasks workers run in their own processes
  * (bench/procs/worker.ts), or with `BENCH_TASKS_ROLE=all` here, beside the
  * API on its connection, as `npm start` runs them. Reports the gateway's ports when ready and
@@ -12,6 +12,7 @@ import { connectNats, silentLogger } from "@colmena/runtime";
 import { startAuth } from "@colmena/auth";
 import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
+import { startNotify } from "@colmena/notify";
 import { startTasks } from "@colmena/tasks";
 import { startChat } from "@colmena/chat";
 import { serveParent, memoryNow } from "../lib/child.ts";
@@ -38,6 +39,10 @@ if (process.env.BENCH_TASKS_API) {
 } else {
   const diag = await startDiag({ nc: await nats("bench-diag"), log });
   stops.push(() => diag.stop());
+}
+if (process.env.BENCH_NOTIFY) {
+  const notify = await startNotify({ nc: await nats("bench-notify"), log, env: process.env });
+  stops.unshift(() => notify.stop());
 }
 const gateway = await startGateway({
   nc: await nats("bench-gateway"),

@@ -68,11 +68,8 @@ export function notifyRequest(args: Args): { op: string; data: Record<string, un
 
 function watch(args: Args): Promise<number> {
   return withClient(args, "session", (client) => new Promise<number>((resolve) => {
-    // A fan-out redone after a notify replica failed pushes again: print each notification once.
-    const seen = new Set<string>();
-    client.on("notify.event", (data, frame) => {
-      if (seen.has(data.notification_id)) return;
-      seen.add(data.notification_id);
+    // The SDK drops the repeats a redone fan-out pushes (libs/client notify-repeats.ts).
+    client.on("notify.event", (_data, frame) => {
       process.stdout.write(JSON.stringify(frame) + "\n");
     });
     client.onStatus((s) => s.type === "closed" && resolve(0));

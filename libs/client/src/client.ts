@@ -12,6 +12,7 @@
 import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
 import type { Codec, OutgoingFrame } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
+import { NotifyRepeats } from "./notify-repeats.ts";
 import { RoomTracker } from "./rooms.ts";
 import { TaskEventFilter } from "./task-events.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
@@ -68,6 +69,8 @@ export class ColmenaClient {
   private readonly rooms = new RoomTracker();
   /** Task events: a repeated outcome (same task and `seq`) dropped. */
   private readonly taskEvents = new TaskEventFilter();
+  /** Recent notification ids: a repeated `notify.event` is dropped. */
+  private readonly notes = new NotifyRepeats();
   private readonly statusListeners = new Set<(s: ClientStatus) => void>();
   private readonly sessionListeners = new Set<(s: Session | null) => void>();
   private currentSession: Session | null = null;
@@ -229,7 +232,7 @@ export class ColmenaClient {
 
   private dispatch(frame: ServerFrame): void {
     if ("event" in frame) {
-      if (this.rooms.accept(frame) && this.taskEvents.accept(frame)) this.hub.emit(frame);
+      if (this.rooms.accept(frame) && this.taskEvents.accept(frame) && this.notes.accept(frame)) this.hub.emit(frame);
       return;
     }
     const reply = frame as ReplyFrame;

@@ -7,6 +7,8 @@ export { createLogger, silentLogger } from "./logger.ts";
 export type { Logger } from "./logger.ts";
 export { counter, gauge, histogram, metrics } from "./metrics.ts";
 export { INSTALL_HINT, ensureNatsServer, findNatsServer, natsVersion } from "./nats-binary.ts";
+export { fetchDebianBinary } from "./debian-package.ts";
+export type { DebianBinary } from "./debian-package.ts";
 export { DEFAULT_MAX_FRAME_BYTES, NATS_MAX_PAYLOAD, natsConfig } from "./nats-config.ts";
 export { NatsStartError, launchNats, processAlive, stopPid } from "./nats-launcher.ts";
 export type { NatsExit, NatsLaunchOptions, NatsProcess } from "./nats-launcher.ts";

@@ -5,6 +5,7 @@
  * caller's own writes (`Colmena-Min-Seq`, `setSeq`).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { z } from "zod";
 import { ColmenaError, badRequest, forbidden, notFound, notifyOps, type NotifyChannel } from "@colmena/protocol";
 import { EntityLog, ServiceHost, callerOf, type Logger, type RequestContext } from "@colmena/runtime";
 import { NOTIFY_STREAM, newNotificationId, noteSubject, readSubject, subSubject, type NoteEvent, type ReadEvent, type SubscriptionEvent } from "./events.ts";
@@ -38,7 +39,21 @@ export class NotePublisher {
     await this.deps.waitForSeq(seq, 10_000);
     return { seq, recipients: this.deps.queries.recipients(note.notification_id).length };
   }
+
+  /** A user's publish (the op and `POST /v1/notify/<topic>`): open topics only; `data` as validated by the op's schema. */
+  async publishAs(user: { id: string }, data: PublishData): Promise<{ notification_id: string; recipients: number; seq: number }> {
+    if (isReserved(data.topic)) throw forbidden(`${data.topic.split(".")[0]}.* topics are published only by the services`);
+    const id = newNotificationId();
+    const note: NoteEvent = {
+      notification_id: id, topic: data.topic, title: data.title, ...(data.body !== undefined ? { body: data.body } : {}),
+      ...(data.data !== undefined ? { data: data.data } : {}), ts: Date.now(), by: user.id,
+    };
+    const r = await this.publish(note);
+    return { notification_id: id, ...r };
+  }
 }
+
+export type PublishData = z.output<(typeof notifyOps)["notify.publish"]["request"]>;
 
 export async function startNotifyApi(deps: NotifyApiDeps, notes: NotePublisher, version: string): Promise<ServiceHost> {
   const { nc, queries } = deps;
@@ -81,16 +96,9 @@ export async function startNotifyApi(deps: NotifyApiDeps, notes: NotePublisher, 
       })),
     }))
     .handle(notifyOps["notify.publish"], async (data, ctx) => {
-      const user = callerOf(ctx);
-      if (isReserved(data.topic)) throw forbidden(`${data.topic.split(".")[0]}.* topics are published only by the services`);
-      const id = newNotificationId();
-      const note: NoteEvent = {
-        notification_id: id, topic: data.topic, title: data.title, ...(data.body !== undefined ? { body: data.body } : {}),
-        ...(data.data !== undefined ? { data: data.data } : {}), ts: Date.now(), by: user.id,
-      };
-      const r = await notes.publish(note);
+      const r = await notes.publishAs(callerOf(ctx), data);
       ctx.setSeq(r.seq);
-      return { notification_id: id, recipients: r.recipients };
+      return { notification_id: r.notification_id, recipients: r.recipients };
     })
     .handle(notifyOps["notify.inbox"], (data, ctx) => {
       const { rows, more } = queries.inbox(callerOf(ctx).id, { since: data.since, limit: data.limit ?? 50, unreadOnly: data.unread_only ?? false });

@@ -16,6 +16,7 @@ export const notifySettings = {
   emailBackoffMaxMs: setting("COLMENA_NOTIFY_EMAIL_BACKOFF_MAX_MS", ms(300_000), "longest retry delay of an email"),
   digestGraceMs: setting("COLMENA_NOTIFY_DIGEST_GRACE_MS", ms(2000, 0), "how long after a digest window ends its email waits for notifications published at its very end"),
   fanoutAckWaitMs: setting("COLMENA_NOTIFY_FANOUT_ACK_WAIT_MS", ms(30_000, 500), "a fan-out silent this long (its replica died) is redone by another"),
+  heartbeatMs: setting("COLMENA_NOTIFY_HEARTBEAT_MS", ms(25_000, 10), "longest silence on a GET /v1/notify/events stream: a comment line (SSE) or a blank line (NDJSON) then"),
   fanoutConcurrency: setting("COLMENA_NOTIFY_FANOUT_CONCURRENCY", z.coerce.number().int().min(1).max(256).default(8), "notifications one instance fans out at once"),
 };
 

@@ -8,7 +8,6 @@
  * is stored sends again on the redelivery.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import nodemailer from "nodemailer";
 import { ColmenaError, type NotificationRecord } from "@colmena/protocol";
 import { EntityLog, backoffDelay, counter, runConsumer, type Logger, type RunningConsumer, type WorkMsg } from "@colmena/runtime";
@@ -22,6 +21,8 @@ export interface EmailDeps {
   log: Logger;
   queries: NotifyQueries;
   waitForSeq(seq: number, timeoutMs?: number): Promise<void>;
+  /** Until the read model has folded everything the stream holds now. */
+  catchUp(): Promise<void>;
   smtpUrl?: string;
   from: string;
   attempts: number;
@@ -59,8 +60,7 @@ export function startEmail(deps: EmailDeps): Promise<RunningConsumer> {
       return null;
     }
     // Everything stored by now is folded before the window is gathered.
-    const jsm = await jetstreamManager(nc);
-    await deps.waitForSeq((await jsm.streams.info(NOTIFY_STREAM)).state.last_seq, 20_000);
+    await deps.catchUp();
     return queries.window(job.user_id, job.topic, start, end);
   }
 

@@ -11,6 +11,7 @@ import type Database from "better-sqlite3";
 import { RESERVED_TOPIC_ROOTS, userTopicToken, type NotificationRecord, type NotifyChannel } from "@colmena/protocol";
 import type { StoredEvent } from "@colmena/runtime";
 import { kindOf, type NoteEvent, type ReadEvent, type SubscriptionEvent, type SubscriptionSpec } from "./events.ts";
+import type { InboxSignals } from "./inbox-signals.ts";
 import { TopicIndex } from "./topic-index.ts";
 
 export interface Subscription extends SubscriptionSpec {
@@ -44,6 +45,9 @@ export function toRecord(r: NoteRow): NotificationRecord {
 
 export class NotifyModel {
   readonly index = new TopicIndex<Subscription>();
+
+  /** `signals` hears of every inbox row folded (the HTTP event streams wait on it). */
+  constructor(private readonly signals?: InboxSignals) {}
 
   /** Creates the schema and loads the index from it (at open, and after every rebuild). */
   migrate = (db: Database.Database): void => {
@@ -110,6 +114,7 @@ export class NotifyModel {
     const mail = db.prepare("INSERT OR IGNORE INTO mails (notification_id, user_id, topic, email, digest_s, ts) VALUES (?, ?, ?, ?, ?, ?)");
     for (const s of this.matching(ev.topic)) {
       inbox.run(s.user_id, ev.notification_id, seq);
+      this.signals?.touch(s.user_id);
       if (s.channels.includes("email") && s.email) mail.run(ev.notification_id, s.user_id, s.topic, s.email, s.digest_s ?? null, ev.ts);
     }
   }
@@ -144,17 +149,24 @@ export class NotifyQueries {
 
   /** One page of a user's inbox, oldest first, after `since` (a notification id or a time in ms). */
   inbox(userId: string, opts: { since?: string | number; limit: number; unreadOnly: boolean }): { rows: NotificationRecord[]; more: boolean } {
-    let after = 0;
-    let afterTs = -1;
-    if (typeof opts.since === "string") {
-      const r = this.db.prepare("SELECT seq FROM notes WHERE notification_id = ?").get(opts.since) as { seq: number } | undefined;
-      after = r?.seq ?? 0;
-    } else if (typeof opts.since === "number") afterTs = opts.since;
+    const after = typeof opts.since === "string" ? (this.seqOf(opts.since) ?? 0) : 0;
+    const afterTs = typeof opts.since === "number" ? opts.since : -1;
+    const rows = this.page(userId, { afterSeq: after, afterTs, limit: opts.limit + 1, unreadOnly: opts.unreadOnly });
+    return { rows: rows.slice(0, opts.limit).map((r) => r.note), more: rows.length > opts.limit };
+  }
+
+  /** The stream sequence of a stored notification (its place in every inbox), or undefined. */
+  seqOf(notificationId: string): number | undefined {
+    return (this.db.prepare("SELECT seq FROM notes WHERE notification_id = ?").get(notificationId) as { seq: number } | undefined)?.seq;
+  }
+
+  /** Inbox rows after a stream sequence and a time, oldest first, with their sequence (a cursor). */
+  page(userId: string, opts: { afterSeq: number; afterTs: number; limit: number; unreadOnly?: boolean }): { seq: number; note: NotificationRecord }[] {
     const rows = this.db.prepare(`
-      SELECT n.notification_id, n.topic, n.title, n.body, n.data, n.ts, i.read FROM inbox i JOIN notes n ON n.notification_id = i.notification_id
+      SELECT n.notification_id, n.topic, n.title, n.body, n.data, n.ts, i.read, i.seq FROM inbox i JOIN notes n ON n.notification_id = i.notification_id
       WHERE i.user_id = ? AND i.seq > ? AND n.ts > ? ${opts.unreadOnly ? "AND i.read = 0" : ""}
-      ORDER BY i.seq LIMIT ?`).all(userId, after, afterTs, opts.limit + 1) as NoteRow[];
-    return { rows: rows.slice(0, opts.limit).map(toRecord), more: rows.length > opts.limit };
+      ORDER BY i.seq LIMIT ?`).all(userId, opts.afterSeq, opts.afterTs, opts.limit) as (NoteRow & { seq: number })[];
+    return rows.map((r) => ({ seq: r.seq, note: toRecord(r) }));
   }
 
   note(id: string): NotificationRecord | undefined {

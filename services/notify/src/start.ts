@@ -1,16 +1,21 @@
 /**
  * Starts the notify service on a NATS connection: the NOTIFY stream, the
- * read model (with its topic index), the ops, the fan-out and email work
- * consumers, and the bridges from the tasks and chat streams.
+ * read model (with its topic index), the ops, the HTTP routes, the fan-out
+ * and email work consumers, and the bridges from the tasks and chat streams.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ReadModel, claimReadModelFile, ensureStream, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import type { HttpHandler } from "@colmena/protocol";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { ReadModel, claimReadModelFile, ensureStream, serveHttpRoutes, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { NotePublisher, startNotifyApi } from "./api.ts";
 import { startBridges, type Bridges } from "./bridges.ts";
 import { notifyConfig, type NotifyConfig } from "./config.ts";
 import { startEmail } from "./email.ts";
 import { NOTIFY_STREAM, allEvents, foldedSubjects, type MailJob } from "./events.ts";
 import { startFanout } from "./fanout.ts";
+import { httpEvents } from "./http-events.ts";
+import { httpPublish } from "./http-publish.ts";
+import { InboxSignals } from "./inbox-signals.ts";
 import { NotifyModel, NotifyQueries } from "./model.ts";
 
 export const NOTIFY_VERSION = "0.1.0";
@@ -30,6 +35,8 @@ export interface StartNotifyDeps {
 export interface RunningNotify {
   readonly apiId: string;
   readonly view: { queries: NotifyQueries; model: NotifyModel; lastSeq(): number };
+  /** The handlers of the HTTP routes (libs/protocol http/notify.ts), by route name. */
+  readonly http: { events: HttpHandler; publish: HttpHandler };
   stop(): Promise<void>;
 }
 
@@ -38,7 +45,10 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
   const { nc, log } = deps;
   await ensureStream(nc, { name: NOTIFY_STREAM, subjects: [allEvents], num_replicas: config.streamReplicas });
   const { file, release } = claimReadModelFile("notify", config.instance, config.dataDir);
-  const model = new NotifyModel();
+  const signals = new InboxSignals();
+  const model = new NotifyModel(signals);
+  // Ends every HTTP event stream first when the service stops.
+  const streams = new AbortController();
   const closers: (() => Promise<unknown>)[] = [];
   let host: ServiceHost | undefined;
   let queries: NotifyQueries;
@@ -47,12 +57,15 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
     closers.push(async () => { await rm.close(); release(); });
     queries = new NotifyQueries(rm.db);
     const waitForSeq = (seq: number, timeoutMs?: number) => rm.waitFor(seq, timeoutMs);
+    const jsm = await jetstreamManager(nc);
+    /** Until this replica has folded everything the stream holds now. */
+    const catchUp = async () => waitForSeq((await jsm.streams.info(NOTIFY_STREAM)).state.last_seq, 20_000);
     const notes = new NotePublisher(nc, { queries, waitForSeq });
     const consumers: RunningConsumer[] = [];
     closers.unshift(async () => { for (const c of consumers) await c.stop(); });
     consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs }));
     consumers.push(await startEmail({
-      nc, log, queries, waitForSeq, smtpUrl: config.smtpUrl, from: config.smtpFrom, attempts: config.emailAttempts,
+      nc, log, queries, waitForSeq, catchUp, smtpUrl: config.smtpUrl, from: config.smtpFrom, attempts: config.emailAttempts,
       backoffMs: config.emailBackoffMs, backoffMaxMs: config.emailBackoffMaxMs, digestGraceMs: config.digestGraceMs, onDeadLetter: deps.onEmailDeadLetter,
     }));
     const bridges: Bridges = startBridges(nc, log, notes, deps.bridgeRetryMs);
@@ -61,12 +74,20 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
     const h = host;
     closers.unshift(() => h.stop());
     const view = { queries, model, lastSeq: () => rm.lastSeq };
+    const http = {
+      events: httpEvents({ queries, signals, catchUp, lastSeq: () => rm.lastSeq, heartbeatMs: config.heartbeatMs, stopping: streams.signal }),
+      publish: httpPublish(notes),
+    };
+    const routes = serveHttpRoutes(nc, { service: "notify", log, handlers: http });
+    closers.unshift(() => routes.stop());
+    closers.unshift(async () => streams.abort());
     await nc.flush();
     log.info({ api: host.id, subscriptions: model.index.size }, "notify ready");
     let stopping: Promise<void> | null = null;
     return {
       apiId: host.id,
       view,
+      http,
       stop: () =>
         (stopping ??= (async () => {
           for (const close of closers) {
