@@ -17,6 +17,8 @@ export interface HttpDeps {
   log: Logger;
   /** Whether the gateway's NATS connection is up. */
   natsUp(): boolean;
+  /** The gateway is draining: not ready, so a load balancer stops sending connections. */
+  draining(): boolean;
   /** Open sockets in all (WebSocket ones included; those also count against the gateway's connection caps). */
   maxConnections: number;
 }
@@ -33,6 +35,7 @@ async function route(deps: HttpDeps, method: string, path: string, res: ServerRe
     case "/healthz":
       return deps.natsUp() ? send(res, 200, { status: "ok" }) : send(res, 503, { status: "nats disconnected" });
     case "/readyz": {
+      if (deps.draining()) return send(res, 503, { ready: false, draining: true });
       if (!deps.natsUp()) return send(res, 503, { ready: false, nats: false, services: {} });
       const services = await pingServices(deps.nc, coreServices());
       const ready = Object.values(services).every(Boolean);
