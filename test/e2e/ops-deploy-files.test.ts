@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import * as models from "kubernetes-models";
 import { natsUsers, repoRoot } from "@colmena/runtime";
+import { interpolate, readCompose } from "./ops-processes.ts";
 
 const root = repoRoot();
 const k8sDir = join(root, "deploy", "k8s");
@@ -89,27 +90,6 @@ test("deploy files - the gateway and the task workers scale on CPU with a Horizo
     for (const c of target.spec.template.spec.containers as Container[]) assert.ok(c.resources?.requests?.cpu, `${name}: a CPU request (utilisation is relative to it)`);
   }
 });
-
-/** `${VAR:-default}` and `${VAR}` as compose interpolates them (from `vars`, else the default). */
-export function interpolate(value: string, vars: Record<string, string | undefined> = {}): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_, name: string, def?: string) => vars[name] || def || "");
-}
-
-export interface ComposeService {
-  image?: string;
-  build?: unknown;
-  command?: string[];
-  environment?: Record<string, string>;
-  healthcheck?: { test: string[] };
-  stop_grace_period?: string;
-  depends_on?: string[];
-  volumes?: string[];
-}
-
-/** docker-compose.yml as compose reads it (merge keys resolved). */
-export function readCompose(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
-  return parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
-}
 
 test("deploy files - compose: every Colmena service runs a main.ts of the image as its own NATS user, probes /readyz, and may drain before it is killed", () => {
   const compose = readCompose();

@@ -4,7 +4,9 @@
  * own environment, stopped by a real signal. For the ops tests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { repoRoot } from "@colmena/runtime";
 import { freePort, waitUntil } from "@colmena/testing";
 
@@ -86,3 +88,25 @@ export async function killAll(procs: Iterable<ServiceProcess>): Promise<void> {
 }
 
 export const repoPath = (...parts: string[]) => join(repoRoot(), ...parts);
+
+/** `${VAR:-default}` and `${VAR}` as compose interpolates them (from `vars`, else the default). */
+export function interpolate(value: string, vars: Record<string, string | undefined> = {}): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_, name: string, def?: string) => vars[name] || def || "");
+}
+
+export interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  stop_grace_period?: string;
+  depends_on?: string[];
+  volumes?: string[];
+}
+
+/** docker-compose.yml as compose reads it (merge keys resolved). */
+export function readCompose(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
+  return parse(readFileSync(join(repoRoot(), "docker-compose.yml"), "utf8"), { merge: true });
+}
+
