@@ -28,7 +28,7 @@ export {
   readId,
 } from "./frames.ts";
 export type { EventFrame, FrameId, ReplyFrame, RequestFrame, ServerFrame } from "./frames.ts";
-export { Headers } from "./headers.ts";
+export { Headers, REPLICA_LOST_MS, RESPONSES_MAX, SERVICE_KEEPALIVE_MS } from "./headers.ts";
 export {
   ALL_CONN_LIFECYCLE,
   ALL_GATEWAY_HEARTBEATS,
