@@ -10,9 +10,9 @@ import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
 import { natsSummary, prometheusText, summaryLines } from "../nats-monitor.ts";
 
-/** The NATS monitoring URL: `--nats-monitor`, `NATS_MONITOR_URL`, or the local default. */
+/** The NATS monitoring URL: `--nats-monitor`, or `NATS_MONITOR_URL` (default the local 8222). */
 function monitorBase(args: Args): string {
-  return (flag(args, "nats-monitor") ?? process.env.NATS_MONITOR_URL ?? "http://127.0.0.1:8222").replace(/\/$/, "");
+  return (flag(args, "nats-monitor") ?? args.config.natsMonitorUrl).replace(/\/$/, "");
 }
 
 /** The gateway's HTTP base URL: `--http`, `COLMENA_HTTP_URL`, or the `--url` host on port 7480. */

@@ -16,7 +16,7 @@ export const Headers = {
   remoteAddr: "Colmena-Remote-Addr",
   /** `msgpack`: the request body is MessagePack (a MessagePack client's), and so is the reply (libs/protocol/src/binary.ts). */
   encoding: "Colmena-Encoding",
-  /** An empty message to a request's reply subject while the service still works on it (`SERVICE_KEEPALIVE_MS`): not the reply. */
+  /** On a request: the caller reads keepalives. On an empty message to its reply subject: the service still works on it (`SERVICE_KEEPALIVE_MS`), this is not the reply. */
   working: "Colmena-Working",
   serviceErrorCode: "Nats-Service-Error-Code",
   serviceError: "Nats-Service-Error",

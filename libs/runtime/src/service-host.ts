@@ -129,8 +129,11 @@ export class ServiceHost {
   private async run<D extends OpDef>(def: D, handler: OpHandler<D>, msg: ServiceMsg, stats: EndpointStats): Promise<void> {
     const start = process.hrtime.bigint();
     this.inflight++;
-    this.working.set(msg, Date.now());
-    this.beat ??= setInterval(() => this.keepalive(), SERVICE_KEEPALIVE_MS).unref();
+    // Only a caller that asks (the gateway) gets keepalives: to any other, the first message is the reply.
+    if (msg.headers?.get(Headers.working)) {
+      this.working.set(msg, Date.now());
+      this.beat ??= setInterval(() => this.keepalive(), SERVICE_KEEPALIVE_MS).unref();
+    }
     const h = msg.headers;
     const requestId = h?.get(Headers.requestId) || `svc-${start.toString(36)}`;
     // A child logger costs more than most requests' own work: made on first use.

@@ -59,6 +59,7 @@ export class Requester {
   private readonly queues = new Map<number, Queue>();
   private seq = 0;
   private sweep: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
   /** While the NATS connection is down no keepalive can come; silences are not counted. */
   private paused = false;
   private outbox: { token: string; subject: string; data: Payload; headers: MsgHdrs | undefined }[] = [];
@@ -170,8 +171,14 @@ export class Requester {
 
   /** Fails the requests whose replica went silent. */
   private sweepSilent(): void {
-    if (this.paused) return;
     const now = performance.now();
+    // A sweep that comes late means this event loop was blocked: keepalives could not be read either.
+    const late = this.lastSweep > 0 && now - this.lastSweep > 1_000;
+    this.lastSweep = now;
+    if (this.paused || late) {
+      for (const p of this.pending.values()) if (p.liveness !== undefined) p.alive = now + p.liveness;
+      return;
+    }
     let watched = 0;
     for (const [token, p] of this.pending) {
       if (p.alive === undefined) continue;
@@ -185,6 +192,7 @@ export class Requester {
     if (watched === 0) {
       clearInterval(this.sweep);
       this.sweep = undefined;
+      this.lastSweep = 0;
     }
   }
 

@@ -76,6 +76,8 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   // MessagePack data goes on as MessagePack, so its raw bytes stay raw (libs/protocol/src/binary.ts).
   const msgpack = opts.encoding === "msgpack";
   if (msgpack) h.set(Headers.encoding, MSGPACK_ENCODING);
+  // We read `Colmena-Working` keepalives (requests.ts): the service sends them while it works.
+  h.set(Headers.working, "1");
   for (const k of def.connHeaders ?? []) {
     const v = CONN_HEADERS[k](conn);
     if (v) h.set(Headers[k], v);
