@@ -1,8 +1,19 @@
-/** `colmena status`: is the gateway up, ready, and which services run (for admins). */
+/**
+ * `colmena status`: is the gateway up and ready, every service instance
+ * ($SRV info and stats, for admins), and NATS as its monitoring port sees
+ * it (`/varz`, `/jsz`: streams' sizes, consumers' lag and redeliveries);
+ * `--prometheus` prints the NATS figures as Prometheus text.
+ */
 import { ColmenaError } from "@colmena/client";
 import { flag, type Args } from "../args.ts";
 import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
+import { natsSummary, prometheusText, summaryLines } from "../nats-monitor.ts";
+
+/** The NATS monitoring URL: `--nats-monitor`, or `NATS_MONITOR_URL` (default the local 8222). */
+function monitorBase(args: Args): string {
+  return (flag(args, "nats-monitor") ?? args.config.natsMonitorUrl).replace(/\/$/, "");
+}
 
 /** The gateway's HTTP base URL: `--http`, `COLMENA_HTTP_URL`, or the `--url` host on port 7480. */
 export function httpBase(args: Args): string {
@@ -33,15 +44,24 @@ interface ServiceInfo {
 export const commands: Command[] = [
   {
     name: "status",
-    usage: "[--http URL] [--json]",
-    summary: "gateway health and readiness, and the running services when logged in as an admin",
-    options: { http: { type: "string" }, json: { type: "boolean" } },
+    usage: "[--http URL] [--nats-monitor URL] [--json] [--prometheus]",
+    summary: "gateway health and readiness, the running services when logged in as an admin, NATS streams and consumers",
+    options: { http: { type: "string" }, json: { type: "boolean" }, "nats-monitor": { type: "string" }, prometheus: { type: "boolean" } },
     async run(args) {
+      if (args.flags.prometheus) {
+        process.stdout.write(prometheusText(await natsSummary(monitorBase(args))));
+        return 0;
+      }
       const http = httpBase(args);
       const [healthz, readyz] = await Promise.all([probe(`${http}/healthz`), probe(`${http}/readyz`)]);
       const line = (k: string, v: string) => process.stdout.write(`${k.padEnd(10)}${v}\n`);
       line("healthz", healthz);
       line("readyz", readyz);
+      try {
+        for (const [k, v] of summaryLines(await natsSummary(monitorBase(args)))) line(k, v);
+      } catch (err) {
+        line("nats", `${monitorBase(args)}: ${(err as Error).message} (--nats-monitor URL)`);
+      }
       const code = healthz.startsWith("200") ? 0 : 1;
       let connected = false;
       try {

@@ -4,15 +4,22 @@
  * automatic reconnection with backoff.
  *
  * After a reconnect the client logs the new connection in again (refreshing
- * an expired access token first). Requests that were in flight when the
- * connection dropped are rejected with `unavailable` and never replayed: the
- * client cannot know whether the server acted on them. Requests made while
+ * an expired access token first) and joins its rooms again. Requests that
+ * were in flight when the connection dropped are rejected with `unavailable`
+ * and never replayed, unless their op is declared idempotent: the client
+ * cannot know whether the server acted on them. Requests made while
  * reconnecting wait for the new connection, up to their timeout.
+ *
+ * Given several gateway URLs, a reconnect goes to the next one. A gateway
+ * that says `session.closing` is left at once: new requests wait for the
+ * connection to the next gateway while those in flight are answered on the
+ * old one, and a request it refused as not run is sent again on the new one.
  */
 import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
 import type { Codec, OutgoingFrame } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
 import { NotifyRepeats } from "./notify-repeats.ts";
+import { CLOSING_EVENT, GatewayList, maySendAgain } from "./failover.ts";
 import { RoomTracker } from "./rooms.ts";
 import { TaskEventFilter } from "./task-events.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
@@ -21,8 +28,8 @@ import { connectTcp } from "./transport-tcp.ts";
 import { connectWs } from "./transport-ws.ts";
 
 export interface ClientOptions {
-  /** `tcp://host:port`, `tls://host:port`, `ws://host:port/ws` or `wss://...`. */
-  url: string;
+  /** `tcp://host:port`, `tls://host:port`, `ws://host:port/ws` or `wss://...`; several gateways' URLs to move between them. */
+  url: string | readonly string[];
   /** WebSocket only: `json` (text messages, the default) or `msgpack` (binary messages). */
   codec?: Codec;
   /** An access token to authenticate the connection with right after connecting. */
@@ -41,6 +48,7 @@ export interface ClientOptions {
 
 export type ClientStatus =
   | { type: "disconnected"; error?: Error }
+  | { type: "closing"; reason: string }
   | { type: "reconnected" }
   | { type: "reauthenticated"; username: string }
   | { type: "reauth_failed"; error: Error }
@@ -56,6 +64,7 @@ interface Pending {
   timer: NodeJS.Timeout;
   op: string;
   data: unknown;
+  transport: Transport;
 }
 
 export class ColmenaClient {
@@ -75,11 +84,13 @@ export class ColmenaClient {
   private readonly sessionListeners = new Set<(s: Session | null) => void>();
   private currentSession: Session | null = null;
   private wakeBackoff: (() => void) | null = null;
-  readonly url: URL;
+  /** Connections to gateways that said `session.closing`, kept until their requests in flight are answered. */
+  private readonly retiring = new Set<Transport>();
+  private readonly gateways: GatewayList;
   readonly codec: Codec;
 
   private constructor(private readonly opts: ClientOptions) {
-    this.url = new URL(opts.url);
+    this.gateways = new GatewayList(opts.url);
     this.codec = opts.codec ?? "json";
     if (this.codec === "msgpack" && !this.url.protocol.startsWith("ws")) throw new Error("msgpack frames need a ws:// or wss:// URL");
   }
@@ -103,6 +114,11 @@ export class ColmenaClient {
     return client;
   }
 
+  /** The gateway URL in use (or tried next). */
+  get url(): URL {
+    return this.gateways.current;
+  }
+
   /** True while a connection is open (it may be unauthenticated). */
   get connected(): boolean {
     return this.state === "open";
@@ -121,8 +137,16 @@ export class ColmenaClient {
   async request<T = unknown>(op: string, data?: Record<string, unknown>, opts: RequestOptions = {}): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
-    if (this.state !== "open") await this.waitOpen(deadline, op);
-    return (await this.send(op, data, deadline - Date.now())) as T;
+    for (;;) {
+      if (this.state !== "open") await this.waitOpen(deadline, op);
+      try {
+        return (await this.send(op, data, deadline - Date.now())) as T;
+      } catch (err) {
+        if (!maySendAgain(op, err) || this.state === "closed" || Date.now() >= deadline) throw err;
+        // Sent again on the next connection; a refusal on an open one (a race with its close) waits a moment.
+        if (this.state === "open") await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   /**
@@ -198,6 +222,8 @@ export class ColmenaClient {
     this.wakeBackoff?.();
     this.transport?.close();
     this.transport = null;
+    for (const t of this.retiring) t.close();
+    this.retiring.clear();
     this.failPending(new ColmenaError("unavailable", "the client was closed"));
     for (const w of this.waiters.splice(0)) w();
     this.hub.end();
@@ -210,28 +236,43 @@ export class ColmenaClient {
 
   // ---- internals ----
 
+  /** The first connection: each gateway in turn until one answers. */
   private async open(): Promise<void> {
-    const t = await this.dial();
-    this.attach(t);
-    this.state = "open";
+    let last: unknown;
+    for (let i = 0; i < this.gateways.urls.length; i++) {
+      try {
+        const t = await this.dial();
+        this.attach(t);
+        this.state = "open";
+        return;
+      } catch (err) {
+        last = err;
+        this.gateways.next();
+      }
+    }
+    throw last;
   }
 
   private dial(): Promise<Transport> {
     const topts: TransportOptions = { connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, tls: this.opts.tls };
-    const p = this.url.protocol;
-    if (p === "tcp:" || p === "tls:") return connectTcp(this.url, topts);
-    if (p === "ws:" || p === "wss:") return connectWs(this.url, this.codec, topts);
+    const url = this.gateways.current;
+    const p = url.protocol;
+    if (p === "tcp:" || p === "tls:") return connectTcp(url, topts);
+    if (p === "ws:" || p === "wss:") return connectWs(url, this.codec, topts);
     return Promise.reject(new Error(`unsupported URL scheme ${p} (use tcp://, tls://, ws:// or wss://)`));
   }
 
   private attach(t: Transport): void {
     this.transport = t;
-    t.onFrame = (f) => this.dispatch(f);
+    t.onFrame = (f) => this.dispatch(t, f);
     t.onClose = (err) => this.lost(t, err);
   }
 
-  private dispatch(frame: ServerFrame): void {
+  private dispatch(t: Transport, frame: ServerFrame): void {
     if ("event" in frame) {
+      if (frame.event === CLOSING_EVENT) return this.closing(t, frame.data as { reason?: string; reconnect_after_ms?: number });
+      // A closing gateway's events count until the next connection is open; then that one carries them.
+      if (t !== this.transport && this.state === "open") return;
       if (this.rooms.accept(frame) && this.taskEvents.accept(frame) && this.notes.accept(frame)) this.hub.emit(frame);
       return;
     }
@@ -241,6 +282,7 @@ export class ColmenaClient {
     if (!p) return;
     this.pending.delete(reply.id);
     clearTimeout(p.timer);
+    if (this.retiring.has(t)) this.retireIfDone(t);
     if (reply.ok) {
       this.setSession(nextSession(this.currentSession, p.op, p.data, reply.data));
       this.rooms.observe(p.op, p.data, reply.data);
@@ -260,7 +302,7 @@ export class ColmenaClient {
         this.pending.delete(id);
         reject(new ColmenaError("timeout", `no reply to ${op} in ${timeoutMs} ms`));
       }, Math.max(0, timeoutMs));
-      this.pending.set(id, { resolve, reject, timer, op, data });
+      this.pending.set(id, { resolve, reject, timer, op, data, transport: t });
       const frame: OutgoingFrame = data === undefined ? { id, op } : { id, op, data };
       t.send(frame);
     });
@@ -282,8 +324,10 @@ export class ColmenaClient {
     });
   }
 
-  private failPending(err: ColmenaError): void {
+  /** Fails the requests in flight (on one connection, or on every one). */
+  private failPending(err: ColmenaError, on?: Transport): void {
     for (const [id, p] of this.pending) {
+      if (on && p.transport !== on) continue;
       clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(err);
@@ -291,10 +335,17 @@ export class ColmenaClient {
   }
 
   private lost(t: Transport, err?: Error): void {
+    // Why not replay: a request may have reached the server before the drop; replaying could run it twice.
+    const dropped = new ColmenaError("unavailable", "connection lost before the reply came");
+    if (this.retiring.delete(t)) {
+      this.failPending(dropped, t);
+      // The closing gateway is gone before the next one took over: the client is disconnected meanwhile.
+      if (this.state === "reconnecting") this.emitStatus({ type: "disconnected", error: err });
+      return;
+    }
     if (this.transport !== t) return;
     this.transport = null;
-    // Why not replay: a request may have reached the server before the drop; replaying could run it twice.
-    this.failPending(new ColmenaError("unavailable", "connection lost before the reply came"));
+    this.failPending(dropped, t);
     if (this.state === "closed") return;
     this.emitStatus({ type: "disconnected", error: err });
     if (this.opts.reconnect === false) {
@@ -302,13 +353,38 @@ export class ColmenaClient {
       return;
     }
     this.state = "reconnecting";
+    this.gateways.next();
     void this.reconnectLoop();
   }
 
-  private async reconnectLoop(): Promise<void> {
+  /**
+   * The gateway is shutting down: new requests wait for the next gateway,
+   * the ones in flight are answered on this connection, which is closed
+   * once they are.
+   */
+  private closing(t: Transport, data: { reason?: string; reconnect_after_ms?: number }): void {
+    if (t !== this.transport || this.state !== "open" || this.opts.reconnect === false) return;
+    this.transport = null;
+    this.retiring.add(t);
+    this.state = "reconnecting";
+    this.emitStatus({ type: "closing", reason: String(data.reason ?? "shutdown") });
+    this.gateways.next();
+    void this.reconnectLoop(Math.max(0, Number(data.reconnect_after_ms) || 0));
+  }
+
+  /** Closes a closing gateway's connection once nothing waits on it and the next connection is open. */
+  private retireIfDone(t: Transport): void {
+    if (this.state !== "open") return;
+    for (const p of this.pending.values()) if (p.transport === t) return;
+    this.retiring.delete(t);
+    t.close();
+  }
+
+  private async reconnectLoop(firstDelayMs?: number): Promise<void> {
     const max = this.opts.maxReconnectDelayMs ?? 5_000;
     for (let attempt = 0; this.state === "reconnecting"; attempt++) {
-      const delay = Math.min(max, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      const backoff = Math.min(max, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      const delay = attempt === 0 && firstDelayMs !== undefined ? firstDelayMs : backoff;
       await new Promise<void>((r) => {
         const timer = setTimeout(r, delay);
         this.wakeBackoff = () => { clearTimeout(timer); r(); };
@@ -319,6 +395,7 @@ export class ColmenaClient {
       try {
         t = await this.dial();
       } catch {
+        this.gateways.next();
         continue;
       }
       if (this.state !== "reconnecting") { t.close(); return; }
@@ -328,6 +405,7 @@ export class ColmenaClient {
       if (this.transport !== t) continue; // dropped again while re-authenticating
       this.state = "open";
       for (const w of this.waiters.splice(0)) w();
+      for (const old of [...this.retiring]) this.retireIfDone(old);
       return;
     }
   }

@@ -34,6 +34,8 @@ export const BUCKETS = Object.freeze({
   filesBlobs: objectStore("colmena_files_blobs", "files"),
   /** Uploads under way (offset, parts), so any files replica takes the next chunk; entries expire with the upload. */
   filesUploads: bucket("colmena_files_uploads", "files"),
+  /** Snapshots of the tasks API's read model (SQLite file + the stream seq it covers), so a new replica folds only the tail. */
+  tasksSnapshots: objectStore("colmena_tasks_snapshots", "tasks"),
   /** Who is online in which chat room: a key per joined connection, deleted when it leaves, closes or its gateway dies (with a TTL as a backstop). */
   chatPresence: bucket("colmena_chat_presence", "chat"),
 });

@@ -13,7 +13,7 @@
  * has its own inbox prefix (`_INBOX_<user>`), so no one reads the replies
  * meant for another (tokens, password hashes read back from a stream).
  */
-import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, HTTP_ROUTES, STREAM_READERS, GATEWAY_SERVICE, OPS, PUSH_ROOT, SYS_ROOT, httpRouteSubject, httpRoutesOf, opSubject, streamName, type BucketDef, type StreamReaderDef } from "@colmena/protocol";
+import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, HTTP_ROUTES, STREAM_READERS, GATEWAY_SERVICE, RESPONSES_MAX, OPS, PUSH_ROOT, SYS_ROOT, httpRouteSubject, httpRoutesOf, opSubject, streamName, type BucketDef, type StreamReaderDef } from "@colmena/protocol";
 import { HTTP_INBOX_SCOPE } from "./http-bridge/wire.ts";
 
 export interface NatsUser {
@@ -180,7 +180,7 @@ const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]
 export function authorizationBlock(passwords?: Readonly<Record<string, string>>): string {
   const users = natsUsers().map((u) => {
     const password = passwords ? JSON.stringify(passwords[u.user] ?? missing(u.user)) : `$${passwordVariable(u.user)}`;
-    const responses = u.responses ? `\n        allow_responses: { max: 1, expires: "${RESPONSE_EXPIRES}" }` : "";
+    const responses = u.responses ? `\n        allow_responses: { max: ${RESPONSES_MAX}, expires: "${RESPONSE_EXPIRES}" }` : "";
     return [
       `    {`,
       `      user: ${u.user}`,

@@ -30,6 +30,7 @@ import { counter, gauge } from "./metrics.ts";
 import { dropUserSchema, ensureMetaTable, metaWriter, readMeta, staleReason, type ReadModelMeta, type StreamState } from "./read-model-meta.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { SeqWaiters } from "./seq-waiters.ts";
+import { SnapshotWriter, restoreSnapshot, type SnapshotOptions } from "./read-model-snapshot.ts";
 
 export { claimReadModelFile, readModelFile } from "./read-model-meta.ts";
 
@@ -89,6 +90,12 @@ export interface ReadModelOptions {
    * Default 25 ms.
    */
   commitEveryMs?: number;
+  /**
+   * Snapshots in an object store: a replica with no file starts from the
+   * newest one and folds the tail; every replica writes one now and then
+   * (read-model-snapshot.ts). Default: none.
+   */
+  snapshots?: SnapshotOptions;
 }
 
 const appliedSeq = gauge("colmena_read_model_seq", "last stream sequence applied to the read model", ["model"]);
@@ -131,6 +138,7 @@ export class ReadModel {
   private seqAtLastCheck = -1;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private snapshotter: SnapshotWriter | undefined;
 
   private constructor(private readonly opts: ReadModelOptions) {
     if (opts.file !== ":memory:") mkdirSync(dirname(opts.file), { recursive: true });
@@ -148,7 +156,9 @@ export class ReadModel {
 
   /** Opens the file, migrates, and folds until caught up with the stream's last sequence at open time. */
   static async open(opts: ReadModelOptions): Promise<ReadModel> {
+    const fromSnapshot = opts.snapshots ? await restoreSnapshot(opts.nc, opts.file, opts.name, opts.snapshots, opts.log) : 0;
     const rm = new ReadModel(opts);
+    if (opts.snapshots && opts.file !== ":memory:") rm.snapshotter = new SnapshotWriter(opts.nc, opts.name, opts.snapshots, opts.log, opts.file, fromSnapshot);
     try {
       await rm.start();
       await rm.waitFor(rm.target, Infinity);
@@ -180,6 +190,7 @@ export class ReadModel {
     this.generation++;
     await this.messages?.close().catch(() => undefined);
     await this.syncing.catch(() => undefined);
+    await this.snapshotter?.settle();
     this.waiters.rejectAll(new ColmenaError("unavailable", `read model ${this.opts.name} is closed`));
     if (this.db.open) {
       this.commit();
@@ -358,6 +369,13 @@ export class ReadModel {
     if (!this.db.open || !this.db.inTransaction) return;
     this.writeMeta(this.metaAt(this.seq));
     this.db.exec("COMMIT");
+    this.snapshotter?.maybe(this.seq);
+  }
+
+  /** Writes a snapshot of what is committed now (tests, benchmarks; replicas snapshot by themselves). */
+  async snapshot(): Promise<void> {
+    this.commit();
+    await this.snapshotter?.write(this.seq);
   }
 
   /** Applies everything received since the last flush in one transaction, with the new position. */

@@ -14,7 +14,7 @@ import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { z } from "zod";
 import type { Logger } from "pino";
 import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
-import { ColmenaError, Headers, MSGPACK_ENCODING, bytesAsBase64, clip, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
+import { ColmenaError, Headers, MSGPACK_ENCODING, SERVICE_KEEPALIVE_MS, bytesAsBase64, clip, opSubject, parseWith, statusOf, type OpDef } from "@colmena/protocol";
 import { isOverMaxPayload, maxPayloadOf } from "./max-payload.ts";
 import { histogram } from "./metrics.ts";
 
@@ -71,6 +71,9 @@ export class ServiceHost {
   private readonly stats = new Map<string, EndpointStats>();
   private inflight = 0;
   private idle: (() => void) | null = null;
+  /** Requests under way and when each began: the long ones get `Colmena-Working` keepalives. */
+  private readonly working = new Map<ServiceMsg, number>();
+  private beat: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: ServiceHostOptions) {}
 
@@ -126,6 +129,11 @@ export class ServiceHost {
   private async run<D extends OpDef>(def: D, handler: OpHandler<D>, msg: ServiceMsg, stats: EndpointStats): Promise<void> {
     const start = process.hrtime.bigint();
     this.inflight++;
+    // Only a caller that asks (the gateway) gets keepalives: to any other, the first message is the reply.
+    if (msg.headers?.get(Headers.working)) {
+      this.working.set(msg, Date.now());
+      this.beat ??= setInterval(() => this.keepalive(), SERVICE_KEEPALIVE_MS).unref();
+    }
     const h = msg.headers;
     const requestId = h?.get(Headers.requestId) || `svc-${start.toString(36)}`;
     // A child logger costs more than most requests' own work: made on first use.
@@ -174,7 +182,30 @@ export class ServiceHost {
       stats.requests++;
       stats.totalNanos += Number(nanos);
       latency.observe({ op: def.op, outcome }, Number(nanos) / 1e9);
+      this.working.delete(msg);
       if (--this.inflight === 0 && this.idle) this.idle();
+    }
+  }
+
+  /**
+   * One timer for every request: each that has run half an interval or more
+   * gets an empty `Colmena-Working` message, so the gateway can tell a long
+   * op (a task waited for) from a replica that died holding it.
+   */
+  private keepalive(): void {
+    if (this.working.size === 0) {
+      clearInterval(this.beat);
+      this.beat = undefined;
+      return;
+    }
+    const old = Date.now() - SERVICE_KEEPALIVE_MS / 2;
+    for (const [msg, began] of this.working) {
+      if (began > old) continue;
+      try {
+        msg.respond(new Uint8Array(0), { headers: WORKING });
+      } catch (err) {
+        this.opts.log.debug({ err }, "could not send a keepalive");
+      }
     }
   }
 
@@ -187,8 +218,13 @@ export class ServiceHost {
         new Promise((r) => setTimeout(r, graceMs).unref()),
       ]);
     }
+    clearInterval(this.beat);
+    this.beat = undefined;
   }
 }
+
+const WORKING = natsHeaders();
+WORKING.set(Headers.working, "1");
 
 /** The header form of an error message: one line, short (the body carries the rest). */
 const headerText = (message: string) => clip(message.replace(/[\r\n]+/g, " "), 256);

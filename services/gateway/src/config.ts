@@ -24,6 +24,7 @@ export const gatewaySettings = {
   admins: setting("COLMENA_ADMINS", list(), "comma-separated usernames allowed to call sys.* ops"),
   idleTimeoutMs: setting("COLMENA_IDLE_TIMEOUT_MS", positive(300_000), "a connection that sends nothing this long is closed"),
   outbufBytes: setting("COLMENA_OUTBUF_BYTES", positive(4 << 20), "outbound bytes a connection may leave unread before it is dropped"),
+  drainMs: setting("COLMENA_DRAIN_MS", int(10_000).pipe(z.number().min(0)), "on shutdown, how long requests in flight may take to be answered before connections close (protocol.md section 2)"),
   legacyAnonymous: setting("COLMENA_LEGACY_ANONYMOUS", bool(false), "accept legacy task frames without login"),
   jwtPublicKey: setting("COLMENA_JWT_PUBLIC_KEY", z.string().optional(), "PEM public key (text or file path) for access tokens; default: the keys auth publishes in KV"),
 };

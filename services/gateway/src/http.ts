@@ -19,6 +19,8 @@ export interface HttpDeps {
   log: Logger;
   /** Whether the gateway's NATS connection is up. */
   natsUp(): boolean;
+  /** The gateway is draining: not ready, so a load balancer stops sending connections. */
+  draining(): boolean;
   /** Open sockets in all (WebSocket ones included; those also count against the gateway's connection caps). */
   maxConnections: number;
   /** The services' HTTP routes. */
@@ -44,6 +46,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     case "/healthz":
       return deps.natsUp() ? send(res, 200, { status: "ok" }) : send(res, 503, { status: "nats disconnected" });
     case "/readyz": {
+      if (deps.draining()) return send(res, 503, { ready: false, draining: true });
       if (!deps.natsUp()) return send(res, 503, { ready: false, nats: false, services: {} });
       const services = await pingServices(deps.nc, coreServices());
       const ready = Object.values(services).every(Boolean);

@@ -17,6 +17,7 @@ import { ConnAnnouncer } from "./conn-announcer.ts";
 import { Admission } from "./admission.ts";
 import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./config.ts";
 import { Conn, type Sink, type Transport } from "./connection.ts";
+import { Drain } from "./drain.ts";
 import { startHttp } from "./http.ts";
 import { HttpRoutes } from "./http-routes.ts";
 import { Router } from "./router.ts";
@@ -54,7 +55,13 @@ export interface Gateway {
   readonly config: GatewayConfig;
   /** Open client connections. */
   connections(): number;
-  /** Stops listening and closes every client connection; the NATS connection stays the caller's. */
+  /** True from the start of the drain: `/readyz` answers 503, new requests `unavailable`. */
+  readonly draining: boolean;
+  /**
+   * Drains (protocol.md section 2: `session.closing` to every connection,
+   * requests in flight answered, up to `COLMENA_DRAIN_MS`), then stops
+   * listening and closes every client connection; the NATS connection stays the caller's.
+   */
   stop(): Promise<void>;
 }
 
@@ -83,7 +90,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const conns = new Set<Conn>();
   const announcer = new ConnAnnouncer({ nc, gatewayId: id, intervalMs: deps.heartbeatMs ?? GATEWAY_HEARTBEAT_MS, connections: () => conns.size, log });
   const sessions = new Sessions(hub, announcer);
-  const router = new Router({ nc, config, hub, sessions, tokens, log, version: releaseVersion() });
+  const drain = new Drain(log);
+  const router = new Router({ nc, config, hub, sessions, tokens, log, version: releaseVersion(), drain });
   // A revoked family (logout, refresh-token reuse) logs out the connections it authenticated here.
   tokens.revoked.onRevoked((family) => {
     for (const conn of conns) if (conn.user?.family === family) sessions.unbind(conn, "revoked");
@@ -102,6 +110,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       connections.dec({ transport });
     });
     log.debug({ conn: conn.id, transport, remote }, "connection opened");
+    if (drain.draining) drain.tell(conn, "shutdown");
     return conn;
   };
 
@@ -130,7 +139,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     const routes = new HttpRoutes({ nc, log, tokens, admission });
     closers.push(() => routes.close());
-    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), maxConnections: config.maxConnections, routes });
+    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), draining: () => drain.draining, maxConnections: config.maxConnections, routes });
     servers.push(http.server);
     closers.push(attachWs(http.server, { ...limits, router, tokens, sessions, log, open }).close);
     closers.push(() => http.server.closeAllConnections());
@@ -157,10 +166,17 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       id,
       config,
       connections: () => conns.size,
+      get draining() {
+        return drain.draining;
+      },
       stop: () =>
         (stopped ??= (async () => {
+          // No new TCP/TLS connections; the HTTP listener stays for `/readyz` (503 now) and open WebSockets.
+          const [httpServer, ...listeners] = [servers.at(-1)!, ...servers.slice(0, -1)];
+          const closedListeners = listeners.map(closeServer);
+          await drain.run(conns, "shutdown", config.drainMs);
           stopping = true;
-          const closed = servers.map(closeServer);
+          const closed = [...closedListeners, closeServer(httpServer)];
           for (const conn of [...conns]) conn.close("gateway shutting down", false);
           for (const c of closers) c();
           hub.close();

@@ -6,6 +6,12 @@
  * share one timer (they expire in the order they were sent). Failures are
  * the errors nats.js gives (TimeoutError, NoRespondersError, ...), so callers
  * map them as before.
+ *
+ * A request may ask for liveness: then the service's `Colmena-Working`
+ * keepalives (libs/runtime's ServiceHost sends one a second while it works)
+ * each renew a shorter deadline, and a request that hears nothing for that
+ * long fails with `ReplicaLostError`: the replica that took it died, so the
+ * caller need not wait out the op's whole deadline.
  */
 import {
   ClosedConnectionError,
@@ -19,12 +25,23 @@ import {
   type NatsConnection,
   type Payload,
 } from "@nats-io/transport-node";
+import { Headers } from "@colmena/protocol";
 import { newInbox } from "@colmena/runtime";
+
+/** The replica handling a request went silent (no reply, no keepalive) for the liveness window. */
+export class ReplicaLostError extends Error {
+  constructor(readonly subject: string, windowMs: number) {
+    super(`no reply and no keepalive on ${subject} for ${windowMs} ms`);
+  }
+}
 
 interface Pending {
   subject: string;
   deadline: number;
   queue: Queue;
+  /** With liveness: how long a silence may last, and when the current one ends. */
+  liveness?: number;
+  alive?: number;
   resolve(msg: Msg): void;
   reject(err: Error): void;
 }
@@ -41,6 +58,10 @@ export class Requester {
   private readonly pending = new Map<string, Pending>();
   private readonly queues = new Map<number, Queue>();
   private seq = 0;
+  private sweep: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
+  /** While the NATS connection is down no keepalive can come; silences are not counted. */
+  private paused = false;
   private outbox: { token: string; subject: string; data: Payload; headers: MsgHdrs | undefined }[] = [];
   /** The inbox subscription failed; the next request makes a new requester. */
   broken = false;
@@ -58,7 +79,7 @@ export class Requester {
     void this.watchPermissions();
   }
 
-  request(subject: string, data: Payload, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+  request(subject: string, data: Payload, headers: MsgHdrs | undefined, timeoutMs: number, livenessMs?: number): Promise<Msg> {
     const nc = this.nc;
     if (nc.isClosed()) return Promise.reject(new ClosedConnectionError());
     if (nc.isDraining()) return Promise.reject(new DrainingConnectionError());
@@ -79,6 +100,11 @@ export class Requester {
         this.queues.set(timeoutMs, queue);
       }
       const p: Pending = { subject, deadline: performance.now() + timeoutMs, queue, resolve, reject };
+      if (livenessMs !== undefined && livenessMs < timeoutMs) {
+        p.liveness = livenessMs;
+        p.alive = performance.now() + livenessMs;
+        this.sweep ??= setInterval(() => this.sweepSilent(), Math.max(50, Math.floor(livenessMs / 8)));
+      }
       this.pending.set(token, p);
       queue.entries.set(token, p);
       if (!queue.timer) this.arm(queue, timeoutMs);
@@ -112,6 +138,10 @@ export class Requester {
     const token = msg.subject.slice(this.prefix.length);
     const p = this.pending.get(token);
     if (!p) return;
+    if (msg.data.length === 0 && msg.headers?.get(Headers.working)) {
+      if (p.liveness !== undefined) p.alive = performance.now() + p.liveness;
+      return;
+    }
     this.settle(token, p);
     // A status-only 503 is the server saying nobody subscribes to the subject.
     if (msg.data.length === 0 && msg.headers?.code === 503) p.reject(new NoRespondersError(p.subject));
@@ -139,6 +169,33 @@ export class Requester {
     if (queue.entries.size === 0) this.queues.delete(queue.ms);
   }
 
+  /** Fails the requests whose replica went silent. */
+  private sweepSilent(): void {
+    const now = performance.now();
+    // A sweep that comes late means this event loop was blocked: keepalives could not be read either.
+    const late = this.lastSweep > 0 && now - this.lastSweep > 1_000;
+    this.lastSweep = now;
+    if (this.paused || late) {
+      for (const p of this.pending.values()) if (p.liveness !== undefined) p.alive = now + p.liveness;
+      return;
+    }
+    let watched = 0;
+    for (const [token, p] of this.pending) {
+      if (p.alive === undefined) continue;
+      if (p.alive > now) {
+        watched++;
+        continue;
+      }
+      this.settle(token, p);
+      p.reject(new ReplicaLostError(p.subject, p.liveness!));
+    }
+    if (watched === 0) {
+      clearInterval(this.sweep);
+      this.sweep = undefined;
+      this.lastSweep = 0;
+    }
+  }
+
   private failAll(err: Error): void {
     for (const [token, p] of this.pending) {
       this.settle(token, p);
@@ -152,6 +209,12 @@ export class Requester {
   private async watchPermissions(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (this.broken) return;
+      if (s.type === "disconnect") this.paused = true;
+      if (s.type === "reconnect") {
+        this.paused = false;
+        const now = performance.now();
+        for (const p of this.pending.values()) if (p.liveness !== undefined) p.alive = now + p.liveness;
+      }
       if (s.type !== "error" || !(s.error instanceof PermissionViolationError)) continue;
       const pe = s.error;
       if (pe.operation !== "publish") continue;

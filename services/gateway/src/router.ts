@@ -29,6 +29,7 @@ import { needUser, type Sessions, type TokenVerifier } from "./auth.ts";
 import type { ChannelHub } from "./channels.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Conn, Encoding } from "./connection.ts";
+import type { Drain } from "./drain.ts";
 import { handleLegacy, refuseLegacy } from "./legacy.ts";
 import { listServices } from "./sys.ts";
 import { callService, timeoutFor } from "./upstream.ts";
@@ -45,6 +46,8 @@ export interface RouterDeps {
   log: Logger;
   /** The Colmena release, for `hello`. */
   version: string;
+  /** In-flight counting and the refusal of new requests while the gateway shuts down. */
+  drain: Drain;
 }
 
 type LocalHandler = (conn: Conn, data: Record<string, unknown>) => Promise<unknown> | unknown;
@@ -89,7 +92,11 @@ export class Router {
 
   /** No input may crash the process: whatever escapes a request is logged, never thrown. */
   private run(conn: Conn, value: unknown, enc: Encoding): void {
-    this.dispatch(conn, value, enc).catch((err) => conn.log.error({ err, conn: conn.id }, "frame handling failed"));
+    const { drain } = this.deps;
+    drain.enter();
+    this.dispatch(conn, value, enc)
+      .catch((err) => conn.log.error({ err, conn: conn.id }, "frame handling failed"))
+      .finally(() => drain.leave());
   }
 
   /** A MessagePack binary WebSocket message. */
@@ -120,6 +127,8 @@ export class Router {
     // Frames of the original clients come only over TCP.
     const legacyOp = conn.transport !== "ws" ? legacyOpOf(value) : undefined;
     const legacy = legacyOp?.legacy;
+    const closing = this.deps.drain.refusal();
+    if (closing) return legacy ? refuseLegacy(conn, legacy, closing) : this.refuse(conn, readId(value), closing, enc);
     const wait = conn.limiter.take();
     if (wait > 0) {
       const err = new ColmenaError("rate_limited", "too many requests on this connection", { retryAfterMs: wait });

@@ -5,10 +5,10 @@
  */
 import { MsgHdrsImpl, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
-import { ColmenaError, Headers, MSGPACK_ENCODING, codeOfStatus, isErrorCode, opSubject, type ConnHeader, type OpDef } from "@colmena/protocol";
+import { ColmenaError, Headers, MSGPACK_ENCODING, REPLICA_LOST_MS, codeOfStatus, isErrorCode, opSubject, type ConnHeader, type OpDef } from "@colmena/protocol";
 import type { Conn, Encoding } from "./connection.ts";
 import { requestRefusal } from "./request-refusal.ts";
-import { requesterOf } from "./requests.ts";
+import { ReplicaLostError, requesterOf } from "./requests.ts";
 
 export interface CallOptions {
   timeoutMs: number;
@@ -76,17 +76,23 @@ export async function callService(nc: NatsConnection, conn: Conn, def: OpDef, da
   // MessagePack data goes on as MessagePack, so its raw bytes stay raw (libs/protocol/src/binary.ts).
   const msgpack = opts.encoding === "msgpack";
   if (msgpack) h.set(Headers.encoding, MSGPACK_ENCODING);
+  // We read `Colmena-Working` keepalives (requests.ts): the service sends them while it works.
+  h.set(Headers.working, "1");
   for (const k of def.connHeaders ?? []) {
     const v = CONN_HEADERS[k](conn);
     if (v) h.set(Headers[k], v);
   }
 
-  let msg: Msg;
-  try {
-    const payload = msgpack ? msgpackEncode(data, { ignoreUndefined: true }) : JSON.stringify(data);
-    msg = await requesterOf(nc).request(opSubject(def.op), payload, h as unknown as MsgHdrs, opts.timeoutMs);
-  } catch (err) {
-    throw requestRefusal(err, def, nc) ?? requestFailure(err, def);
+  let msg: Msg | undefined;
+  const payload = msgpack ? msgpackEncode(data, { ignoreUndefined: true }) : JSON.stringify(data);
+  // An idempotent op whose replica died holding it goes once more, to another replica.
+  for (let attempt = 1; !msg; attempt++) {
+    try {
+      msg = await requesterOf(nc).request(opSubject(def.op), payload, h as unknown as MsgHdrs, opts.timeoutMs, REPLICA_LOST_MS);
+    } catch (err) {
+      if (err instanceof ReplicaLostError && def.idempotent && attempt === 1) continue;
+      throw requestRefusal(err, def, nc) ?? requestFailure(err, def);
+    }
   }
   const rh = msg.headers;
   const reply: ServiceReply = { raw: "{}", subscribe: [], unsubscribe: [] };
@@ -113,6 +119,8 @@ function channelList(values: string[]): string[] {
 }
 
 function requestFailure(err: unknown, def: OpDef): ColmenaError {
+  if (err instanceof ReplicaLostError)
+    return new ColmenaError("unavailable", `the ${def.service} instance handling ${def.op} stopped answering (it died or lost NATS); it may have acted on it`);
   if (err instanceof TimeoutError || (err instanceof Error && err.cause instanceof TimeoutError))
     return new ColmenaError("timeout", `${def.service} did not answer ${def.op} in time`);
   if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders()))

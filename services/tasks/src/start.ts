@@ -4,6 +4,7 @@
  * (runs tasks from the work queue), or `all` (both, as the local runner does).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import { BUCKETS } from "@colmena/protocol";
 import { ReadModel, claimReadModelFile, type Logger, type ServiceHost } from "@colmena/runtime";
 import { endOfEvent, startTasksApi, type TaskEnd } from "./api.ts";
 import { tasksConfig, type TasksConfig } from "./config.ts";
@@ -77,6 +78,8 @@ export async function startTasks(deps: StartTasksDeps): Promise<RunningTasks> {
         version: 2,
         // Retention purges are followed by a `tasks.ev.purged` marker that forgets the same tasks.
         purgesMarked: true,
+        // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts).
+        snapshots: { bucket: BUCKETS.tasksSnapshots.name, replicas: config.streamReplicas },
         log,
         migrate,
         apply: (db, stored) => {

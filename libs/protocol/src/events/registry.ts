@@ -8,8 +8,10 @@ import type { EventDef } from "./define.ts";
 import { tasksEvents } from "../ops/tasks.ts";
 import { notifyEvents } from "../ops/notify.ts";
 import { chatEvents } from "../ops/chat.ts";
+import { sessionEvents } from "../ops/session.ts";
 
 const defs = {
+  ...sessionEvents,
   ...tasksEvents,
   ...notifyEvents,
   ...chatEvents,

@@ -82,6 +82,13 @@ export interface OpDef<Req extends z.ZodType = z.ZodType, Rep extends z.ZodType 
   connHeaders?: readonly ConnHeader[];
   timeout?: OpTimeout;
   legacy?: LegacyFrame;
+  /**
+   * Running it twice is the same as once (a read, or a write keyed by the
+   * request itself): where a request was sent and its answer lost (a
+   * replica or a gateway died), the gateway and the SDK send it again
+   * instead of answering `unavailable`.
+   */
+  idempotent?: boolean;
 }
 
 /** Type-checks an op; `timeout` may name only fields of its request. */

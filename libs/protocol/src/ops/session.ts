@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GATEWAY_SERVICE, defineOp } from "./define.ts";
+import { defineEvent } from "../events/define.ts";
 
 export const username = z.string().min(3).max(32).regex(/^[A-Za-z0-9_.-]+$/, "3-32 characters of [A-Za-z0-9_.-]");
 export const password = z.string().min(8).max(256);
@@ -11,6 +12,7 @@ export const sessionOps = {
     service: GATEWAY_SERVICE,
     access: "public",
     answer: "greeting",
+    idempotent: true,
     summary: "Greets the server; tells its version, protocol and frame limit, and the user if logged in.",
     request: z.strictObject({ client: z.string().max(128).optional(), protocol: z.number().int().optional() }),
     reply: z.object({
@@ -26,6 +28,7 @@ export const sessionOps = {
     service: GATEWAY_SERVICE,
     access: "public",
     answer: "clock",
+    idempotent: true,
     summary: "Answers at once with the server time.",
     request: z.strictObject({}),
     reply: z.object({ ts: z.number().int() }),
@@ -88,6 +91,7 @@ export const authOps = {
     service: GATEWAY_SERVICE,
     access: "user",
     answer: "identity",
+    idempotent: true,
     summary: "Tells who the connection is logged in as.",
     request: z.strictObject({}),
     reply: userRef,
@@ -117,3 +121,16 @@ export const sysOps = {
     }),
   }),
 };
+
+/** Events the gateway itself sends (protocol.md section 2: a gateway that is shutting down). */
+export const sessionEvents = {
+  "session.closing": defineEvent({
+    event: "session.closing",
+    service: GATEWAY_SERVICE,
+    summary:
+      "This gateway is shutting down (a rolling restart, a scale-down): from now on it answers new requests with `unavailable` (never run, safe to send again), answers those in flight, then closes. Reconnect to any gateway after `reconnect_after_ms` (a spread, so clients do not all arrive at once) and log in again.",
+    data: z.object({ reason: z.string(), reconnect_after_ms: z.number().int().min(0) }),
+  }),
+};
+/** The one event a draining gateway sends (the gateway and the SDK name it through this). */
+export const sessionClosing = sessionEvents["session.closing"];
