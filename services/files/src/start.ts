@@ -57,7 +57,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   await ensureStream(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
   const blobs = new Blobs(await openBlobStore(nc, config), master);
   const kv = await new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas });
-  const uploads = new Uploads(kv, blobs.store, master);
+  const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
   const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
   const queries = new FileQueries(model.db);
