@@ -48,7 +48,7 @@ export const newUploadId = () => `u_${Date.now().toString(36)}-${randomBytes(10)
 export const uploadIdTime = (id: string) => parseInt(id.slice(2).split("-")[0], 36);
 
 export class Uploads {
-  constructor(private readonly kv: KV, readonly store: BlobStore, readonly master: Buffer, private readonly ttlMs: number) {}
+  constructor(private readonly kv: KV, readonly store: BlobStore, readonly master: Buffer, readonly ttlMs: number) {}
 
   async begin(state: UploadState): Promise<void> {
     await this.kv.create(state.upload_id, JSON.stringify(state));
