@@ -11,11 +11,12 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { natsVersion, ensureNatsServer } from "@colmena/runtime";
+import { filesBenchmark } from "./files.ts";
 import { gatewayBenchmark } from "./gateway.ts";
 import { tasksBenchmark } from "./tasks.ts";
 import { renderTable, type Benchmark } from "./lib/report.ts";
 
-const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark];
+const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, filesBenchmark];
 
 interface Args {
   only?: string;
