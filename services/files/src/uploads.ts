@@ -92,11 +92,19 @@ export class Uploads {
       chain.unshift(part);
     }
     let at = 0;
-    for (const { key, offset } of chain) {
-      if (offset !== at) throw new ColmenaError("internal", `upload ${state.upload_id} has a staged part at ${offset}, not ${at}`);
+    // The next part is fetched while the caller works on this one: at most two parts in memory.
+    const fetchPart = async (key: string) => {
       const body = await this.store.get(key);
-      if (!body) break;
-      const plain = openSegment(this.master, key, 0, true, await collect(body));
+      return body ? openSegment(this.master, key, 0, true, await collect(body)) : null;
+    };
+    let next = chain.length ? fetchPart(chain[0].key) : null;
+    next?.catch(() => undefined);
+    for (let i = 0; i < chain.length; i++) {
+      if (chain[i].offset !== at) throw new ColmenaError("internal", `upload ${state.upload_id} has a staged part at ${chain[i].offset}, not ${at}`);
+      const plain = await next!;
+      next = i + 1 < chain.length ? fetchPart(chain[i + 1].key) : null;
+      next?.catch(() => undefined);
+      if (!plain) break;
       at += plain.length;
       yield plain;
     }
@@ -110,7 +118,12 @@ export class Uploads {
   }
 
   async dropParts(id: string): Promise<void> {
-    for (const k of await this.store.keys(partPrefix(id))) await this.store.delete(k);
+    const keys = await this.store.keys(partPrefix(id));
+    // A few deletes at a time: an upload of 512 KiB chunks has thousands of parts.
+    const worker = async () => {
+      for (let k = keys.pop(); k !== undefined; k = keys.pop()) await this.store.delete(k);
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
   }
 
   /** Removes the staged parts of uploads whose state expired (or was never written), older than `graceMs`. */
