@@ -7,7 +7,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStream, claimReadModelFile, type Logger } from "@colmena/runtime";
+import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -68,6 +68,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const apiDeps = { nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq };
   const host = await startFilesApi(apiDeps, FILES_VERSION);
   const tus = tusHandler(apiDeps);
+  const http = serveHttpRoutes(nc, { service: "files", log, handlers: { tus } });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
   const collect = async (grace = graceMs) => {
@@ -88,6 +89,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(timer);
+        await http.stop();
         await host.stop();
         await model.close();
         release();
