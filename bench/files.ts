@@ -62,7 +62,8 @@ function randomFile(dir: string, name: string, size: number): string {
 }
 
 async function run(ctx: BenchContext): Promise<BenchReport> {
-  const sizes = ctx.quick ? [MiB, 8 * MiB] : [MiB, 64 * MiB, 1024 * MiB];
+  // BENCH_FILES_SIZES=1,64: sizes in MiB (default 1, 64 and 1024; --quick: 1 and 8).
+  const sizes = process.env.BENCH_FILES_SIZES ? process.env.BENCH_FILES_SIZES.split(",").map((n) => Number(n) * MiB) : ctx.quick ? [MiB, 8 * MiB] : [MiB, 64 * MiB, 1024 * MiB];
   await using nats = await startNats({ jetstream: true, bin: ctx.natsBin });
   const dir = mkdtempSync(join(tmpdir(), "bench-files-"));
   const children: Child[] = [];
