@@ -7,7 +7,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type Logger } from "@colmena/runtime";
+import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -15,11 +15,12 @@ import { Blobs } from "./blobs.ts";
 import { filesConfig, type FilesConfig } from "./config.ts";
 import { FILES_STREAM, FILES_SUBJECTS, type FileEvent } from "./events.ts";
 import { collectGarbage } from "./gc.ts";
+import { FileWrites } from "./file-writes.ts";
+import { filesHttpHandlers } from "./http-routes.ts";
 import { FileQueries, applyEvent, migrate } from "./model.ts";
 import { openNatsBlobStore } from "./nats-blob-store.ts";
 import { openS3BlobStore } from "./s3-blob-store.ts";
 import { ShareSigner } from "./share.ts";
-import { tusHandler } from "./tus.ts";
 import { Uploads } from "./uploads.ts";
 
 export const FILES_VERSION = "0.1.0";
@@ -39,8 +40,10 @@ export interface RunningFiles {
   blobs: Blobs;
   queries: FileQueries;
   uploads: Uploads;
-  /** The handler of the `tus` HTTP route. */
-  tus: HttpHandler;
+  /** The HTTP routes this replica serves (calls in flight, for tests). */
+  http: HttpRoutesServer;
+  /** The route handlers it serves, by route name (tests call them as the bridge does). */
+  handlers: Record<string, HttpHandler>;
   /** Runs the collector once now. */
   collect(graceMs?: number): Promise<{ blobs: number; orphanPieces: number; uploads: number }>;
   stop(): Promise<void>;
@@ -65,10 +68,12 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
   const queries = new FileQueries(model.db);
   const waitForSeq = (seq: number) => model.waitFor(seq);
-  const apiDeps = { nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq };
-  const host = await startFilesApi(apiDeps, FILES_VERSION);
-  const tus = tusHandler(apiDeps);
-  const http = serveHttpRoutes(nc, { service: "files", log, handlers: { tus } });
+  const pathLog = new EntityLog<FileEvent>(nc, FILES_STREAM);
+  const share = new ShareSigner(master);
+  const host = await startFilesApi({ nc, log, blobs, uploads, pathLog, queries, share, quotaBytes: config.quotaBytes, waitForSeq }, FILES_VERSION);
+  const writes = new FileWrites({ pathLog, queries, quotaBytes: config.quotaBytes, waitForSeq });
+  const handlers = filesHttpHandlers({ blobs, writes, queries, uploads, share, log, quotaBytes: config.quotaBytes });
+  const http = serveHttpRoutes(nc, { service: "files", log, handlers });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
   const collect = async (grace = graceMs) => {
@@ -84,7 +89,8 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
     blobs,
     queries,
     uploads,
-    tus,
+    http,
+    handlers,
     collect,
     stop: () =>
       (stopping ??= (async () => {

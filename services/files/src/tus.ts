@@ -13,17 +13,19 @@
 import { createHash } from "node:crypto";
 import { ColmenaError, filePath, statusOf, type HttpAnswer, type HttpCall, type HttpHandler } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
-import { commitUpload, roomOf, type VersionDeps } from "./commit.ts";
+import { commitUpload, type UploadCommitDeps } from "./commit.ts";
+import { DEFAULT_TYPE } from "./file-writes.ts";
 import { CHECKSUM_MISMATCH, TUS_CONTENT_TYPE, TUS_EXTENSIONS, TUS_VERSION, httpDate, intHeader, parseChecksum, parseMetadata, tusError } from "./tus-wire.ts";
 import { newUploadId, type Append, type UploadState } from "./uploads.ts";
 
 /** The most bytes of a PATCH held in memory before they are staged: one blob piece. */
 export const TUS_PART = 4 * 1024 * 1024;
-const DEFAULT_TYPE = "application/octet-stream";
 const UPLOAD_ID = /^u_[0-9a-z-]{8,64}$/u;
 
-export interface TusDeps extends VersionDeps {
+export interface TusDeps extends UploadCommitDeps {
   log: Logger;
+  /** The per-user quota, also `Tus-Max-Size`. */
+  quotaBytes: number;
 }
 
 type User = { id: string };
@@ -98,7 +100,7 @@ export function tusHandler(d: TusDeps): HttpHandler {
       return tusError(400, "bad_request", why);
     }
     if (size > maxSize()) return tooLarge(`Upload-Length is over Tus-Max-Size (${maxSize()} bytes)`);
-    if (size > roomOf(d, user.id)) return tooLarge(`over the storage quota of ${d.quotaBytes} bytes`);
+    if (size > d.writes.room(user.id)) return tooLarge(d.writes.quotaError().message);
     const meta = parseMetadata(call.headers["upload-metadata"]);
     if (!meta) return tusError(400, "bad_request", "Upload-Metadata is comma-separated `key base64value` pairs");
     const named = filePath.safeParse(meta.get("path") ?? meta.get("filename") ?? "");

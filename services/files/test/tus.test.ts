@@ -63,7 +63,7 @@ async function readAll(nc: Parameters<typeof call>[0], path: string, size: numbe
 test("files tus - OPTIONS announces the version, extensions, checksum algorithm and max size; other versions get 412, no token 401", async () => {
   await using ns = await startNats();
   await using fx = await filesFixture(ns.url, { COLMENA_FILES_QUOTA_BYTES: "5000000" });
-  const { tus } = await fx.start();
+  const tus = (await fx.start()).handlers.tus;
   const o = await send(tus, "OPTIONS", { user: null });
   assert.equal(o.status, 204);
   assert.equal(o.headers!["Tus-Version"], "1.0.0");
@@ -82,7 +82,7 @@ test("files tus - OPTIONS announces the version, extensions, checksum algorithm 
 test("files tus - POST, HEAD and PATCHes upload a file; the last byte commits a version; the id works with files.upload.status", async () => {
   await using ns = await startNats();
   await using fx = await filesFixture(ns.url);
-  const { tus } = await fx.start();
+  const tus = (await fx.start()).handlers.tus;
   const data = randomBytes(5 * 1024 * 1024 + 1234);
   const created = await send(tus, "POST", { headers: { ...T, "upload-length": String(data.length), "upload-metadata": meta({ filename: "docs/big.bin", filetype: "application/x-test" }) } });
   assert.equal(created.status, 201);
@@ -107,7 +107,7 @@ test("files tus - POST, HEAD and PATCHes upload a file; the last byte commits a 
 test("files tus - creation-with-upload stores the POST body as the first bytes; a whole file in the POST commits at once", async () => {
   await using ns = await startNats();
   await using fx = await filesFixture(ns.url);
-  const { tus } = await fx.start();
+  const tus = (await fx.start()).handlers.tus;
   const data = randomBytes(200_000);
   const c = await send(tus, "POST", { headers: { ...T, ...OCTETS, "upload-length": String(data.length), "upload-metadata": meta({ path: "/cwu.bin", content_type: "text/plain" }) }, body: data.subarray(0, 150_000) });
   assert.deepEqual([c.status, c.headers!["Upload-Offset"]], [201, "150000"]);
@@ -127,23 +127,23 @@ test("files tus - a checksum mismatch answers 460 and stores nothing of the body
   await using fx = await filesFixture(ns.url);
   const f = await fx.start();
   const data = randomBytes(6 * 1024 * 1024);
-  const id = idOf(await send(f.tus, "POST", { headers: { ...T, "upload-length": String(data.length), "upload-metadata": meta({ path: "sum.bin" }) } }));
+  const id = idOf(await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": String(data.length), "upload-metadata": meta({ path: "sum.bin" }) } }));
   const sum = (b: Buffer) => `sha256 ${createHash("sha256").update(b).digest("base64")}`;
   const first = data.subarray(0, 5 * 1024 * 1024);
-  const bad = await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0", "upload-checksum": sum(Buffer.from("other")) }, body: first });
+  const bad = await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0", "upload-checksum": sum(Buffer.from("other")) }, body: first });
   assert.equal(bad.status, 460);
   assert.equal((await call(fx.nc, "files.upload.status", { upload_id: id })).received, 0);
   assert.deepEqual(await f.blobs.store.keys(`u/${id}/`), [], "the staged parts of the refused body are gone");
-  const md5 = await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0", "upload-checksum": "md5 AAAA" }, body: first });
+  const md5 = await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0", "upload-checksum": "md5 AAAA" }, body: first });
   assert.equal(md5.status, 400);
-  const good = await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0", "upload-checksum": sum(first) }, body: first });
+  const good = await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0", "upload-checksum": sum(first) }, body: first });
   assert.deepEqual([good.status, good.headers!["Upload-Offset"]], [204, String(first.length)]);
-  const wrong = await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "10" }, body: data.subarray(10, 20) });
+  const wrong = await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "10" }, body: data.subarray(10, 20) });
   assert.equal(wrong.status, 409);
   assert.equal(errorOf(wrong).code, "conflict");
-  const past = await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": String(first.length) }, body: Buffer.concat([data.subarray(first.length), Buffer.from("x")]) });
+  const past = await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": String(first.length) }, body: Buffer.concat([data.subarray(first.length), Buffer.from("x")]) });
   assert.equal(past.status, 413);
-  const rest = await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": String(first.length) }, body: data.subarray(first.length) });
+  const rest = await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": String(first.length) }, body: data.subarray(first.length) });
   assert.equal(rest.status, 204);
   assert.deepEqual(await readAll(fx.nc, "sum.bin", data.length), data);
 });
@@ -153,23 +153,23 @@ test("files tus - a body cut off keeps what arrived; DELETE ends an upload; anot
   await using fx = await filesFixture(ns.url, { COLMENA_FILES_QUOTA_BYTES: "1000000" });
   const f = await fx.start();
   const data = randomBytes(900_000);
-  const id = idOf(await send(f.tus, "POST", { headers: { ...T, "upload-length": String(data.length), "upload-metadata": meta({ path: "cut.bin" }) } }));
-  await send(f.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0" }, body: data, cutAfter: 5 * 64 * 1024 });
-  assert.equal((await send(f.tus, "HEAD", { path: id, headers: T })).headers!["Upload-Offset"], String(5 * 64 * 1024));
-  for (const m of ["HEAD", "PATCH", "DELETE"] as const) assert.equal((await send(f.tus, m, { path: id, user: "u2", headers: { ...T, ...OCTETS, "upload-offset": "0" } })).status, 404, m);
-  assert.equal((await send(f.tus, "HEAD", { path: "u_nosuchupload1", headers: T })).status, 404);
-  assert.equal((await send(f.tus, "HEAD", { path: "../etc", headers: T })).status, 404);
-  assert.equal((await send(f.tus, "DELETE", { path: id, headers: T })).status, 204);
-  assert.equal((await send(f.tus, "HEAD", { path: id, headers: T })).status, 404);
+  const id = idOf(await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": String(data.length), "upload-metadata": meta({ path: "cut.bin" }) } }));
+  await send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0" }, body: data, cutAfter: 5 * 64 * 1024 });
+  assert.equal((await send(f.handlers.tus, "HEAD", { path: id, headers: T })).headers!["Upload-Offset"], String(5 * 64 * 1024));
+  for (const m of ["HEAD", "PATCH", "DELETE"] as const) assert.equal((await send(f.handlers.tus, m, { path: id, user: "u2", headers: { ...T, ...OCTETS, "upload-offset": "0" } })).status, 404, m);
+  assert.equal((await send(f.handlers.tus, "HEAD", { path: "u_nosuchupload1", headers: T })).status, 404);
+  assert.equal((await send(f.handlers.tus, "HEAD", { path: "../etc", headers: T })).status, 404);
+  assert.equal((await send(f.handlers.tus, "DELETE", { path: id, headers: T })).status, 204);
+  assert.equal((await send(f.handlers.tus, "HEAD", { path: id, headers: T })).status, 404);
   assert.deepEqual(await f.blobs.store.keys(`u/${id}/`), []);
-  const big = await send(f.tus, "POST", { headers: { ...T, "upload-length": "1000001", "upload-metadata": meta({ path: "big" }) } });
+  const big = await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": "1000001", "upload-metadata": meta({ path: "big" }) } });
   assert.equal(big.status, 413);
   assert.equal(errorOf(big).code, "quota_exceeded");
   await call(fx.nc, "files.put", { path: "room", content: b64(randomBytes(600_000)) });
-  assert.equal((await send(f.tus, "POST", { headers: { ...T, "upload-length": "500000", "upload-metadata": meta({ path: "b" }) } })).status, 413);
-  assert.equal((await send(f.tus, "POST", { headers: { ...T, "upload-length": "10", "upload-metadata": meta({ path: "a/../b" }) } })).status, 400);
-  assert.equal((await send(f.tus, "POST", { headers: { ...T, "upload-length": "10", "upload-metadata": "path" } })).status, 400);
-  assert.equal((await send(f.tus, "POST", { headers: { ...T, "upload-length": "x", "upload-metadata": meta({ path: "b" }) } })).status, 400);
+  assert.equal((await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": "500000", "upload-metadata": meta({ path: "b" }) } })).status, 413);
+  assert.equal((await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": "10", "upload-metadata": meta({ path: "a/../b" }) } })).status, 400);
+  assert.equal((await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": "10", "upload-metadata": "path" } })).status, 400);
+  assert.equal((await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": "x", "upload-metadata": meta({ path: "b" }) } })).status, 400);
 });
 
 test("files tus - an upload begun over tus goes on with files.upload.chunk on another replica and commits with files.upload.commit", async () => {
@@ -178,7 +178,7 @@ test("files tus - an upload begun over tus goes on with files.upload.chunk on an
   const a = await fx.start();
   await fx.start();
   const data = randomBytes(700_000);
-  const id = idOf(await send(a.tus, "POST", { headers: { ...T, ...OCTETS, "upload-length": String(data.length), "upload-metadata": meta({ path: "mixed.bin" }) }, body: data.subarray(0, 300_000) }));
+  const id = idOf(await send(a.handlers.tus, "POST", { headers: { ...T, ...OCTETS, "upload-length": String(data.length), "upload-metadata": meta({ path: "mixed.bin" }) }, body: data.subarray(0, 300_000) }));
   assert.equal((await call(fx.nc, "files.upload.status", { upload_id: id })).received, 300_000);
   await call(fx.nc, "files.upload.chunk", { upload_id: id, offset: 300_000, data: b64(data.subarray(300_000)) });
   const done = await call(fx.nc, "files.upload.commit", { upload_id: id });
@@ -189,7 +189,7 @@ test("files tus - an upload begun over tus goes on with files.upload.chunk on an
 test("files tus - an unfinished upload expires at Upload-Expires and is then 404", async () => {
   await using ns = await startNats();
   await using fx = await filesFixture(ns.url, { COLMENA_FILES_UPLOAD_TTL_MS: "1500" });
-  const { tus } = await fx.start();
+  const tus = (await fx.start()).handlers.tus;
   const c = await send(tus, "POST", { headers: { ...T, ...OCTETS, "upload-length": "10", "upload-metadata": meta({ path: "soon" }) }, body: Buffer.from("12345") });
   const expires = Date.parse(c.headers!["Upload-Expires"]);
   assert.ok(expires > Date.now() && expires <= Date.now() + 2500);
