@@ -114,14 +114,15 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
         ctx.progress(`${size / MiB} MiB ${path}: up ${fmt(row.up)} MB/s${row.down ? `, down ${fmt(row.down)} MB/s` : ""}; peak RSS gateway ${fmt(row.rss.gateway / MiB, 0)} MiB, files ${fmt(row.rss.files / MiB, 0)} MiB`);
       }
     }
-    return report(rows, ctx.quick);
+    const timeouts = await load.call<number>("commitTimeouts");
+    return report(rows, ctx.quick, timeouts);
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function report(rows: Row[], quick: boolean): BenchReport {
+function report(rows: Row[], quick: boolean, commitTimeouts: number): BenchReport {
   const find = (size: number, path: PathName) => rows.find((r) => r.size === size && r.path === path) ?? { up: NaN, down: NaN };
   const mib = (b: number | undefined) => (b ? fmt(b / MiB, 0) : "-");
   const table = {
@@ -161,6 +162,7 @@ function report(rows: Row[], quick: boolean): BenchReport {
     `Target ">= 0.7x direct at every size": ${misses.length ? `not met for ${misses.join("; ")}` : "met"}.`,
     `Target "RSS flat in file size": peak gateway RSS ${mib(peak("gateway", small))} MiB at ${small / MiB} MiB vs ${mib(peak("gateway", large))} MiB at ${large / MiB} MiB; files ${mib(peak("files", small))} MiB vs ${mib(peak("files", large))} MiB${peak("gateway", large) < 200 * MiB && peak("files", large) < 200 * MiB ? " (both under 200 MB)" : ""}.`,
   ];
+  if (commitTimeouts) notes.push(`${commitTimeouts} ws upload(s) got \`timeout\` from files.upload.commit (the gateway's request deadline) while the service went on committing; those transfers were timed until files.stat saw the version.`);
   if (quick) notes.push("--quick: sizes 1 and 8 MiB, one repeat; the figures mean nothing.");
   return { tables: [table], notes, data: { rows } };
 }
