@@ -8,6 +8,7 @@ import { ServiceHost, callerOf, type EntityLog, type Logger } from "@colmena/run
 import type { NatsConnection } from "@nats-io/transport-node";
 import { collect } from "./blob-store.ts";
 import type { Blobs } from "./blobs.ts";
+import { commitUpload } from "./commit.ts";
 import type { FileEvent } from "./events.ts";
 import { DEFAULT_TYPE, FileWrites } from "./file-writes.ts";
 import type { FileQueries } from "./model.ts";
@@ -109,16 +110,7 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
       return { upload_id: state.upload_id, path: state.path, size: state.size, received: state.received };
     })
     .handle(filesOps["files.upload.commit"], async (req, ctx) => {
-      const user = callerOf(ctx).id;
-      const { state } = await uploads.get(user, req.upload_id);
-      if (state.received !== state.size) throw badRequest(`the upload has ${state.received} of its ${state.size} bytes`);
-      const stored = await blobs.write(uploads.bytes(state), { maxBytes: Math.max(room(user), 0), tooLarge: quotaError });
-      if (state.sha256 && stored.sha256 !== state.sha256) {
-        if (!stored.deduplicated && queries.refCount(stored.sha256) === 0) await blobs.remove(stored.sha256);
-        throw badRequest(`the upload's sha256 is ${stored.sha256}, not ${state.sha256}; nothing was stored`);
-      }
-      const { seq, reply } = await commit(user, state.path, stored, state.content_type, `commit.${state.upload_id}`);
-      await uploads.remove(state.upload_id);
+      const { seq, reply } = await commitUpload({ blobs, uploads, queries, writes }, callerOf(ctx).id, req.upload_id);
       ctx.setSeq(seq);
       return reply;
     })

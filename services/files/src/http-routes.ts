@@ -5,6 +5,8 @@
 import type { HttpHandler } from "@colmena/protocol";
 import { contentRoute } from "./http-content.ts";
 import { shareRoute } from "./http-share.ts";
+import { tusHandler } from "./tus.ts";
+import type { Logger } from "@colmena/runtime";
 import type { Blobs } from "./blobs.ts";
 import type { FileWrites } from "./file-writes.ts";
 import type { FileQueries } from "./model.ts";
@@ -17,11 +19,14 @@ export interface FilesHttpDeps {
   queries: FileQueries;
   uploads: Uploads;
   share: ShareSigner;
+  log: Logger;
+  quotaBytes: number;
 }
 
 export function filesHttpHandlers(d: FilesHttpDeps): Record<string, HttpHandler> {
   return {
     content: contentRoute(d),
     share: shareRoute(d),
+    tus: tusHandler(d),
   };
 }

@@ -6,7 +6,7 @@
  */
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BUCKETS } from "@colmena/protocol";
+import { BUCKETS, type HttpHandler } from "@colmena/protocol";
 import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
@@ -42,6 +42,8 @@ export interface RunningFiles {
   uploads: Uploads;
   /** The HTTP routes this replica serves (calls in flight, for tests). */
   http: HttpRoutesServer;
+  /** The route handlers it serves, by route name (tests call them as the bridge does). */
+  handlers: Record<string, HttpHandler>;
   /** Runs the collector once now. */
   collect(graceMs?: number): Promise<{ blobs: number; orphanPieces: number; uploads: number }>;
   stop(): Promise<void>;
@@ -61,7 +63,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   await ensureStream(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
   const blobs = new Blobs(await openBlobStore(nc, config), master);
   const kv = await new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas });
-  const uploads = new Uploads(kv, blobs.store, master);
+  const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
   const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
   const queries = new FileQueries(model.db);
@@ -70,7 +72,8 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const share = new ShareSigner(master);
   const host = await startFilesApi({ nc, log, blobs, uploads, pathLog, queries, share, quotaBytes: config.quotaBytes, waitForSeq }, FILES_VERSION);
   const writes = new FileWrites({ pathLog, queries, quotaBytes: config.quotaBytes, waitForSeq });
-  const http = serveHttpRoutes(nc, { service: "files", log, handlers: filesHttpHandlers({ blobs, writes, queries, uploads, share }) });
+  const handlers = filesHttpHandlers({ blobs, writes, queries, uploads, share, log, quotaBytes: config.quotaBytes });
+  const http = serveHttpRoutes(nc, { service: "files", log, handlers });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
   const collect = async (grace = graceMs) => {
@@ -87,6 +90,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
     queries,
     uploads,
     http,
+    handlers,
     collect,
     stop: () =>
       (stopping ??= (async () => {
