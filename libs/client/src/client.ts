@@ -14,9 +14,8 @@ import type { Codec, OutgoingFrame } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
 import { RoomTracker } from "./rooms.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
-import type { Transport, TransportOptions } from "./transport.ts";
-import { connectTcp } from "./transport-tcp.ts";
-import { connectWs } from "./transport-ws.ts";
+import type { Dialer, TransportOptions } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 export interface ClientOptions {
   /** `tcp://host:port`, `tls://host:port`, `ws://host:port/ws` or `wss://...`. */
@@ -51,12 +50,19 @@ export interface RequestOptions {
 interface Pending {
   resolve: (data: unknown) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: ReturnType<typeof setTimeout>;
   op: string;
   data: unknown;
 }
 
+/**
+ * The client, whatever the platform: an entry point (mod.ts for Node,
+ * browser.ts for browsers) subclasses it with the transports it can open, so
+ * a browser bundle never pulls in node:net or the `ws` package.
+ */
 export class ColmenaClient {
+  /** Opens one connection; set by each entry point's subclass. */
+  protected static dialer: Dialer = (url) => Promise.reject(new Error(`no transport for ${url.protocol} in this build`));
   private transport: Transport | null = null;
   private state: "open" | "reconnecting" | "closed" = "reconnecting";
   private readonly pending = new Map<number, Pending>();
@@ -72,7 +78,7 @@ export class ColmenaClient {
   readonly url: URL;
   readonly codec: Codec;
 
-  private constructor(private readonly opts: ClientOptions) {
+  protected constructor(private readonly opts: ClientOptions) {
     this.url = new URL(opts.url);
     this.codec = opts.codec ?? "json";
     if (this.codec === "msgpack" && !this.url.protocol.startsWith("ws")) throw new Error("msgpack frames need a ws:// or wss:// URL");
@@ -80,7 +86,7 @@ export class ColmenaClient {
 
   /** Connects (and authenticates, when `token` is given); rejects with `unavailable` if the gateway cannot be reached. */
   static async connect(opts: ClientOptions): Promise<ColmenaClient> {
-    const client = new ColmenaClient(opts);
+    const client = new this(opts);
     try {
       await client.open();
     } catch (err) {
@@ -212,10 +218,7 @@ export class ColmenaClient {
 
   private dial(): Promise<Transport> {
     const topts: TransportOptions = { connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, tls: this.opts.tls };
-    const p = this.url.protocol;
-    if (p === "tcp:" || p === "tls:") return connectTcp(this.url, topts);
-    if (p === "ws:" || p === "wss:") return connectWs(this.url, this.codec, topts);
-    return Promise.reject(new Error(`unsupported URL scheme ${p} (use tcp://, tls://, ws:// or wss://)`));
+    return (this.constructor as typeof ColmenaClient).dialer(this.url, this.codec, topts);
   }
 
   private attach(t: Transport): void {

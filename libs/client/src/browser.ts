@@ -1,0 +1,16 @@
+/**
+ * The SDK for browsers (what Vite bundles for apps/web): the same client as
+ * mod.ts, connecting over the browser's own WebSocket only.
+ */
+import { ColmenaClient as PlatformClient } from "./client.ts";
+import { dialBrowserWs } from "./transport-browser.ts";
+
+export class ColmenaClient extends PlatformClient {
+  protected static override dialer = dialBrowserWs;
+}
+export type { ClientOptions, ClientStatus, RequestOptions } from "./client.ts";
+export type { Codec } from "./codec.ts";
+export type { EventHandler, EventSelector, TypedEventFrame } from "./events.ts";
+export { isExpired, tokenExpiry } from "./session.ts";
+export type { Session } from "./session.ts";
+export { ColmenaError } from "@colmena/protocol";
