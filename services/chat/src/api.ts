@@ -4,9 +4,9 @@
  * sequence (`Colmena-Seq`), so the caller's next op on any replica sees them.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ColmenaError, LOBBY, badRequest, channel, chatOps, conflict, forbidden, notFound, userChannel } from "@colmena/protocol";
+import { ColmenaError, LOBBY, badRequest, channel, chatOps, conflict, dmRoom, forbidden, notFound, userChannel } from "@colmena/protocol";
 import { ServiceHost, callerOf, publishEvent, type Caller, type EntityLog, type Logger, type ReadModel, type RequestContext } from "@colmena/runtime";
-import { dmRoom, keySubject, readSubject, roomMember, roomMeta, type ChatEvent } from "./events.ts";
+import { keySubject, readSubject, roomMember, roomMeta, type ChatEvent } from "./events.ts";
 import type { ChatQueries, RoomRow } from "./model.ts";
 import type { Presence } from "./presence.ts";
 import type { MessageWriter } from "./send.ts";
@@ -99,7 +99,7 @@ export async function startChatApi(deps: ChatApiDeps, version: string): Promise<
     const me = callerOf(ctx);
     content(d);
     if (d.to.toLowerCase() === me.username.toLowerCase()) throw badRequest("a direct message needs someone else in `to`");
-    const room = dmRoom(me.username, d.to);
+    const room = await dmRoom(me.username, d.to);
     // Whoever starts it creates it; a racing creation by the other side is the same room.
     if (!queries.room(room) && !(await create(room, `${me.username}, ${d.to}`, true, [me.username, d.to], me.username))) {
       const made = await events.last(roomMeta(room));

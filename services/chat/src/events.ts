@@ -51,16 +51,6 @@ export interface ReadMoved { kind: "read"; room: string; username: string; seq: 
 export interface KeyPublished { kind: "key"; username: string; key_id: string; public_key: string }
 export type ChatEvent = RoomCreated | MemberJoined | MessageStored | ReadMoved | KeyPublished;
 
-/**
- * The private room of two users, the same whichever starts it: a hash of the
- * two lowercased names in order (usernames may hold characters a room name
- * may not, and two names may be longer than a room name).
- */
-export function dmRoom(a: string, b: string): string {
-  const [x, y] = [a.toLowerCase(), b.toLowerCase()].sort();
-  return `dm-${createHash("sha256").update(`${x}\n${y}`).digest("hex").slice(0, 32)}`;
-}
-
 /** The `Nats-Msg-Id` of a send with a client_msg_id: per user and room, so a resend by any replica is de-duplicated. */
 export function sendMsgId(room: string, userId: string, clientMsgId: string): string {
   return `chat-send:${createHash("sha256").update(`${room}\n${userId}\n${clientMsgId}`).digest("hex")}`;
