@@ -13,4 +13,6 @@ export type { Codec } from "./codec.ts";
 export type { EventHandler, EventSelector, TypedEventFrame } from "./events.ts";
 export { isExpired, tokenExpiry } from "./session.ts";
 export type { Session } from "./session.ts";
-export { ColmenaError } from "@colmena/protocol";
+export { ColmenaError, dmRoom } from "@colmena/protocol";
+export { E2E_VERSION, decryptMessage, encryptMessage, exportPrivateKey, generateKeyPair, importKeyPair, isE2eEnc, keyDirectory, keyIdOf } from "./e2e.ts";
+export type { E2eEnc, E2eKeyPair, E2ePayload, E2eRecipient, SenderKeyLookup } from "./e2e.ts";
