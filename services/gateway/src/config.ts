@@ -25,6 +25,7 @@ export const gatewaySettings = {
   idleTimeoutMs: setting("COLMENA_IDLE_TIMEOUT_MS", positive(300_000), "a connection that sends nothing this long is closed"),
   outbufBytes: setting("COLMENA_OUTBUF_BYTES", positive(4 << 20), "outbound bytes a connection may leave unread before it is dropped"),
   legacyAnonymous: setting("COLMENA_LEGACY_ANONYMOUS", bool(false), "accept legacy task frames without login"),
+  webDir: setting("COLMENA_WEB_DIR", z.string().optional(), "serve the web page from this folder at / on the HTTP port (the runner points it at apps/web/dist)"),
   jwtPublicKey: setting("COLMENA_JWT_PUBLIC_KEY", z.string().optional(), "PEM public key (text or file path) for access tokens; default: the keys auth publishes in KV"),
 };
 

@@ -9,6 +9,7 @@ import { metrics, type Logger } from "@colmena/runtime";
 import { coreServices } from "@colmena/protocol";
 import { pingServices } from "./sys.ts";
 import { listenOn } from "./tcp.ts";
+import type { StaticSite } from "./static.ts";
 
 export interface HttpDeps {
   host: string;
@@ -19,6 +20,8 @@ export interface HttpDeps {
   natsUp(): boolean;
   /** Open sockets in all (WebSocket ones included; those also count against the gateway's connection caps). */
   maxConnections: number;
+  /** The web page's files at `/` (static.ts), when a folder is configured. */
+  site?: StaticSite;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -41,6 +44,7 @@ async function route(deps: HttpDeps, method: string, path: string, res: ServerRe
     case "/metrics":
       return send(res, 200, await metrics.metrics(), metrics.contentType);
     default:
+      if (deps.site && (await deps.site(method, path, res))) return;
       return send(res, 404, { error: "not found" });
   }
 }

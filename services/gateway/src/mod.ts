@@ -18,6 +18,7 @@ import { Admission } from "./admission.ts";
 import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./config.ts";
 import { Conn, type Sink, type Transport } from "./connection.ts";
 import { startHttp } from "./http.ts";
+import { staticSite } from "./static.ts";
 import { Router } from "./router.ts";
 import { startTcp, startTls } from "./tcp.ts";
 import { attachWs } from "./ws.ts";
@@ -127,7 +128,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       servers.push(tls.server);
       tlsPort = tls.port;
     }
-    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), maxConnections: config.maxConnections });
+    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), maxConnections: config.maxConnections, site: config.webDir ? staticSite(config.webDir, log) : undefined });
     servers.push(http.server);
     closers.push(attachWs(http.server, { ...limits, router, tokens, sessions, log, open }).close);
     closers.push(() => http.server.closeAllConnections());
