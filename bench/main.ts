@@ -13,9 +13,10 @@ import { fileURLToPath } from "node:url";
 import { natsVersion, ensureNatsServer } from "@colmena/runtime";
 import { gatewayBenchmark } from "./gateway.ts";
 import { tasksBenchmark } from "./tasks.ts";
+import { chatBenchmark } from "./chat.ts";
 import { renderTable, type Benchmark } from "./lib/report.ts";
 
-const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark];
+const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, chatBenchmark];
 
 interface Args {
   only?: string;

@@ -1,6 +1,6 @@
 /**
  * The services-under-test process: auth, diag (or, with `BENCH_TASKS_API=1`,
- * the tasks API instead) and a gateway on one NATS connection each, as the
+ * the tasks API instead; with `BENCH_CHAT=1`, the chat service) and a gateway on one NATS connection each, as the
  * local runner would run them. Tasks workers run in their own processes
  * (bench/procs/worker.ts), or with `BENCH_TASKS_ROLE=all` here, beside the
  * API on its connection, as `npm start` runs them. Reports the gateway's ports when ready and
@@ -13,6 +13,7 @@ import { startAuth } from "@colmena/auth";
 import { startDiag } from "@colmena/diag";
 import { startGateway } from "@colmena/gateway";
 import { startTasks } from "@colmena/tasks";
+import { startChat } from "@colmena/chat";
 import { serveParent, memoryNow } from "../lib/child.ts";
 
 const url = process.env.BENCH_NATS_URL!;
@@ -31,6 +32,9 @@ stops.push(() => auth.stop());
 if (process.env.BENCH_TASKS_API) {
   const tasks = await startTasks({ nc: await nats("bench-tasks-api"), log, env: process.env, role: process.env.BENCH_TASKS_ROLE === "all" ? "all" : "api" });
   stops.unshift(() => tasks.stop());
+} else if (process.env.BENCH_CHAT) {
+  const chat = await startChat({ nc: await nats("bench-chat"), log, env: process.env });
+  stops.unshift(() => chat.stop());
 } else {
   const diag = await startDiag({ nc: await nats("bench-diag"), log });
   stops.push(() => diag.stop());

@@ -13,6 +13,7 @@ export const commandGroups: (() => Promise<{ commands: Command[] }>)[] = [
   () => import("./tasks.ts"),
   () => import("./notify.ts"),
   () => import("./files.ts"),
+  () => import("./chat.ts"),
 ];
 
 export async function loadCommands(): Promise<Command[]> {

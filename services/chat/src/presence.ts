@@ -10,6 +10,11 @@
  * name the revision they saw, so of replicas racing on one key one deletes it
  * and tells the room. The bucket's TTL is a backstop for keys of a gateway
  * that died before any replica saw it; live gateways' keys are refreshed.
+ *
+ * Each replica reads the bucket through a watched local copy of its keys
+ * (`view`), so `online` and the first/last checks cost no NATS round trip
+ * and no key listing: a room of a thousand joined connections would make
+ * every join list them all.
  */
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
@@ -32,11 +37,31 @@ function parse(key: string): Parsed | null {
   return conn ? { room, user: userOfKey(user), gateway, conn } : null;
 }
 
+/** Whether a key matches a filter with NATS subject wildcards (`*` one token, `>` the rest). */
+function matches(filter: string, key: string): boolean {
+  const f = filter.split(".");
+  const k = key.split(".");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === ">") return k.length > i;
+    if (i >= k.length || (f[i] !== "*" && f[i] !== k[i])) return false;
+  }
+  return f.length === k.length;
+}
+
 export class Presence {
   private readonly seen = new Map<string, number>();
   private readonly subs: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt = Date.now();
+  /**
+   * The bucket's keys (with their revisions) as this replica's watcher last
+   * saw them, its own writes applied at once; `gone` remembers deletes for a
+   * while, so a watched write older than what is known (a put arriving after
+   * this replica's own delete) is ignored.
+   */
+  private readonly view = new Map<string, number>();
+  private readonly gone = new Map<string, { rev: number; at: number }>();
+  private watcher: Awaited<ReturnType<KV["watch"]>> | undefined;
 
   private constructor(private readonly nc: NatsConnection, private readonly kv: KV, private readonly log: Logger, private readonly ttlMs: number) {}
 
@@ -49,14 +74,38 @@ export class Presence {
       kv = await kvm.open(PRESENCE_BUCKET);
     }
     const p = new Presence(nc, kv, log, ttlMs);
+    await p.watchView();
     p.follow();
     return p;
+  }
+
+  /** Starts the watcher of `view`; resolves once it holds the bucket's keys as they were (bounded). */
+  private async watchView(): Promise<void> {
+    this.watcher = await this.kv.watch({ key: ">" });
+    let caughtUp!: () => void;
+    const initial = new Promise<void>((r) => (caughtUp = r));
+    void (async () => {
+      for await (const e of this.watcher!) {
+        this.apply(e.key, e.revision, e.operation === "PUT");
+        if (!e.delta) caughtUp();
+      }
+    })().catch((err) => this.log.warn({ err: String(err) }, "presence: the watcher stopped"));
+    if ((await this.kv.status()).values === 0) caughtUp();
+    await Promise.race([initial, new Promise((r) => setTimeout(r, 10_000).unref())]);
+  }
+
+  /** Applies a key's write at revision `rev` to the view, unless something newer is known. */
+  private apply(key: string, rev: number, present: boolean): void {
+    if (rev <= Math.max(this.view.get(key) ?? 0, this.gone.get(key)?.rev ?? 0)) return;
+    if (present) { this.view.set(key, rev); this.gone.delete(key); }
+    else { this.view.delete(key); this.gone.set(key, { rev, at: Date.now() }); }
   }
 
   /** The connection joined `room`: online if it is the user's first there. */
   async join(room: string, username: string, conn: string): Promise<void> {
     const first = (await this.userKeys(room, username)).length === 0;
-    await this.kv.put(this.key(room, username, conn), "");
+    const key = this.key(room, username, conn);
+    this.apply(key, await this.kv.put(key, ""), true);
     if (first) this.tell(room, username, "online");
   }
 
@@ -73,6 +122,7 @@ export class Presence {
   }
 
   stop(): void {
+    this.watcher?.stop();
     for (const s of this.subs) s.unsubscribe();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
@@ -87,9 +137,7 @@ export class Presence {
   }
 
   private async list(filter: string): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.kv.keys(filter)) out.push(k);
-    return out;
+    return [...this.view.keys()].filter((k) => matches(filter, k));
   }
 
   /** Deletes one key at the revision seen (a racing replica's delete wins alone), then tells the room if the user has no other key there. */
@@ -99,6 +147,7 @@ export class Presence {
     if (!p || !e || e.operation !== "PUT") return;
     try {
       await this.kv.delete(key, { previousSeq: e.revision });
+      this.apply(key, e.revision + 0.5, false); // the delete's own revision is later still
     } catch {
       return; // another replica deleted it first, and tells
     }
@@ -142,6 +191,7 @@ export class Presence {
    */
   private async sweep(): Promise<void> {
     const now = Date.now();
+    for (const [k, g] of this.gone) if (now - g.at > 60_000) this.gone.delete(k);
     for (const [gw, deadline] of this.seen) {
       if (deadline >= now) continue;
       this.seen.delete(gw);
@@ -158,7 +208,7 @@ export class Presence {
   private async refresh(): Promise<void> {
     for (const k of await this.list(">")) {
       const p = parse(k);
-      if (p && this.seen.has(p.gateway)) await this.kv.put(k, "");
+      if (p && this.seen.has(p.gateway)) this.apply(k, await this.kv.put(k, ""), true);
     }
   }
 }

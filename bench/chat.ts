@@ -1,0 +1,160 @@
+/**
+ * Benchmark 3 (issue 11): chat fan-out. WebSocket members joined to rooms,
+ * one sender at rising rates (round-robin over the rooms), deliveries per
+ * second and send-to-delivery latency, for:
+ *
+ * - Colmena: sender -> gateway -> chat (JetStream, file storage) -> the push
+ *   durable -> `colmena.push.room.<room>` -> the gateway's one subscription
+ *   per room -> every member's WebSocket; at NATS `sync_interval` default
+ *   (lazy) and `always`, as bench/tasks.ts does durability levels;
+ * - Socket.IO 4: one server process, `socket.to(room).emit` (nothing stored).
+ *
+ * The members and the sender live in one harness process
+ * (bench/procs/chat-members.ts), the same for both; the servers in others.
+ * Layouts: 1 room of 1,000 members, and 10 rooms of 100. A rate's row stops
+ * the climb when its p99 passes 50 ms or fewer than 99% of the deliveries
+ * arrived. Memory per member: the server process's RSS delta (after a full
+ * GC) over the members it holds.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startNats } from "@colmena/testing";
+import { spawnChild, type Child } from "./lib/child.ts";
+import { FrameClient } from "./lib/frame-client.ts";
+import { fmt, times, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
+
+const P99_LIMIT_MS = 50;
+const TARGET_DELIVERIES = 50_000;
+
+interface Layout { name: string; rooms: number; perRoom: number; rates: number[] }
+interface System { name: string; fsync: string }
+interface Step { rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number }
+interface Run { system: System; layout: Layout; steps: Step[]; memPerMember: number; firstError?: string }
+
+const SYSTEMS: System[] = [
+  { name: "Colmena", fsync: "lazy" },
+  { name: "Colmena", fsync: "always" },
+  { name: "Socket.IO 4", fsync: "-" },
+];
+
+function layouts(quick: boolean): Layout[] {
+  if (quick) return [{ name: "1 room x 50", rooms: 1, perRoom: 50, rates: [20, 100] }, { name: "2 rooms x 25", rooms: 2, perRoom: 25, rates: [20, 100] }];
+  return [
+    { name: "1 room x 1,000", rooms: 1, perRoom: 1000, rates: [10, 25, 50, 100, 200, 400, 800] },
+    { name: "10 rooms x 100", rooms: 10, perRoom: 100, rates: [100, 250, 500, 1000, 2000, 4000, 8000] },
+  ];
+}
+
+const deliveriesPerSecond = (s: Step) => s.delivered / s.seconds;
+const ok = (s: Step, perRoom: number) => s.p99 < P99_LIMIT_MS && s.delivered >= 0.99 * s.acked * perRoom && s.errors === 0;
+
+async function run(ctx: BenchContext): Promise<BenchReport> {
+  const seconds = ctx.quick ? 1 : Number(process.env.BENCH_CHAT_SECONDS ?? 3);
+  const runs: Run[] = [];
+  const only = process.env.BENCH_CHAT_SYSTEMS?.split(",");
+  for (const layout of layouts(ctx.quick)) {
+    for (const system of SYSTEMS.filter((s) => !only || only.includes(s.fsync === "-" ? "socketio" : s.fsync))) {
+      ctx.progress(`${layout.name}: ${system.name}${system.fsync !== "-" ? ` (fsync ${system.fsync})` : ""}`);
+      const r = await measure(system, layout, seconds, ctx);
+      runs.push(r);
+      for (const s of r.steps) ctx.progress(`  ${s.rate} msg/s: ${fmt(deliveriesPerSecond(s))} deliveries/s, p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} ms, ${s.delivered}/${s.acked * layout.perRoom}${s.errors ? `, ${s.errors} errors` : ""}`);
+    }
+  }
+  return report(runs, seconds);
+}
+
+/** One system and layout: servers up, members in, the rates climbed, everything stopped. */
+async function measure(system: System, layout: Layout, seconds: number, ctx: BenchContext): Promise<Run> {
+  const children: Child[] = [];
+  const spawn = async (file: string, label: string, env: Record<string, string> = {}, nodeArgs: string[] = []) => {
+    const c = await spawnChild(new URL(file, import.meta.url), { label, env, nodeArgs, readyTimeoutMs: 120_000 });
+    children.push(c);
+    return c;
+  };
+  const colmena = system.name === "Colmena";
+  const nats = colmena ? await startNats({ jetstream: true, sync: system.fsync, bin: ctx.natsBin }) : undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-chat-"));
+  const run: Run = { system, layout, steps: [], memPerMember: NaN };
+  try {
+    const server = colmena
+      ? await spawn("./procs/services.ts", "chat-services", { BENCH_NATS_URL: nats!.url, BENCH_CHAT: "1", COLMENA_DATA_DIR: dataDir }, ["--expose-gc"])
+      : await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]);
+    const rooms = Array.from({ length: layout.rooms }, (_, i) => `bench-${i}`);
+    const open: Record<string, unknown> = { rooms, perRoom: layout.perRoom };
+    if (colmena) {
+      const tcp = `tcp://127.0.0.1:${server.info.tcp}`;
+      const [memberToken, senderToken] = [await login(tcp, "bench-member"), await login(tcp, "bench-sender")];
+      const admin = await FrameClient.open(tcp);
+      await admin.call("auth.token", { access_token: senderToken });
+      for (const room of rooms) await admin.call("chat.create", { room });
+      admin.close();
+      Object.assign(open, { system: "colmena", url: `ws://127.0.0.1:${server.info.http}/ws`, memberToken, senderToken });
+    } else Object.assign(open, { system: "socketio", url: server.info.url });
+    const harness = await spawn("./procs/chat-members.ts", "chat-members");
+    const before = await server.call<{ rss: number }>("memory");
+    const { members } = await harness.call<{ members: number }>("open", open);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await server.call<{ rss: number }>("memory");
+    run.memPerMember = (after.rss - before.rss) / members;
+    // A short unrecorded step warms the paths (JIT, buffers) before the climb.
+    await harness.call("step", { rate: layout.rates[0], seconds: 1 });
+    for (const rate of layout.rates) {
+      const s = await harness.call<Omit<Step, "rate">>("step", { rate, seconds });
+      run.steps.push({ rate, ...s });
+      if (!ok(run.steps.at(-1)!, layout.perRoom)) break;
+    }
+  } catch (err) {
+    run.firstError = (err as Error).message.split("\n")[0];
+    ctx.progress(`  failed: ${run.firstError}`);
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    await nats?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return run;
+}
+
+/** Registers (safe to repeat) and logs in `username`; its access token. */
+async function login(tcpUrl: string, username: string): Promise<string> {
+  const c = await FrameClient.open(tcpUrl);
+  try {
+    await c.call("auth.register", { username, password: "bench-password" });
+    return ((await c.call("auth.login", { username, password: "bench-password" })) as { access_token: string }).access_token;
+  } finally {
+    c.close();
+  }
+}
+
+const label = (r: Run) => `${r.system.name}${r.system.fsync !== "-" ? ` (fsync ${r.system.fsync})` : ""}`;
+/** The highest deliveries/s of a run's steps that kept p99 under the limit with every delivery made. */
+const best = (r: Run) => Math.max(0, ...r.steps.filter((s) => ok(s, r.layout.perRoom)).map(deliveriesPerSecond));
+
+function report(runs: Run[], seconds: number): BenchReport {
+  const steps: Table = {
+    title: `Rising send rates, ${seconds} s each after a 1 s warm-up: deliveries/s and send-to-delivery latency (ms); a row past p99 ${P99_LIMIT_MS} ms or missing deliveries ends the climb`,
+    columns: ["layout", "system", "sent msg/s", "deliveries/s", "p50", "p99", "max", "delivered / expected", "send errors"],
+    rows: runs.flatMap((r) => r.steps.map((s) => [r.layout.name, label(r), s.rate, fmt(deliveriesPerSecond(s)), fmt(s.p50), fmt(s.p99), fmt(s.max), `${s.delivered} / ${s.acked * r.layout.perRoom}`, s.errors])),
+  };
+  const bests: Table = {
+    title: `Highest rate with p99 under ${P99_LIMIT_MS} ms and every delivery made; memory per member connection (server RSS delta after a full GC / members)`,
+    columns: ["layout", "system", "deliveries/s", "vs Socket.IO", "KiB per member", "error"],
+    rows: runs.map((r) => {
+      const peer = runs.find((p) => p.layout === r.layout && p.system.name.startsWith("Socket.IO"));
+      return [r.layout.name, label(r), fmt(best(r)), peer && r !== peer ? times(best(r) / best(peer)) : "-", fmt(r.memPerMember / 1024, 1), r.firstError ?? ""];
+    }),
+  };
+  const notes: string[] = [];
+  for (const layout of [...new Set(runs.map((r) => r.layout))]) {
+    const peer = runs.find((r) => r.layout === layout && r.system.name.startsWith("Socket.IO"));
+    for (const r of runs.filter((x) => x.layout === layout && x.system.name === "Colmena")) {
+      const b = best(r);
+      const vs = peer ? best(peer) : NaN;
+      notes.push(`${layout.name}, ${label(r)}: ${fmt(b)} deliveries/s at p99 < ${P99_LIMIT_MS} ms (target >= ${fmt(TARGET_DELIVERIES)}: ${b >= TARGET_DELIVERIES ? "met" : "not met"}); ${peer ? `${times(b / vs)} Socket.IO's ${fmt(vs)} (target >= 2x: ${b >= 2 * vs ? "met" : "not met"})` : "no Socket.IO run"}.`);
+    }
+  }
+  notes.push("The climb's rates are a ladder, so a best rate is the highest rung passed, not the exact ceiling. Members, sender and servers share the machine's cores (the harness is one process).");
+  return { tables: [steps, bests], notes, data: { runs, seconds } };
+}
+
+export const chatBenchmark: Benchmark = { name: "chat", title: "Chat fan-out: Colmena vs Socket.IO 4 (issue 11)", run };

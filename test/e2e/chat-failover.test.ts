@@ -1,0 +1,184 @@
+/**
+ * Chat through real process deaths: a chat replica process SIGKILLed in a
+ * burst of sends, a gateway process SIGKILLed in a burst (its members come
+ * back through the SDK's resume), and a node of a 3-node NATS cluster
+ * SIGKILLed with the CHAT stream at 3 replicas. In each, every acknowledged
+ * message is in history and reaches every member exactly once, in order.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { ColmenaClient } from "@colmena/client";
+import { CHAT_STREAM } from "@colmena/chat";
+import { services as runnerServices, startServices } from "@colmena/cli";
+import { connectNats, repoRoot, silentLogger } from "@colmena/runtime";
+import { freePort, startNatsCluster, uniqueName, waitUntil } from "@colmena/testing";
+import { startSystem } from "./harness.ts";
+
+type Msg = { room: string; seq: number; from: string; body?: string };
+const log = silentLogger();
+const room = () => uniqueName("r").toLowerCase().replace(/[^a-z0-9_-]/g, "");
+
+/** A service's main.ts as a process of its own, resolved once it says it started. */
+async function processOf(service: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", join("services", service, "src", "main.ts")], {
+    cwd: repoRoot(), env: { ...env, COLMENA_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  await waitUntil(`${service} process started`, () => out.includes("process started") || out.includes("gateway ready") || child.exitCode !== null, 30_000)
+    .catch((e) => { child.kill("SIGKILL"); throw new Error(`${(e as Error).message}: ${out.slice(-2000)}`); });
+  if (child.exitCode !== null) throw new Error(`${service} exited: ${out.slice(-2000)}`);
+  return child;
+}
+const killed = (c: ChildProcess) => new Promise<void>((r) => { if (c.exitCode !== null || c.signalCode !== null) r(); else { c.once("exit", () => r()); c.kill("SIGKILL"); } });
+
+/** Everything `c` is told about room `r`, in arrival order (after the SDK's repeat drop). */
+function messagesOf(c: ColmenaClient, r: string): Msg[] {
+  const got: Msg[] = [];
+  c.on("chat.message", (d) => { if ((d as Msg).room === r) got.push(d as Msg); });
+  return got;
+}
+
+/** `n` sends from `from` to `r` by 4 concurrent senders; calls `at(i)` before send i; the acknowledged seqs. */
+async function burst(from: ColmenaClient, r: string, n: number, at: (i: number) => void): Promise<number[]> {
+  const acked: number[] = [];
+  let next = 0;
+  const sender = async () => {
+    while (next < n) {
+      const i = next++;
+      at(i);
+      try {
+        acked.push((await from.request<{ seq: number }>("chat.send", { room: r, body: `burst ${i}`, client_msg_id: `m${i}` })).seq);
+      } catch {
+        // unacknowledged: may or may not be stored
+      }
+    }
+  };
+  await Promise.all([sender(), sender(), sender(), sender()]);
+  return acked.sort((a, b) => a - b);
+}
+
+/** Every acknowledged seq reached each member once, in ascending order, and is in history. */
+async function assertDelivered(acked: number[], members: [string, Msg[]][], history: ColmenaClient, r: string): Promise<void> {
+  for (const [name, got] of members) {
+    await waitUntil(`${name} got every acknowledged message`, () => acked.every((s) => got.some((m) => m.seq === s)), 30_000)
+      .catch((e) => { throw new Error(`${(e as Error).message}: missing ${acked.filter((s) => !got.some((m) => m.seq === s)).slice(0, 10)}`); });
+    const seqs = got.map((m) => m.seq);
+    assert.equal(new Set(seqs).size, seqs.length, `${name} got no message twice`);
+    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `${name} got them in seq order`);
+  }
+  const stored = new Set<number>();
+  for (let after = 0; ;) {
+    const h = await history.request<{ messages: Msg[]; has_more: boolean }>("chat.history", { room: r, after_seq: after, limit: 200 });
+    for (const m of h.messages) stored.add(m.seq);
+    if (!h.has_more || h.messages.length === 0) break;
+    after = h.messages.at(-1)!.seq;
+  }
+  assert.deepEqual(acked.filter((s) => !stored.has(s)), [], "every acknowledged message is in history");
+}
+
+test("chat failover - a chat replica process SIGKILLed in a burst: every acknowledged message in history, to each member once, in order", async () => {
+  await using sys = await startSystem({ services: ["auth", "chat"], env: { COLMENA_CHAT_PUSH_ACK_WAIT_MS: "1000", COLMENA_REQUEST_TIMEOUT_MS: "3000" } });
+  const doomed = await processOf("chat", { ...sys.env, COLMENA_INSTANCE: uniqueName("chat-doomed-"), COLMENA_CHAT_PUSH_ACK_WAIT_MS: "1000" });
+  try {
+    const [ana, bob, cy] = [await sys.user({ prefix: "ana" }), await sys.user({ prefix: "bob" }), await sys.user({ prefix: "cy", transport: "ws" })];
+    const r = room();
+    await ana.client.request("chat.create", { room: r });
+    for (const u of [ana, bob, cy]) await u.client.request("chat.join", { room: r });
+    const [toAna, toBob, toCy] = [messagesOf(ana.client, r), messagesOf(bob.client, r), messagesOf(cy.client, r)];
+    let death: Promise<void> | undefined;
+    const acked = await burst(ana.client, r, 200, (i) => { if (i === 60) death = killed(doomed); });
+    await death;
+    assert.equal(doomed.signalCode, "SIGKILL");
+    assert.ok(acked.length >= 150, `most sends acknowledged (${acked.length})`);
+    await assertDelivered(acked, [["bob", toBob], ["cy", toCy]], bob.client, r);
+    assert.equal(toAna.length, 0, "no echo to the sender");
+  } finally {
+    await killed(doomed);
+  }
+});
+
+test("chat failover - a gateway process SIGKILLed in a burst: its members resume through the SDK, every acknowledged message once, in order", async () => {
+  await using sys = await startSystem({ services: ["auth", "chat"] });
+  const port = await freePort();
+  const gwEnv = { ...sys.env, COLMENA_TCP_PORT: String(port), COLMENA_HTTP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_INSTANCE: uniqueName("gw-") };
+  let gw = await processOf("gateway", gwEnv);
+  try {
+    const ana = await sys.user({ prefix: "ana" });
+    const bob = await sys.user({ prefix: "bob" });
+    // Bob on the doomed gateway, reconnecting to it (the SDK's default).
+    const bobThere = await ColmenaClient.connect({ url: `tcp://127.0.0.1:${port}`, token: bob.accessToken, refreshToken: bob.refreshToken, requestTimeoutMs: 15_000 });
+    try {
+      const r = room();
+      await ana.client.request("chat.create", { room: r });
+      await ana.client.request("chat.join", { room: r });
+      await bobThere.request("chat.join", { room: r });
+      const toBob = messagesOf(bobThere, r);
+      const back = new Promise<void>((res) => bobThere.onStatus((s) => s.type === "reauthenticated" && res()));
+      let restarted: Promise<void> | undefined;
+      const acked = await burst(ana.client, r, 300, (i) => {
+        if (i === 80) restarted = killed(gw).then(async () => { gw = await processOf("gateway", gwEnv); });
+      });
+      await restarted;
+      await back;
+      // Sent once bob is back: live again. (Same client_msg_ids: resends of the first 20, answered with their originals.)
+      const again = await burst(ana.client, r, 20, () => {});
+      assert.ok(again.every((s) => acked.includes(s)) || again.length === 0, "a resend is answered with the original");
+      await ana.client.request("chat.send", { room: r, body: "after the restart" }).then((s) => acked.push((s as { seq: number }).seq));
+      await assertDelivered(acked.sort((a, b) => a - b), [["bob", toBob]], ana.client, r);
+    } finally {
+      bobThere.close();
+    }
+  } finally {
+    await killed(gw);
+  }
+});
+
+test("chat failover - a 3-node NATS cluster loses a node during sends with CHAT at 3 replicas: no acknowledged message lost", async () => {
+  await using cluster = await startNatsCluster(3);
+  const dataDir = mkdtempSync(join(tmpdir(), "colmena-chat-cluster-"));
+  const env = { ...process.env, COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0", COLMENA_DATA_DIR: dataDir,
+    COLMENA_SCRYPT_N: "1024", COLMENA_INSTANCE: uniqueName("cl-"), COLMENA_STREAM_REPLICAS: "3", COLMENA_CHAT_PUSH_ACK_WAIT_MS: "1000" };
+  const connect = (name: string) => connectNats({ servers: cluster.urls, name: `cl-${name}`, log });
+  const entries = runnerServices.filter((s) => ["auth", "chat", "gateway"].includes(s.name));
+  const started = await startServices(entries, { connect, log, env });
+  const nc = await connect("test");
+  const clients: ColmenaClient[] = [];
+  try {
+    const url = `tcp://127.0.0.1:${started.gatewayPorts!.tcp}`;
+    const user = async (prefix: string) => {
+      const c = await ColmenaClient.connect({ url, requestTimeoutMs: 20_000 });
+      clients.push(c);
+      const name = uniqueName(prefix);
+      await c.register(name, "cluster-pw");
+      await c.login(name, "cluster-pw");
+      return c;
+    };
+    const [ana, bob] = [await user("ana"), await user("bob")];
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(CHAT_STREAM);
+    assert.equal(info.config.num_replicas, 3);
+    const victim = cluster.servers.find((s) => s.name === info.cluster?.leader)!;
+    assert.ok(victim, `the CHAT leader ${info.cluster?.leader} is one of ours`);
+    const r = room();
+    await ana.request("chat.create", { room: r });
+    for (const c of [ana, bob]) await c.request("chat.join", { room: r });
+    const toBob = messagesOf(bob, r);
+    let death: Promise<unknown> | undefined;
+    const acked = await burst(ana, r, 200, (i) => { if (i === 60) death = victim.kill("SIGKILL"); });
+    await death;
+    assert.ok(acked.length >= 100, `sends acknowledged through the failover (${acked.length})`);
+    await assertDelivered(acked, [["bob", toBob]], bob, r);
+  } finally {
+    for (const c of clients) c.close();
+    await nc.close().catch(() => undefined);
+    await Promise.race([started.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
