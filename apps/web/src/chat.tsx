@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ChatStore, type Msg } from "./chat-store.ts";
 import { loadChatKeys } from "./keys.ts";
 import { time, useAction, useClient, useTicker } from "./hooks.ts";
+import { Lock } from "./icons.tsx";
 
 export function Chat() {
   const client = useClient();
@@ -26,7 +27,7 @@ export function Chat() {
             <li key={r.room}>
               <button type="button" class={r.room === store.active ? "room active" : "room"} aria-current={r.room === store.active} data-room={r.room}
                 onClick={() => run(() => store.open(r.room))}>
-                <span>{r.private ? "🔒 " : "# "}{roomLabel(r.room, r.title, r.members, me)}</span>
+                <span>{r.private ? <Lock title="private" /> : "# "} {roomLabel(r.room, r.title, r.members, me)}</span>
                 {store.unread(r.room) > 0 && <span class="badge" aria-label={`${store.unread(r.room)} unread`}>{store.unread(r.room)}</span>}
               </button>
             </li>
@@ -110,7 +111,7 @@ function Message({ m, mine, state }: { m: Msg; mine: boolean; state: string }) {
   return (
     <li class={mine ? "msg mine" : "msg"} data-seq={m.seq}>
       <span class="from">{m.from}</span>
-      <span class="body">{encrypted && <span title="end-to-end encrypted">🔒 </span>}{text}</span>
+      <span class="body">{encrypted && <><Lock />{" "}</>}{text}</span>
       <span class="meta"><time dateTime={new Date(m.ts).toISOString()}>{time(m.ts)}</time>{state && <span class={`receipt ${state}`}> {state === "read" ? "✓✓ read" : state === "delivered" ? "✓✓" : "✓"}</span>}</span>
     </li>
   );

@@ -1,6 +1,7 @@
 /** The files screen (protocol.md section 7): folders, versions, delete, share links, drag-and-drop tus upload with progress, downloads. */
 import { useEffect, useState } from "preact/hooks";
 import { bytes, time, useAction, useClient } from "./hooks.ts";
+import { Folder } from "./icons.tsx";
 import { download, startUpload, unfinishedUploads, type UploadProgress } from "./upload.ts";
 
 interface FileRow { path: string; version: number; size: number; sha256: string; updated_at: number }
@@ -68,7 +69,7 @@ export function Files() {
         {error && <p class="error" role="alert">{error}</p>}
         <ul class="list files">
           {folders.map((f) => (
-            <li key={f} class="row"><button type="button" class="folder" onClick={() => setPrefix(prefix + f + "/")}>📁 {f}/</button></li>
+            <li key={f} class="row"><button type="button" class="folder" onClick={() => setPrefix(prefix + f + "/")}><Folder /> {f}/</button></li>
           ))}
           {here.map((f) => <FileItem key={f.path} f={f} name={f.path.slice(prefix.length)} run={run} reload={load} />)}
         </ul>
