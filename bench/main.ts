@@ -11,12 +11,13 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { natsVersion, ensureNatsServer } from "@colmena/runtime";
+import { filesBenchmark } from "./files.ts";
 import { gatewayBenchmark } from "./gateway.ts";
 import { tasksBenchmark } from "./tasks.ts";
 import { chatBenchmark } from "./chat.ts";
 import { renderTable, type Benchmark } from "./lib/report.ts";
 
-const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, chatBenchmark];
+const benchmarks: Benchmark[] = [gatewayBenchmark, tasksBenchmark, chatBenchmark, filesBenchmark];
 
 interface Args {
   only?: string;

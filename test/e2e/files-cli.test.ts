@@ -53,3 +53,47 @@ test("cli - files put (resuming an interrupted upload), get, ls, versions, share
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test("cli - files put killed in the middle goes on where it stopped when run again, with plain progress lines off a terminal", async () => {
+  await using sys = await startSystem({ services: ["auth", "files"] });
+  const home = mkdtempSync(join(tmpdir(), "colmena-cli-files-"));
+  const env = { ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl, COLMENA_PASSWORD: "cli-password" };
+  const main = join(repoRoot(), "cli/src/main.ts");
+  const run = (args: string[]) => execFile(process.execPath, ["--import", "tsx", main, ...args], { cwd: repoRoot(), timeout: 120_000, env, maxBuffer: 1 << 24 });
+  const finish = (child: ReturnType<typeof run>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.on("data", (d) => (stdout += d));
+      child.stderr!.on("data", (d) => (stderr += d));
+      child.once("exit", (code) => resolve({ code, stdout, stderr }));
+    });
+  try {
+    const user = uniqueName("clikill");
+    assert.equal((await finish(run(["register", user]))).code, 0);
+    assert.equal((await finish(run(["login", user]))).code, 0);
+    const local = join(home, "big.bin");
+    const data = randomBytes(12 * 1024 * 1024);
+    writeFileSync(local, data);
+    const first = run(["files", "put", local, "big.bin"]);
+    // Killed once it has sent a fifth of the file or more (the plain lines say how far it is).
+    first.stderr!.on("data", (d) => {
+      const m = /\((\d+)%\)/.exec(String(d));
+      if (m && Number(m[1]) >= 20) first.kill("SIGKILL");
+    });
+    const killed = await finish(first);
+    assert.equal(killed.code, null, `the first run was killed: ${killed.stderr}`);
+    assert.doesNotMatch(killed.stderr, /\x1b\[/u, "no terminal control characters off a terminal");
+    const again = await finish(run(["files", "put", local, "big.bin"]));
+    assert.equal(again.code, 0, again.stderr);
+    const resumed = /resuming upload (\S+) at (\d+) of/.exec(again.stderr);
+    assert.ok(resumed && Number(resumed[2]) > 0, `the second run resumed: ${again.stderr}`);
+    assert.match(again.stderr, /\(100%\)/);
+    assert.equal(JSON.parse(again.stdout).size, data.length);
+    const out = join(home, "back.bin");
+    assert.equal((await finish(run(["files", "get", "big.bin", out]))).code, 0);
+    assert.deepEqual(readFileSync(out), data);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

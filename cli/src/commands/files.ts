@@ -3,7 +3,8 @@
  * user's files (protocol.md section 7). `put` uploads in chunks through
  * `files.upload.*` with a progress bar, and remembers the upload in
  * `$COLMENA_HOME/uploads.json`, so running it again after an interruption
- * goes on from the bytes the service has (`files.upload.status`).
+ * goes on from the bytes the service has (`files.upload.status`). Off a
+ * terminal the progress is plain lines.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync, createWriteStream } from "node:fs";
 import { createHash } from "node:crypto";
@@ -46,11 +47,28 @@ function sha256Of(file: string): string {
   return h.digest("hex");
 }
 
-const bar = (total: number) => {
-  const b = new SingleBar({ stream: process.stderr, format: "{bar} {percentage}% {value}/{total} bytes", hideCursor: true, noTTYOutput: false, notTTYSchedule: 60_000 });
-  b.start(total, 0);
-  return b;
-};
+interface Progress {
+  update(done: number): void;
+  stop(): void;
+}
+
+/** Progress on stderr: a bar on a terminal; elsewhere (a log, a pipe) a plain line per tenth of the transfer, no control characters. */
+function progress(what: string, total: number, done = 0): Progress {
+  if (process.stderr.isTTY) {
+    const b = new SingleBar({ stream: process.stderr, format: `${what} {bar} {percentage}% {value}/{total} bytes`, hideCursor: true });
+    b.start(total, done);
+    return { update: (n) => b.update(n), stop: () => b.stop() };
+  }
+  let shown = -1;
+  const update = (n: number) => {
+    const tenth = total === 0 ? 10 : Math.floor((n * 10) / total);
+    if (tenth <= shown) return;
+    shown = tenth;
+    process.stderr.write(`${what}: ${n}/${total} bytes (${tenth * 10}%)\n`);
+  };
+  update(done);
+  return { update, stop: () => undefined };
+}
 
 async function put(client: ColmenaClient, local: string, path: string): Promise<unknown> {
   const st = statSync(local);
@@ -68,19 +86,19 @@ async function put(client: ColmenaClient, local: string, path: string): Promise<
     id = (await client.request<{ upload_id: string }>("files.upload.begin", { path, size: st.size, sha256: sha256Of(local) })).upload_id;
     rememberUpload(key, id);
   }
-  const progress = bar(st.size);
-  progress.update(received);
+  if (received > 0) process.stderr.write(`resuming upload ${id} at ${received} of ${st.size} bytes\n`);
+  const shown = progress(`put ${path}`, st.size, received);
   const fd = openSync(local, "r");
   const buf = Buffer.alloc(FILES_CHUNK_SIZE);
   try {
     while (received < st.size) {
       const n = readSync(fd, buf, 0, buf.length, received);
       received = (await client.request<{ received: number }>("files.upload.chunk", { upload_id: id, offset: received, data: buf.subarray(0, n).toString("base64") })).received;
-      progress.update(received);
+      shown.update(received);
     }
   } finally {
     closeSync(fd);
-    progress.stop();
+    shown.stop();
   }
   const done = await client.request("files.upload.commit", { upload_id: id! });
   rememberUpload(key, undefined);
@@ -90,18 +108,18 @@ async function put(client: ColmenaClient, local: string, path: string): Promise<
 async function get(client: ColmenaClient, path: string, local: string, version?: number): Promise<unknown> {
   const st = await client.request<{ size: number; version: number }>("files.stat", { path, ...(version ? { version } : {}) });
   const out = createWriteStream(local);
-  const progress = bar(st.size);
+  const shown = progress(`get ${path}`, st.size);
   try {
     for (let offset = 0; ; ) {
       const r = await client.request<{ data: string; eof: boolean }>("files.read", { path, version: st.version, offset, length: FILES_READ_MAX });
       const bytes = Buffer.from(r.data, "base64");
       if (!out.write(bytes)) await new Promise<void>((ok) => out.once("drain", () => ok()));
       offset += bytes.length;
-      progress.update(offset);
+      shown.update(offset);
       if (r.eof) break;
     }
   } finally {
-    progress.stop();
+    shown.stop();
     await new Promise<void>((ok) => out.end(() => ok()));
   }
   return st;

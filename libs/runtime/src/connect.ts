@@ -54,8 +54,11 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
 /**
  * A fresh inbox under the connection's own prefix (what nats.js uses for its
  * requests): code that subscribes to inboxes of its own must use this, since a
- * user may subscribe only under its prefix.
+ * user may subscribe only under its prefix. `scope` adds a token after the
+ * prefix, for inboxes that peers are allowed to publish to (nats-permissions.ts).
  */
-export function newInbox(nc: NatsConnection): string {
-  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+export function newInbox(nc: NatsConnection, scope?: string): string {
+  const prefix = (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix || "_INBOX";
+  // A scope (`http`) names inboxes other users may be allowed to publish to, apart from the request replies.
+  return createInbox(scope ? `${prefix}.${scope}` : prefix);
 }

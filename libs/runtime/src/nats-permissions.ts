@@ -13,7 +13,8 @@
  * has its own inbox prefix (`_INBOX_<user>`), so no one reads the replies
  * meant for another (tokens, password hashes read back from a stream).
  */
-import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, STREAM_READERS, GATEWAY_SERVICE, OPS, PUSH_ROOT, SYS_ROOT, opSubject, streamName, type BucketDef, type StreamReaderDef } from "@colmena/protocol";
+import { ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, HTTP_ROUTES, STREAM_READERS, GATEWAY_SERVICE, OPS, PUSH_ROOT, SYS_ROOT, httpRouteSubject, httpRoutesOf, opSubject, streamName, type BucketDef, type StreamReaderDef } from "@colmena/protocol";
+import { HTTP_INBOX_SCOPE } from "./http-bridge/wire.ts";
 
 export interface NatsUser {
   user: string;
@@ -43,6 +44,16 @@ export function opServices(): string[] {
 
 /** The subjects of every op a service answers. */
 const opSubjectsOf = (service: string) => Object.values(OPS).filter((d) => d.service === service).map((d) => opSubject(d.op)).sort();
+
+/** The subjects of a service's declared HTTP routes (the gateway starts calls there). */
+const routeSubjectsOf = (service: string) => httpRoutesOf(service).map((r) => httpRouteSubject(r.service, r.name)).sort();
+/**
+ * Where the peers of a bridged HTTP call talk (http-bridge/inboxes.ts): the
+ * call inboxes of a user, a scope apart from its request replies, so a
+ * service may stream to the gateway's calls and never into its op replies.
+ */
+const httpInboxesOf = (user: string) => `${inboxPrefix(user)}.${HTTP_INBOX_SCOPE}.>`;
+const servicesWithRoutes = () => [...new Set(HTTP_ROUTES.map((r) => r.service))].sort();
 
 /** JetStream API, ack and flow-control subjects for reading one stream (and creating consumers on it). */
 function streamRead(stream: string): string[] {
@@ -110,9 +121,11 @@ function serviceUser(service: string): NatsUser {
       ...owned.flatMap((b) => [bucketSubjects(b), ...streamOwn(bucketStream(b))]),
       ...read.flatMap((b) => streamRead(bucketStream(b))),
       ...streamsReadBy(service).flatMap(streamConsume),
+      ...(routeSubjectsOf(service).length > 0 ? [httpInboxesOf(GATEWAY_SERVICE)] : []),
     ],
     subscribe: [
       ...opSubjectsOf(service),
+      ...routeSubjectsOf(service),
       "$SRV.>",
       // What gateways announce of their connections: read-only for services.
       ALL_CONN_LIFECYCLE,
@@ -135,6 +148,9 @@ function gatewayUser(): NatsUser {
       "$SRV.>",
       "$JS.API.INFO",
       ...bucketsReadBy(GATEWAY_SERVICE).flatMap((b) => streamRead(bucketStream(b))),
+      // HTTP calls: started on the routes' subjects, then streamed to the replica's call inbox.
+      ...servicesWithRoutes().flatMap(routeSubjectsOf),
+      ...servicesWithRoutes().map(httpInboxesOf),
     ],
     subscribe: [`${PUSH_ROOT}.>`, `${inboxPrefix(GATEWAY_SERVICE)}.>`],
     responses: false,

@@ -3,11 +3,12 @@
  * the caller's own files only: the user id is part of every read-model query,
  * entity subject, upload record and share token.
  */
-import { ColmenaError, FILES_CHUNK_SIZE, FILES_INLINE_MAX, badRequest, filesOps, notFound } from "@colmena/protocol";
+import { FILES_CHUNK_SIZE, FILES_INLINE_MAX, badRequest, filesOps, notFound } from "@colmena/protocol";
 import { ServiceHost, callerOf, type EntityLog, type Logger } from "@colmena/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { collect } from "./blob-store.ts";
 import type { Blobs } from "./blobs.ts";
+import { commitUpload, commitVersion, quotaError as overQuota, roomOf } from "./commit.ts";
 import type { FileEvent } from "./events.ts";
 import type { FileQueries, VersionRow } from "./model.ts";
 import { appendVersion } from "./path-log.ts";
@@ -31,19 +32,15 @@ const DEFAULT_SHARE_TTL_S = 3600;
 
 export async function startFilesApi(d: FilesApiDeps, version: string): Promise<ServiceHost> {
   const { queries, blobs, uploads } = d;
-  const quotaError = () => new ColmenaError("quota_exceeded", `over the storage quota of ${d.quotaBytes} bytes`);
-  const room = (user: string) => d.quotaBytes - queries.usedBytes(user);
+  const quotaError = () => overQuota(d);
+  const room = (user: string) => roomOf(d, user);
   /** A readable version: the given one or the latest, never a deletion marker. */
   const readable = (user: string, path: string, v?: number): VersionRow => {
     const row = queries.version(user, path, v);
     if (!row || row.deleted) throw notFound(v === undefined ? `no file ${path}` : `no version ${v} of ${path}`);
     return row;
   };
-  const commit = async (user: string, path: string, stored: { size: number; sha256: string }, contentType: string, msgId?: string) => {
-    const { seq, event } = await appendVersion(d.pathLog, user, path, { kind: "version", size: stored.size, sha256: stored.sha256, content_type: contentType }, { msgId });
-    await d.waitForSeq(seq);
-    return { seq, reply: { path, version: event.version, size: stored.size, sha256: stored.sha256 } };
-  };
+  const commit = (user: string, path: string, stored: { size: number; sha256: string }, contentType: string) => commitVersion(d, user, path, stored, contentType);
 
   const host = await ServiceHost.start({ nc: d.nc, name: "files", version, log: d.log, waitForSeq: d.waitForSeq });
   host
@@ -117,16 +114,7 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
       return { upload_id: state.upload_id, path: state.path, size: state.size, received: state.received };
     })
     .handle(filesOps["files.upload.commit"], async (req, ctx) => {
-      const user = callerOf(ctx).id;
-      const { state } = await uploads.get(user, req.upload_id);
-      if (state.received !== state.size) throw badRequest(`the upload has ${state.received} of its ${state.size} bytes`);
-      const stored = await blobs.write(uploads.bytes(state), { maxBytes: Math.max(room(user), 0), tooLarge: quotaError });
-      if (state.sha256 && stored.sha256 !== state.sha256) {
-        if (!stored.deduplicated && queries.refCount(stored.sha256) === 0) await blobs.remove(stored.sha256);
-        throw badRequest(`the upload's sha256 is ${stored.sha256}, not ${state.sha256}; nothing was stored`);
-      }
-      const { seq, reply } = await commit(user, state.path, stored, state.content_type, `commit.${state.upload_id}`);
-      await uploads.remove(state.upload_id);
+      const { seq, reply } = await commitUpload(d, callerOf(ctx).id, req.upload_id);
       ctx.setSeq(seq);
       return reply;
     })

@@ -6,8 +6,8 @@
  */
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BUCKETS } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStream, claimReadModelFile, type Logger } from "@colmena/runtime";
+import { BUCKETS, type HttpHandler } from "@colmena/protocol";
+import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -19,6 +19,7 @@ import { FileQueries, applyEvent, migrate } from "./model.ts";
 import { openNatsBlobStore } from "./nats-blob-store.ts";
 import { openS3BlobStore } from "./s3-blob-store.ts";
 import { ShareSigner } from "./share.ts";
+import { tusHandler } from "./tus.ts";
 import { Uploads } from "./uploads.ts";
 
 export const FILES_VERSION = "0.1.0";
@@ -38,6 +39,8 @@ export interface RunningFiles {
   blobs: Blobs;
   queries: FileQueries;
   uploads: Uploads;
+  /** The handler of the `tus` HTTP route. */
+  tus: HttpHandler;
   /** Runs the collector once now. */
   collect(graceMs?: number): Promise<{ blobs: number; orphanPieces: number; uploads: number }>;
   stop(): Promise<void>;
@@ -57,12 +60,15 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   await ensureStream(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
   const blobs = new Blobs(await openBlobStore(nc, config), master);
   const kv = await new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas });
-  const uploads = new Uploads(kv, blobs.store, master);
+  const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
   const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
   const queries = new FileQueries(model.db);
   const waitForSeq = (seq: number) => model.waitFor(seq);
-  const host = await startFilesApi({ nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq }, FILES_VERSION);
+  const apiDeps = { nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq };
+  const host = await startFilesApi(apiDeps, FILES_VERSION);
+  const tus = tusHandler(apiDeps);
+  const http = serveHttpRoutes(nc, { service: "files", log, handlers: { tus } });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
   const collect = async (grace = graceMs) => {
@@ -78,10 +84,12 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
     blobs,
     queries,
     uploads,
+    tus,
     collect,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(timer);
+        await http.stop();
         await host.stop();
         await model.close();
         release();

@@ -1,10 +1,11 @@
 import { test } from "node:test";
+import { execFileSync } from "node:child_process";
 import { connect } from "@nats-io/transport-node";
 import { startNats } from "@colmena/testing";
 import { openNatsBlobStore } from "../src/nats-blob-store.ts";
 import { openS3BlobStore } from "../src/s3-blob-store.ts";
 import { blobStoreContract } from "./blob-store-contract.ts";
-import { startS3rver } from "./s3-servers.ts";
+import { motoBinary, rcloneBinary, startMotoS3, startRcloneS3, startS3rver, type RunningS3 } from "./s3-servers.ts";
 
 test("blob stores - the JetStream object store keeps the contract", async () => {
   await using ns = await startNats();
@@ -16,18 +17,36 @@ test("blob stores - the JetStream object store keeps the contract", async () => 
   }
 });
 
-test("blob stores - the S3 store keeps the contract on s3rver, the bucket created when missing", async () => {
-  await using s3 = await startS3rver();
+async function s3Contract(server: RunningS3): Promise<void> {
+  await using s3 = server;
   await blobStoreContract(await openS3BlobStore(s3.options));
   // A second open finds the bucket there.
   await openS3BlobStore(s3.options);
+}
+
+test("blob stores - the S3 store keeps the contract on s3rver, the bucket created when missing", async () => {
+  await s3Contract(await startS3rver());
 });
 
-test("blob stores - the S3 store keeps the contract on a second S3 implementation", (t) => {
-  // Debian's rclone (1.60) predates `rclone serve s3` (1.65) and Debian has no moto package: no second S3 server runs here.
-  t.skip("no second S3 server installable on this machine: Debian's rclone 1.60 lacks `serve s3`, and python3-moto is not packaged");
+test("blob stores - the S3 store keeps the contract on rclone serve s3, the bucket created when missing", async (t) => {
+  const bin = rcloneBinary();
+  if (!bin) return t.skip("no rclone with `serve s3` here (Debian builds rclone without it, even sid's 1.75)");
+  await s3Contract(await startRcloneS3(bin));
+});
+
+test("blob stores - the S3 store keeps the contract on moto's server, the bucket created when missing", async (t) => {
+  const bin = motoBinary();
+  if (!bin) return t.skip("moto_server is not installed (Debian's python3-moto, or pip's moto)");
+  await s3Contract(await startMotoS3(bin));
 });
 
 test("blob stores - the S3 store keeps the contract on MinIO through testcontainers", (t) => {
-  t.skip("testcontainers is not installed and no Docker engine runs here");
+  let engine = false;
+  try {
+    execFileSync("docker", ["info", "--format", "{{.ServerVersion}}"], { stdio: "ignore", timeout: 10_000 });
+    engine = true;
+  } catch {
+    // no Docker engine
+  }
+  t.skip(engine ? "testcontainers is not among the project's npm packages" : "no Docker engine runs here (and testcontainers is not among the project's npm packages)");
 });

@@ -59,3 +59,22 @@ test("files replicas - the same content from two users is stored once, and the c
   assert.equal((await f.collect(0)).uploads, 1);
   assert.deepEqual(await f.blobs.store.keys("u/"), []);
 });
+
+test("files replicas - two writers racing for one offset on two replicas: the upload holds exactly the winner's bytes", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  await fx.start();
+  await fx.start();
+  for (let round = 0; round < 6; round++) {
+    const a = randomBytes(200_000);
+    const b = randomBytes(200_000);
+    const up = await call(fx.nc, "files.upload.begin", { path: `race-${round}`, size: a.length });
+    const [ra, rb] = await Promise.allSettled([a, b].map((d) => call(fx.nc, "files.upload.chunk", { upload_id: up.upload_id, offset: 0, data: b64(d) })));
+    const won = [ra, rb].filter((r) => r.status === "fulfilled");
+    assert.equal(won.length, 1, "exactly one writer gets the offset");
+    assert.equal((ra.status === "rejected" ? ra : rb).status, "rejected");
+    await call(fx.nc, "files.upload.commit", { upload_id: up.upload_id });
+    const back = unb64((await call(fx.nc, "files.read", { path: `race-${round}`, offset: 0, length: a.length })).data);
+    assert.deepEqual(back, ra.status === "fulfilled" ? a : b);
+  }
+});

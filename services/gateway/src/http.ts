@@ -1,12 +1,14 @@
 /**
  * The HTTP listener: `/healthz` (200 while connected to NATS), `/readyz` (200
  * when, in addition, every core service answers `$SRV.PING`), `/metrics`
- * (Prometheus text), and WebSocket upgrades at `/ws`.
+ * (Prometheus text), WebSocket upgrades at `/ws`, and the services' declared
+ * HTTP routes (http-routes.ts). Unknown paths answer the protocol's 404.
  */
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { metrics, type Logger } from "@colmena/runtime";
-import { coreServices } from "@colmena/protocol";
+import { metrics, writeHttpError, type Logger } from "@colmena/runtime";
+import { ColmenaError, coreServices } from "@colmena/protocol";
+import type { HttpRoutes } from "./http-routes.ts";
 import { pingServices } from "./sys.ts";
 import { listenOn } from "./tcp.ts";
 import type { StaticSite } from "./static.ts";
@@ -20,6 +22,8 @@ export interface HttpDeps {
   natsUp(): boolean;
   /** Open sockets in all (WebSocket ones included; those also count against the gateway's connection caps). */
   maxConnections: number;
+  /** The services' HTTP routes. */
+  routes: HttpRoutes;
   /** The web page's files at `/` (static.ts), when a folder is configured. */
   site?: StaticSite;
 }
@@ -30,8 +34,15 @@ function send(res: ServerResponse, status: number, body: unknown, type = "applic
   res.end(text);
 }
 
-async function route(deps: HttpDeps, method: string, path: string, res: ServerResponse): Promise<void> {
-  if (method !== "GET" && method !== "HEAD") return send(res, 405, { error: "method not allowed" });
+async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  if (deps.routes.serve(req, res, path, q < 0 ? "" : url.slice(q + 1))) return;
+  const method = req.method ?? "GET";
+  if (method !== "GET" && method !== "HEAD") {
+    return writeHttpError(res, new ColmenaError("bad_request", `${method} is not allowed here`), { Allow: "GET, HEAD" }, 405);
+  }
   switch (path) {
     case "/healthz":
       return deps.natsUp() ? send(res, 200, { status: "ok" }) : send(res, 503, { status: "nats disconnected" });
@@ -45,18 +56,16 @@ async function route(deps: HttpDeps, method: string, path: string, res: ServerRe
       return send(res, 200, await metrics.metrics(), metrics.contentType);
     default:
       if (deps.site && (await deps.site(method, path, res))) return;
-      return send(res, 404, { error: "not found" });
+      return writeHttpError(res, new ColmenaError("not_found", "no such path"));
   }
 }
 
 /** Starts the HTTP listener; resolves with the server and its bound port. */
 export function startHttp(deps: HttpDeps): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    route(deps, req.method ?? "GET", path, res).catch((err) => {
-      deps.log.warn({ err, path }, "http request failed");
-      if (!res.headersSent) send(res, 500, { error: "internal" });
-      else res.destroy();
+    route(deps, req, res).catch((err) => {
+      deps.log.warn({ err, url: req.url?.slice(0, 200) }, "http request failed");
+      writeHttpError(res, new ColmenaError("internal", "internal error"));
     });
   });
   server.on("clientError", (_err, socket) => socket.destroy());
