@@ -55,7 +55,7 @@ export function Files() {
         {progress && (
           <div role="status">
             <progress max={progress.total || 1} value={progress.sent} aria-label={`upload of ${progress.path}`} />
-            <span> {progress.path}: {bytes(progress.sent)} of {bytes(progress.total)}</span>
+            <span> {progress.path}: {bytes(progress.sent)} of {bytes(progress.total)}{progress.resumed ? " (resuming an earlier upload)" : ""}</span>
           </div>
         )}
         {pending.length > 0 && <p class="muted">Unfinished: {pending.join(", ")}</p>}

@@ -8,11 +8,15 @@ import { Upload, defaultOptions, type PreviousUpload } from "tus-js-client";
 import type { ColmenaClient } from "@colmena/client/browser";
 import { accessToken } from "./connection.ts";
 
-export interface UploadProgress { path: string; sent: number; total: number; resumedFrom?: number }
+/** `resumed`: an earlier upload of this same file goes on (from the offset the server has). */
+export interface UploadProgress { path: string; sent: number; total: number; resumed?: boolean }
 
 export function startUpload(client: ColmenaClient, file: File, path: string, onProgress: (p: UploadProgress) => void): { done: Promise<void>; abort: () => void } {
   let upload!: Upload;
+  let resumed = false;
+  let fail!: (err: unknown) => void;
   const done = new Promise<void>((resolve, reject) => {
+    fail = reject;
     upload = new Upload(file, {
       endpoint: new URL("/v1/tus/", location.href).href,
       metadata: { path, content_type: file.type || "application/octet-stream", filename: file.name },
@@ -21,7 +25,7 @@ export function startUpload(client: ColmenaClient, file: File, path: string, onP
       removeFingerprintOnSuccess: true,
       // The token is read for every request: a long upload outlives one access token.
       onBeforeRequest: async (req) => { req.setHeader("Authorization", `Bearer ${await accessToken(client)}`); },
-      onProgress: (sent, total) => onProgress({ path, sent, total }),
+      onProgress: (sent, total) => onProgress({ path, sent, total, resumed }),
       onSuccess: () => resolve(),
       onError: (err) => reject(err),
     });
@@ -30,10 +34,11 @@ export function startUpload(client: ColmenaClient, file: File, path: string, onP
     const same = previous.find((p) => p.metadata.path === path);
     if (same) {
       upload.resumeFromPreviousUpload(same);
-      onProgress({ path, sent: 0, total: file.size, resumedFrom: 0 });
+      resumed = true;
+      onProgress({ path, sent: 0, total: file.size, resumed });
     }
     upload.start();
-  });
+  }).catch(fail);
   return { done, abort: () => void upload.abort() };
 }
 
