@@ -8,9 +8,9 @@ import { ServiceHost, callerOf, type EntityLog, type Logger } from "@colmena/run
 import type { NatsConnection } from "@nats-io/transport-node";
 import { collect } from "./blob-store.ts";
 import type { Blobs } from "./blobs.ts";
-import { commitUpload, commitVersion, quotaError as overQuota, roomOf } from "./commit.ts";
 import type { FileEvent } from "./events.ts";
-import type { FileQueries, VersionRow } from "./model.ts";
+import { DEFAULT_TYPE, FileWrites } from "./file-writes.ts";
+import type { FileQueries } from "./model.ts";
 import { appendVersion } from "./path-log.ts";
 import type { ShareSigner } from "./share.ts";
 import { newUploadId, type UploadState, type Uploads } from "./uploads.ts";
@@ -27,20 +27,15 @@ export interface FilesApiDeps {
   waitForSeq: (seq: number) => Promise<void>;
 }
 
-const DEFAULT_TYPE = "application/octet-stream";
 const DEFAULT_SHARE_TTL_S = 3600;
 
 export async function startFilesApi(d: FilesApiDeps, version: string): Promise<ServiceHost> {
   const { queries, blobs, uploads } = d;
-  const quotaError = () => overQuota(d);
-  const room = (user: string) => roomOf(d, user);
-  /** A readable version: the given one or the latest, never a deletion marker. */
-  const readable = (user: string, path: string, v?: number): VersionRow => {
-    const row = queries.version(user, path, v);
-    if (!row || row.deleted) throw notFound(v === undefined ? `no file ${path}` : `no version ${v} of ${path}`);
-    return row;
-  };
-  const commit = (user: string, path: string, stored: { size: number; sha256: string }, contentType: string) => commitVersion(d, user, path, stored, contentType);
+  const writes = new FileWrites(d);
+  const quotaError = () => writes.quotaError();
+  const room = (user: string) => writes.room(user);
+  const readable = (user: string, path: string, v?: number) => writes.readable(user, path, v);
+  const commit = (user: string, path: string, stored: { size: number; sha256: string }, contentType: string, msgId?: string) => writes.commit(user, path, stored, contentType, msgId);
 
   const host = await ServiceHost.start({ nc: d.nc, name: "files", version, log: d.log, waitForSeq: d.waitForSeq });
   host
@@ -114,7 +109,16 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
       return { upload_id: state.upload_id, path: state.path, size: state.size, received: state.received };
     })
     .handle(filesOps["files.upload.commit"], async (req, ctx) => {
-      const { seq, reply } = await commitUpload(d, callerOf(ctx).id, req.upload_id);
+      const user = callerOf(ctx).id;
+      const { state } = await uploads.get(user, req.upload_id);
+      if (state.received !== state.size) throw badRequest(`the upload has ${state.received} of its ${state.size} bytes`);
+      const stored = await blobs.write(uploads.bytes(state), { maxBytes: Math.max(room(user), 0), tooLarge: quotaError });
+      if (state.sha256 && stored.sha256 !== state.sha256) {
+        if (!stored.deduplicated && queries.refCount(stored.sha256) === 0) await blobs.remove(stored.sha256);
+        throw badRequest(`the upload's sha256 is ${stored.sha256}, not ${state.sha256}; nothing was stored`);
+      }
+      const { seq, reply } = await commit(user, state.path, stored, state.content_type, `commit.${state.upload_id}`);
+      await uploads.remove(state.upload_id);
       ctx.setSeq(seq);
       return reply;
     })

@@ -7,7 +7,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type Logger } from "@colmena/runtime";
+import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -15,6 +15,8 @@ import { Blobs } from "./blobs.ts";
 import { filesConfig, type FilesConfig } from "./config.ts";
 import { FILES_STREAM, FILES_SUBJECTS, type FileEvent } from "./events.ts";
 import { collectGarbage } from "./gc.ts";
+import { FileWrites } from "./file-writes.ts";
+import { filesHttpHandlers } from "./http-routes.ts";
 import { FileQueries, applyEvent, migrate } from "./model.ts";
 import { openNatsBlobStore } from "./nats-blob-store.ts";
 import { openS3BlobStore } from "./s3-blob-store.ts";
@@ -41,6 +43,8 @@ export interface RunningFiles {
   uploads: Uploads;
   /** The handler of the `tus` HTTP route. */
   tus: HttpHandler;
+  /** The HTTP routes this replica serves (calls in flight, for tests). */
+  http: HttpRoutesServer;
   /** Runs the collector once now. */
   collect(graceMs?: number): Promise<{ blobs: number; orphanPieces: number; uploads: number }>;
   stop(): Promise<void>;
@@ -65,10 +69,13 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
   const queries = new FileQueries(model.db);
   const waitForSeq = (seq: number) => model.waitFor(seq);
-  const apiDeps = { nc, log, blobs, uploads, pathLog: new EntityLog<FileEvent>(nc, FILES_STREAM), queries, share: new ShareSigner(master), quotaBytes: config.quotaBytes, waitForSeq };
+  const pathLog = new EntityLog<FileEvent>(nc, FILES_STREAM);
+  const share = new ShareSigner(master);
+  const apiDeps = { nc, log, blobs, uploads, pathLog, queries, share, quotaBytes: config.quotaBytes, waitForSeq };
   const host = await startFilesApi(apiDeps, FILES_VERSION);
+  const writes = new FileWrites({ pathLog, queries, quotaBytes: config.quotaBytes, waitForSeq });
   const tus = tusHandler(apiDeps);
-  const http = serveHttpRoutes(nc, { service: "files", log, handlers: { tus } });
+  const http = serveHttpRoutes(nc, { service: "files", log, handlers: { ...filesHttpHandlers({ blobs, writes, queries, uploads, share }), tus } });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
   const collect = async (grace = graceMs) => {
@@ -85,6 +92,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
     queries,
     uploads,
     tus,
+    http,
     collect,
     stop: () =>
       (stopping ??= (async () => {
