@@ -303,3 +303,25 @@ test("web - a tus upload cut by a reload goes on from where it was when the same
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("web - a file uploaded in one browser downloads through GET /v1/files, and another browser opens its share link", { skip }, async () => {
+  const ana = await sys.user({ prefix: "ana" });
+  const text = `quarterly numbers ${uniqueName("r")}`;
+  const a = await loggedIn(ana, "#files");
+  await a.page.getByLabel("Choose files to upload").setInputFiles({ name: "report.txt", mimeType: "text/plain", buffer: Buffer.from(text) });
+  const row = a.page.locator(`[data-path="report.txt"]`);
+  await row.waitFor();
+  const [download] = await Promise.all([a.page.waitForEvent("download"), row.getByRole("button", { name: "Download" }).click()]);
+  assert.equal(download.suggestedFilename(), "report.txt");
+  const { readFileSync } = await import("node:fs");
+  assert.equal(readFileSync((await download.path())!, "utf8"), text);
+  await row.getByRole("button", { name: "Share" }).click();
+  const link = (await row.getByTestId("share-link").textContent())!;
+  const b = await watchedContext(browser);
+  const res = await b.page.goto(link);
+  assert.equal(res?.status(), 200);
+  assert.equal((await b.page.locator("body").innerText()).trim(), text);
+  await a.context.close();
+  await b.context.close();
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});

@@ -1,5 +1,5 @@
 /** The tasks screen (protocol.md section 5): submit any type, watch progress and results live, the list with a status filter. */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { time, useAction, useClient, useEvent } from "./hooks.ts";
 
 interface Task { task_id: string; type: string; status: string; input: unknown; result?: unknown; error?: unknown; worker?: string; attempts?: number; created_at?: number; progress?: number }
@@ -22,8 +22,12 @@ export function Tasks() {
   const [priority, setPriority] = useState("normal");
   const { error, busy, run } = useAction();
 
-  const patch = (id: string, p: Partial<Task>) =>
+  // Events may beat the row: a quick task is done before tasks.get answers. What they said is kept and laid over the row when it comes.
+  const early = useRef(new Map<string, Partial<Task>>());
+  const patch = (id: string, p: Partial<Task>) => {
+    early.current.set(id, { ...early.current.get(id), ...p });
     setTasks((ts) => ts.map((t) => (t.task_id === id ? { ...t, ...p } : t)));
+  };
   useEvent("task.progress", (d: { task_id: string; progress: number }) => patch(d.task_id, { progress: d.progress, status: "running" }));
   useEvent("task.done", (d: { task_id: string; result: unknown; worker: string }) => patch(d.task_id, { status: "done", result: d.result, worker: d.worker, progress: 1 }));
   useEvent("task.failed", (d: { task_id: string; error: unknown }) => patch(d.task_id, { status: "failed", error: d.error }));
@@ -41,7 +45,9 @@ export function Tasks() {
       const value = type === "sleep" ? Number(input) : input;
       const r = await client.request<{ task_id: string; status: string }>("tasks.submit", { type, input: value, priority });
       const t = await client.request<Task>("tasks.get", { task_id: r.task_id }).catch(() => ({ task_id: r.task_id, type, status: r.status, input: value }));
-      setTasks((ts) => [t, ...ts.filter((x) => x.task_id !== t.task_id)]);
+      const seen = early.current.get(t.task_id);
+      const row = seen && t.status !== "done" && t.status !== "failed" ? { ...t, ...seen } : t;
+      setTasks((ts) => [row, ...ts.filter((x) => x.task_id !== t.task_id)]);
       setInput("");
     });
   };
