@@ -4,7 +4,7 @@
 // (libs/runtime/src/nats-binary.ts). Plain JavaScript: it runs before any package is installed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -48,4 +48,28 @@ try {
   execFileSync(tsx, [join(root, "libs/runtime/src/nats-binary.ts"), "--install"], { cwd: root, stdio: "inherit" });
 } catch {
   process.exit(1);
+}
+
+// The web page (apps/web), built when its dist is missing or older than any of
+// its sources or the client library it bundles: `npm start` serves it at `/`.
+const webDist = join(root, "apps", "web", "dist", "index.html");
+const webSources = [join(root, "apps", "web"), join(root, "libs", "client", "src"), join(root, "libs", "protocol", "src")];
+/** The newest modification time under `p`, skipping dist and node_modules. */
+function newest(p) {
+  const st = lstatSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let t = 0;
+  for (const name of readdirSync(p)) {
+    if (name === "dist" || name === "node_modules") continue;
+    t = Math.max(t, newest(join(p, name)));
+  }
+  return t;
+}
+if (!existsSync(webDist) || statSync(webDist).mtimeMs < Math.max(...webSources.map(newest))) {
+  console.error("building the web page (apps/web) ...");
+  try {
+    execFileSync(npm, ["run", "build", "--silent", "-w", "apps/web"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  } catch {
+    process.exit(1);
+  }
 }

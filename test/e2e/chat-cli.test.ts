@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,39 +14,11 @@ import { Writable } from "node:stream";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { repoRoot } from "@colmena/runtime";
-import { uniqueName, waitUntil } from "@colmena/testing";
+import { uniqueName } from "@colmena/testing";
 import { startSystem } from "./harness.ts";
+import { Terminal } from "./terminal.ts";
 
 const main = join(repoRoot(), "cli/src/main.ts");
-
-/** A `colmena` process in a pseudo-terminal: what it printed, and keys typed into it. */
-class Terminal {
-  out = "";
-  private readonly proc: ChildProcess;
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    const cmd = [process.execPath, "--import", "tsx", main, ...args].map((a) => `'${a}'`).join(" ");
-    this.proc = spawn("script", ["-qfec", cmd, "/dev/null"], { cwd: repoRoot(), env: { ...env, COLUMNS: "200", TERM: "dumb" } });
-    this.proc.stdout!.on("data", (d: Buffer) => { this.out += d.toString(); });
-    this.proc.stderr!.on("data", (d: Buffer) => { this.out += d.toString(); });
-  }
-  /** Types `text` a few characters at a time (as a person would; keypresses make typing events). */
-  async type(text: string): Promise<void> {
-    for (let i = 0; i < text.length; i += 4) {
-      this.proc.stdin!.write(text.slice(i, i + 4));
-      await new Promise((r) => setTimeout(r, 15));
-    }
-  }
-  line(text: string): Promise<void> { return this.type(text + "\r"); }
-  /** Waits until the output holds `what` (after `from`, an index into `out`). */
-  async sees(what: string | RegExp, from = 0, ms = 20_000): Promise<void> {
-    const has = () => { const s = this.out.slice(from); return typeof what === "string" ? s.includes(what) : what.test(s); };
-    await waitUntil(`terminal output ${what}; got:\n${this.out.slice(-2000)}`, has, ms);
-  }
-  exited(): Promise<number | null> {
-    return new Promise((resolve) => { if (this.proc.exitCode !== null) resolve(this.proc.exitCode); else this.proc.once("exit", (c) => resolve(c)); });
-  }
-  kill(): void { this.proc.kill("SIGKILL"); }
-}
 
 /** Every file's bytes under `dir`, as latin1 text (SQLite files and their WAL). */
 function filesText(dir: string): string {

@@ -108,6 +108,7 @@ test("runner - npm start in a fresh clone serves clients and stops cleanly on Ct
     assert.match(out, new RegExp(`TCP\\s+tcp://127\\.0\\.0\\.1:${tcp}`));
     assert.match(out, new RegExp(`WebSocket\\s+ws://127\\.0\\.0\\.1:${http}/ws`));
     assert.match(out, new RegExp(`HTTP\\s+http://127\\.0\\.0\\.1:${http}/healthz`));
+    assert.match(out, new RegExp(`Web page\\s+http://127\\.0\\.0\\.1:${http}/`));
     assert.match(out, new RegExp(`NATS\\s+nats://127\\.0\\.0\\.1:${nats}\\s+\\(monitoring http://127\\.0\\.0\\.1:${monitor}\\)`));
     await waitFor("the unknown-variable warning", () => r.stderr().includes("COLMENA_TYPO_SETTING"), r, 10_000);
 
@@ -128,6 +129,10 @@ test("runner - npm start in a fresh clone serves clients and stops cleanly on Ct
     }
     const health = await fetch(`http://127.0.0.1:${http}/healthz`);
     assert.equal(health.status, 200);
+    // The web page, built by setup in the clone, served at /.
+    const page = await fetch(`http://127.0.0.1:${http}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<div id="app">/);
     // Read models live under the clone's .colmena.
     assert.ok(existsSync(join(clone, ".colmena", "nats", "js")));
 

@@ -32,6 +32,7 @@ export function formatEndpoints(info: EndpointInfo): string {
   const row = (k: string, v: string) => `  ${k.padEnd(11)}${v}`;
   return [
     `Colmena is up (${info.services.join(", ")}).`,
+    row("Web page", `${u.http}/`),
     row("TCP", u.tcp),
     ...(u.tls ? [row("TLS", u.tls)] : []),
     row("WebSocket", u.ws),

@@ -5,7 +5,7 @@
  * reverse order.
  */
 import { join } from "node:path";
-import { colmenaHome, connectNats, createLogger, installProcessGuard, Lifecycle, unknownEnv } from "@colmena/runtime";
+import { colmenaHome, repoRoot, connectNats, createLogger, installProcessGuard, Lifecycle, unknownEnv } from "@colmena/runtime";
 import { formatEndpoints } from "./endpoints.ts";
 import { RunnerError, startLocalNats } from "./nats.ts";
 import { runnerConfig, type RunnerConfig } from "./config.ts";
@@ -61,6 +61,8 @@ export async function up(env: NodeJS.ProcessEnv = process.env): Promise<number> 
       COLMENA_DATA_DIR: join(home, "data"),
       // The files master key, kept in the runner's home (mode 0600) unless given.
       COLMENA_FILES_KEY: env.COLMENA_FILES_KEY || loadFilesKey(home),
+      // The web page, built by scripts/setup.mjs, served by the gateway at /.
+      COLMENA_WEB_DIR: join(repoRoot(), "apps", "web", "dist"),
       ...env,
       NATS_URL: natsUrl,
     };

@@ -23,9 +23,8 @@ import { CLOSING_EVENT, GatewayList, maySendAgain } from "./failover.ts";
 import { RoomTracker } from "./rooms.ts";
 import { TaskEventFilter } from "./task-events.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
-import type { Transport, TransportOptions } from "./transport.ts";
-import { connectTcp } from "./transport-tcp.ts";
-import { connectWs } from "./transport-ws.ts";
+import type { Dialer, TransportOptions } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 export interface ClientOptions {
   /** `tcp://host:port`, `tls://host:port`, `ws://host:port/ws` or `wss://...`; several gateways' URLs to move between them. */
@@ -61,13 +60,20 @@ export interface RequestOptions {
 interface Pending {
   resolve: (data: unknown) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: ReturnType<typeof setTimeout>;
   op: string;
   data: unknown;
   transport: Transport;
 }
 
+/**
+ * The client, whatever the platform: an entry point (mod.ts for Node,
+ * browser.ts for browsers) subclasses it with the transports it can open, so
+ * a browser bundle never pulls in node:net or the `ws` package.
+ */
 export class ColmenaClient {
+  /** Opens one connection; set by each entry point's subclass. */
+  protected static dialer: Dialer = (url) => Promise.reject(new Error(`no transport for ${url.protocol} in this build`));
   private transport: Transport | null = null;
   private state: "open" | "reconnecting" | "closed" = "reconnecting";
   private readonly pending = new Map<number, Pending>();
@@ -89,7 +95,7 @@ export class ColmenaClient {
   private readonly gateways: GatewayList;
   readonly codec: Codec;
 
-  private constructor(private readonly opts: ClientOptions) {
+  protected constructor(private readonly opts: ClientOptions) {
     this.gateways = new GatewayList(opts.url);
     this.codec = opts.codec ?? "json";
     if (this.codec === "msgpack" && !this.url.protocol.startsWith("ws")) throw new Error("msgpack frames need a ws:// or wss:// URL");
@@ -97,7 +103,7 @@ export class ColmenaClient {
 
   /** Connects (and authenticates, when `token` is given); rejects with `unavailable` if the gateway cannot be reached. */
   static async connect(opts: ClientOptions): Promise<ColmenaClient> {
-    const client = new ColmenaClient(opts);
+    const client = new this(opts);
     try {
       await client.open();
     } catch (err) {
@@ -255,11 +261,7 @@ export class ColmenaClient {
 
   private dial(): Promise<Transport> {
     const topts: TransportOptions = { connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, tls: this.opts.tls };
-    const url = this.gateways.current;
-    const p = url.protocol;
-    if (p === "tcp:" || p === "tls:") return connectTcp(url, topts);
-    if (p === "ws:" || p === "wss:") return connectWs(url, this.codec, topts);
-    return Promise.reject(new Error(`unsupported URL scheme ${p} (use tcp://, tls://, ws:// or wss://)`));
+    return (this.constructor as typeof ColmenaClient).dialer(this.gateways.current, this.codec, topts);
   }
 
   private attach(t: Transport): void {

@@ -8,6 +8,8 @@ import type { ServerFrame } from "@colmena/protocol";
 
 export type Codec = "json" | "msgpack";
 
+const utf8 = new TextDecoder();
+
 /** One request frame as it goes on the wire. */
 export interface OutgoingFrame {
   id: string | number;
@@ -27,7 +29,7 @@ export function encodeMsgpack(frame: OutgoingFrame): Uint8Array {
 export function decodeFrame(payload: string | Uint8Array, codec: Codec): ServerFrame | null {
   let v: unknown;
   try {
-    v = codec === "msgpack" && typeof payload !== "string" ? msgpackDecode(payload) : JSON.parse(typeof payload === "string" ? payload : Buffer.from(payload).toString("utf8"));
+    v = codec === "msgpack" && typeof payload !== "string" ? msgpackDecode(payload) : JSON.parse(typeof payload === "string" ? payload : utf8.decode(payload));
   } catch {
     return null;
   }

@@ -1,4 +1,4 @@
-export { ColmenaClient } from "./client.ts";
+export { ColmenaClient } from "./client-node.ts";
 export type { ClientOptions, ClientStatus, RequestOptions } from "./client.ts";
 export type { Codec } from "./codec.ts";
 export type { EventHandler, EventSelector, TypedEventFrame } from "./events.ts";

@@ -11,7 +11,7 @@ export function connectTcp(url: URL, opts: TransportOptions): Promise<Transport>
   return new Promise((resolve, reject) => {
     const secure = url.protocol === "tls:";
     const socket: Socket = secure
-      ? tlsConnect({ host, port, servername: opts.tls?.servername ?? (/^[\d.:]+$/.test(host) ? undefined : host), ...opts.tls })
+      ? tlsConnect({ host, port, servername: opts.tls?.servername ?? (/^[\d.:]+$/.test(host) ? undefined : host), ...nodeTls(opts.tls) })
       : netConnect({ host, port });
     socket.setNoDelay(true);
     const timer = setTimeout(() => socket.destroy(new Error(`connect to ${url.href} timed out`)), opts.connectTimeoutMs);
@@ -53,4 +53,11 @@ export function connectTcp(url: URL, opts: TransportOptions): Promise<Transport>
       resolve(transport);
     });
   });
+}
+
+/** The TLS options as Node takes them (a CA given as bytes becomes a Buffer). */
+export function nodeTls(tls: TransportOptions["tls"]): { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string } | undefined {
+  if (!tls) return undefined;
+  const { ca, ...rest } = tls;
+  return ca === undefined ? rest : { ...rest, ca: typeof ca === "string" ? ca : Buffer.from(ca) };
 }

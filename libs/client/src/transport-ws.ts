@@ -2,10 +2,11 @@
 import WebSocket from "ws";
 import { decodeFrame, encodeJson, encodeMsgpack, type Codec, type OutgoingFrame } from "./codec.ts";
 import type { Transport, TransportOptions } from "./transport.ts";
+import { nodeTls } from "./transport-tcp.ts";
 
 export function connectWs(url: URL, codec: Codec, opts: TransportOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: opts.connectTimeoutMs, ...(opts.tls ?? {}) });
+    const ws = new WebSocket(url, { handshakeTimeout: opts.connectTimeoutMs, ...(nodeTls(opts.tls) ?? {}) });
     ws.binaryType = "nodebuffer";
     let open = false;
     const transport: Transport = {

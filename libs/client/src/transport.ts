@@ -1,5 +1,5 @@
 import type { ServerFrame } from "@colmena/protocol";
-import type { OutgoingFrame } from "./codec.ts";
+import type { Codec, OutgoingFrame } from "./codec.ts";
 
 /**
  * One live connection to a gateway, whatever carries it. The client owns
@@ -17,5 +17,8 @@ export interface TransportOptions {
   /** How long to wait for the connection to open. */
   connectTimeoutMs: number;
   /** Extra TLS options for `tls://` and `wss://` (a private CA, for instance). */
-  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string };
+  tls?: { ca?: string | Uint8Array; rejectUnauthorized?: boolean; servername?: string };
 }
+
+/** Opens one connection to `url`: what an entry point plugs into the client. */
+export type Dialer = (url: URL, codec: Codec, opts: TransportOptions) => Promise<Transport>;

@@ -26,6 +26,7 @@ export const gatewaySettings = {
   outbufBytes: setting("COLMENA_OUTBUF_BYTES", positive(4 << 20), "outbound bytes a connection may leave unread before it is dropped"),
   drainMs: setting("COLMENA_DRAIN_MS", int(10_000).pipe(z.number().min(0)), "on shutdown, how long requests in flight may take to be answered before connections close (protocol.md section 2)"),
   legacyAnonymous: setting("COLMENA_LEGACY_ANONYMOUS", bool(false), "accept legacy task frames without login"),
+  webDir: setting("COLMENA_WEB_DIR", z.string().optional(), "serve the web page from this folder at / on the HTTP port (the runner points it at apps/web/dist)"),
   jwtPublicKey: setting("COLMENA_JWT_PUBLIC_KEY", z.string().optional(), "PEM public key (text or file path) for access tokens; default: the keys auth publishes in KV"),
 };
 

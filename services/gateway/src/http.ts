@@ -11,6 +11,7 @@ import { ColmenaError, coreServices } from "@colmena/protocol";
 import type { HttpRoutes } from "./http-routes.ts";
 import { pingServices } from "./sys.ts";
 import { listenOn } from "./tcp.ts";
+import type { StaticSite } from "./static.ts";
 
 export interface HttpDeps {
   host: string;
@@ -25,6 +26,8 @@ export interface HttpDeps {
   maxConnections: number;
   /** The services' HTTP routes. */
   routes: HttpRoutes;
+  /** The web page's files at `/` (static.ts), when a folder is configured. */
+  site?: StaticSite;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -55,6 +58,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
     case "/metrics":
       return send(res, 200, await metrics.metrics(), metrics.contentType);
     default:
+      if (deps.site && (await deps.site(method, path, res))) return;
       return writeHttpError(res, new ColmenaError("not_found", "no such path"));
   }
 }

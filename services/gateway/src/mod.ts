@@ -19,6 +19,7 @@ import { gatewayConfig, type GatewayConfig, type GatewayOverrides } from "./conf
 import { Conn, type Sink, type Transport } from "./connection.ts";
 import { Drain } from "./drain.ts";
 import { startHttp } from "./http.ts";
+import { staticSite } from "./static.ts";
 import { HttpRoutes } from "./http-routes.ts";
 import { Router } from "./router.ts";
 import { startTcp, startTls } from "./tcp.ts";
@@ -139,7 +140,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     const routes = new HttpRoutes({ nc, log, tokens, admission });
     closers.push(() => routes.close());
-    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), draining: () => drain.draining, maxConnections: config.maxConnections, routes });
+    const http = await startHttp({ host: config.host, port: config.httpPort, nc, log, natsUp: () => natsUp && !nc.isClosed(), draining: () => drain.draining, maxConnections: config.maxConnections, routes, site: config.webDir ? staticSite(config.webDir, log) : undefined });
     servers.push(http.server);
     closers.push(attachWs(http.server, { ...limits, router, tokens, sessions, log, open }).close);
     closers.push(() => http.server.closeAllConnections());
