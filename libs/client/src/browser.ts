@@ -2,6 +2,8 @@
  * The SDK for browsers (what Vite bundles for apps/web): the same client as
  * mod.ts, connecting over the browser's own WebSocket only.
  */
+// First: zod must not probe eval under the page's Content-Security-Policy.
+import "@colmena/protocol/no-eval";
 import { ColmenaClient as PlatformClient } from "./client.ts";
 import { dialBrowserWs } from "./transport-browser.ts";
 
