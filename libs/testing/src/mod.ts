@@ -4,3 +4,5 @@ export { startNatsProxy } from "./nats-proxy.ts";
 export type { NatsProxy } from "./nats-proxy.ts";
 export { uniqueName } from "./names.ts";
 export { waitUntil } from "./wait.ts";
+export { rssOf, watchRss } from "./rss.ts";
+export type { RssWatch } from "./rss.ts";

@@ -1,11 +1,13 @@
 /**
  * Peak resident memory of named processes over a stretch of a run, sampled
  * from /proc/<pid>/status (VmRSS) every 50 ms (Linux), so a transfer can say
- * how much memory each process of its path used at most while it ran.
+ * how much memory each process of its path used at most while it ran. For
+ * the benchmarks and the tests that bound a process's memory.
  */
 import { readFileSync } from "node:fs";
 
-function rssOf(pid: number): number {
+/** A process's resident memory in bytes now (0 once it ended). */
+export function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) * 1024 : 0;
