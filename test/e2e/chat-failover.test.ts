@@ -7,7 +7,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,28 +14,19 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { ColmenaClient } from "@colmena/client";
 import { CHAT_STREAM } from "@colmena/chat";
 import { services as runnerServices, startServices } from "@colmena/cli";
-import { connectNats, repoRoot, silentLogger } from "@colmena/runtime";
+import { connectNats, silentLogger } from "@colmena/runtime";
 import { freePort, startNatsCluster, uniqueName, waitUntil } from "@colmena/testing";
 import { startSystem } from "./harness.ts";
+import { killAll, spawnService, type ServiceProcess } from "./processes.ts";
 
 type Msg = { room: string; seq: number; from: string; body?: string };
 const log = silentLogger();
 const room = () => uniqueName("r").toLowerCase().replace(/[^a-z0-9_-]/g, "");
 
-/** A service's main.ts as a process of its own, resolved once it says it started. */
-async function processOf(service: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", join("services", service, "src", "main.ts")], {
-    cwd: repoRoot(), env: { ...env, COLMENA_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
-  await waitUntil(`${service} process started`, () => out.includes("process started") || out.includes("gateway ready") || child.exitCode !== null, 30_000)
-    .catch((e) => { child.kill("SIGKILL"); throw new Error(`${(e as Error).message}: ${out.slice(-2000)}`); });
-  if (child.exitCode !== null) throw new Error(`${service} exited: ${out.slice(-2000)}`);
-  return child;
-}
-const killed = (c: ChildProcess) => new Promise<void>((r) => { if (c.exitCode !== null || c.signalCode !== null) r(); else { c.once("exit", () => r()); c.kill("SIGKILL"); } });
+/** A service's main.ts as a process of its own, up once it says it started. */
+const processOf = (service: string, env: NodeJS.ProcessEnv): Promise<ServiceProcess> =>
+  spawnService({ name: service, command: [join("services", service, "src", "main.ts")], env: { ...env, COLMENA_LOG_LEVEL: "info" }, wait: { logged: ["process started", "gateway ready"] } });
+const killed = (p: ServiceProcess) => killAll([p]);
 
 /** Everything `c` is told about room `r`, in arrival order (after the SDK's repeat drop). */
 function messagesOf(c: ColmenaClient, r: string): Msg[] {
@@ -95,7 +85,7 @@ test("chat failover - a chat replica process SIGKILLed in a burst: every acknowl
     let death: Promise<void> | undefined;
     const acked = await burst(ana.client, r, 200, (i) => { if (i === 60) death = killed(doomed); });
     await death;
-    assert.equal(doomed.signalCode, "SIGKILL");
+    assert.equal(await doomed.exited, "SIGKILL");
     assert.ok(acked.length >= 150, `most sends acknowledged (${acked.length})`);
     await assertDelivered(acked, [["bob", toBob], ["cy", toCy]], bob.client, r);
     assert.equal(toAna.length, 0, "no echo to the sender");

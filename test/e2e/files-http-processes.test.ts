@@ -12,13 +12,13 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateSigningKey, repoRoot, signAccessToken } from "@colmena/runtime";
-import { freePort, startNats, type NatsServer } from "@colmena/testing";
+import { generateSigningKey, signAccessToken } from "@colmena/runtime";
+import { freePort, rssOf, startNats, watchRss, type NatsServer } from "@colmena/testing";
+import { killAll, spawnService, type ServiceProcess } from "./processes.ts";
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.COLMENA_BIG_MIB ?? 64) * MIB;
@@ -27,39 +27,25 @@ const RSS_GROWTH_LIMIT = 96 * MIB;
 
 let nats: NatsServer;
 let dataDir: string;
-let gateway: ChildProcess;
-let files: ChildProcess;
+let gateway: ServiceProcess;
+let files: ServiceProcess;
 let base: string;
 let token: string;
 let env: NodeJS.ProcessEnv;
 
-/** A service in a process of its own, ready once it logs `ready` (JSON lines on stderr). */
-function spawnService(main: string, extra: NodeJS.ProcessEnv, ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot(), main)], { env: { ...env, ...extra }, stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stderr!.on("data", (d) => {
-      out += d;
-      if (out.includes(ready)) resolve(child);
-    });
-    child.once("exit", (code) => reject(new Error(`${main} exited (${code}): ${out.slice(-2000)}`)));
-  });
-}
+/** A part's main.ts in a process of its own, up once it logs `ready` (the gateway's /readyz would wait for auth, which this test does not run). */
+const spawnPart = (main: string, extra: NodeJS.ProcessEnv, ready: string) =>
+  spawnService({ name: main, command: [main], env: { ...env, ...extra }, wait: { logged: [ready] } });
 
-/** Resident memory of a process, from /proc. */
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/u.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** Samples the peak RSS of processes while `work` runs. */
+/** The peak RSS of processes while `work` runs. */
 async function peakRss<T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; peaks: number[] }> {
-  const peaks = pids.map(rssOf);
-  const timer = setInterval(() => pids.forEach((p, i) => (peaks[i] = Math.max(peaks[i], rssOf(p)))), 50);
+  const watch = watchRss(Object.fromEntries(pids.map((p) => [String(p), p])));
   try {
-    return { result: await work(), peaks };
+    const result = await work();
+    const peak = watch.stop();
+    return { result, peaks: pids.map((p) => peak[String(p)]) };
   } finally {
-    clearInterval(timer);
+    watch.stop();
   }
 }
 
@@ -95,8 +81,8 @@ before(async () => {
     COLMENA_FILES_QUOTA_BYTES: String(4 * SIZE),
     COLMENA_LOG_LEVEL: "info",
   };
-  files = await spawnService("services/files/src/main.ts", { COLMENA_INSTANCE: "f1" }, "files ready");
-  gateway = await spawnService(
+  files = await spawnPart("services/files/src/main.ts", { COLMENA_INSTANCE: "f1" }, "files ready");
+  gateway = await spawnPart(
     "services/gateway/src/main.ts",
     { COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_HTTP_PORT: String(port), COLMENA_JWT_PUBLIC_KEY: key.publicKey.export({ type: "spki", format: "pem" }).toString() },
     "gateway ready",
@@ -105,7 +91,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of [gateway, files]) if (c && c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await killAll([gateway, files].filter(Boolean));
   await nats?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
@@ -114,8 +100,8 @@ const auth = () => ({ Authorization: `Bearer ${token}` });
 
 test(`files http processes - a ${SIZE / MIB} MiB PUT and GET through the gateway keep the gateway's and the replica's RSS flat`, async (t) => {
   const body = generated(SIZE);
-  const idle = [rssOf(gateway.pid!), rssOf(files.pid!)];
-  const up = await peakRss([gateway.pid!, files.pid!], async () => {
+  const idle = [rssOf(gateway.proc.pid!), rssOf(files.proc.pid!)];
+  const up = await peakRss([gateway.proc.pid!, files.proc.pid!], async () => {
     const t0 = Date.now();
     const r = await fetch(`${base}/v1/files/big.bin`, { method: "PUT", headers: auth(), body: body.stream, duplex: "half" } as RequestInit);
     assert.equal(r.status, 201, await r.clone().text());
@@ -124,7 +110,7 @@ test(`files http processes - a ${SIZE / MIB} MiB PUT and GET through the gateway
   });
   assert.equal(up.result.reply.size, SIZE);
   assert.equal(up.result.reply.sha256, body.sha());
-  const down = await peakRss([gateway.pid!, files.pid!], async () => {
+  const down = await peakRss([gateway.proc.pid!, files.proc.pid!], async () => {
     const t0 = Date.now();
     const r = await fetch(`${base}/v1/files/big.bin`, { headers: auth() });
     assert.equal(r.status, 200);
@@ -152,7 +138,7 @@ test("files http processes - a replica SIGKILLed mid-download ends the response 
   const reader = r.body!.getReader();
   await reader.read();
   const t0 = Date.now();
-  files.kill("SIGKILL");
+  files.signal("SIGKILL");
   // Read on (slowly drained buffers) until the cut.
   const ended = await (async () => {
     try {

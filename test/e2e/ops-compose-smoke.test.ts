@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ColmenaClient } from "@colmena/client";
 import { freePort, startNatsCluster, uniqueName, waitUntil, type NatsCluster } from "@colmena/testing";
-import { interpolate, killAll, readCompose, spawnService, type ComposeService, type ServiceProcess } from "./ops-processes.ts";
+import { interpolate, killAll, readCompose, spawnService, type ComposeService, type ServiceProcess } from "./processes.ts";
 
 const procs = new Set<ServiceProcess>();
 const clients: ColmenaClient[] = [];

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import * as models from "kubernetes-models";
 import { natsUsers, repoRoot } from "@colmena/runtime";
-import { interpolate, readCompose } from "./ops-processes.ts";
+import { interpolate, readCompose } from "./processes.ts";
 
 const root = repoRoot();
 const k8sDir = join(root, "deploy", "k8s");

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { ColmenaClient, type ColmenaClient as Client } from "@colmena/client";
 import { freePort, waitUntil } from "@colmena/testing";
 import { startSystem, type System } from "./harness.ts";
-import { killAll, spawnService, type ServiceProcess } from "./ops-processes.ts";
+import { killAll, spawnService, type ServiceProcess } from "./processes.ts";
 
 let sys: System;
 const procs = new Set<ServiceProcess>();

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { ColmenaError, REPLICA_LOST_MS } from "@colmena/protocol";
 import { uniqueName } from "@colmena/testing";
 import { startSystem, type System, type TestUser } from "./harness.ts";
-import { killAll, spawnService, type ServiceProcess } from "./ops-processes.ts";
+import { killAll, spawnService, type ServiceProcess } from "./processes.ts";
 
 let sys: System;
 const procs = new Set<ServiceProcess>();

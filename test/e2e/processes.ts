@@ -1,7 +1,8 @@
 /**
  * Colmena processes as an operator runs them: each service's own main.ts
  * in its own Node process (as the Dockerfile's entrypoint does), with its
- * own environment, stopped by a real signal. For the ops tests.
+ * own environment, stopped by a real signal. For every test that needs a
+ * part in a process of its own (to kill it, or to measure its memory).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -29,8 +30,8 @@ export interface SpawnOptions {
   /** The command after `node --import tsx`, as compose and the manifests give it: `["services/tasks/src/main.ts", "--role", "api"]`. */
   command: readonly string[];
   env: NodeJS.ProcessEnv;
-  /** Wait for `/readyz` (default) or only `/healthz`. */
-  wait?: "ready" | "healthy" | "none";
+  /** Wait for `/readyz` (default), only `/healthz`, or until the process logs one of `logged` (a part started without what its `/readyz` waits for). */
+  wait?: "ready" | "healthy" | "none" | { logged: readonly string[] };
   timeoutMs?: number;
 }
 
@@ -50,8 +51,15 @@ export async function spawnService(opts: SpawnOptions): Promise<ServiceProcess> 
   const healthPort = Number((isGateway ? opts.env.COLMENA_HTTP_PORT : opts.env.COLMENA_HEALTH_PORT) || 0) || (await freePort());
   const env: NodeJS.ProcessEnv = { ...opts.env, [isGateway ? "COLMENA_HTTP_PORT" : "COLMENA_HEALTH_PORT"]: String(healthPort) };
   const proc = spawn(process.execPath, ["--import", "tsx", ...opts.command], { cwd: repoRoot(), env, stdio: ["ignore", "pipe", "pipe"] });
+  const wait = opts.wait ?? "ready";
+  const logged = typeof wait === "object" ? wait.logged : [];
   let out = "";
-  const keep = (b: Buffer) => (out = (out + b.toString()).slice(-20_000));
+  let saidReady = false;
+  const keep = (b: Buffer) => {
+    out = out + b.toString();
+    saidReady ||= logged.some((line) => out.includes(line));
+    out = out.slice(-20_000);
+  };
   proc.stdout!.on("data", keep);
   proc.stderr!.on("data", keep);
   const exited = new Promise<number | string>((resolve) => proc.once("exit", (code, sig) => resolve(code ?? sig ?? -1)));
@@ -64,16 +72,17 @@ export async function spawnService(opts: SpawnOptions): Promise<ServiceProcess> 
     signal: (sig) => void (proc.exitCode === null && proc.signalCode === null && proc.kill(sig)),
     status: (path) => httpStatus(healthPort, path),
   };
-  const wait = opts.wait ?? "ready";
   if (wait !== "none") {
     let gone = false;
     void exited.then(() => (gone = true));
     const path = wait === "ready" ? "/readyz" : "/healthz";
+    const what = typeof wait === "object" ? `logging ${logged.join(" or ")}` : path;
+    const up = typeof wait === "object" ? async () => saidReady : async () => (await sp.status(path)) === 200;
     try {
-      await waitUntil(`${opts.name} ${path}`, async () => gone || (await sp.status(path)) === 200, opts.timeoutMs ?? 30_000);
+      await waitUntil(`${opts.name} ${what}`, async () => gone || (await up()), opts.timeoutMs ?? 30_000);
     } catch (err) {
       sp.signal("SIGKILL");
-      throw new Error(`${opts.name} was not ${wait} in time: ${(err as Error).message}\n${out}`);
+      throw new Error(`${opts.name} was not up (${what}) in time: ${(err as Error).message}\n${out}`);
     }
     if (gone) throw new Error(`${opts.name} exited while starting (${await exited}):\n${out}`);
   }
