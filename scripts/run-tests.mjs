@@ -2,7 +2,7 @@
 // Runs every test file (`*.test.ts` under libs/, services/, cli/ and test/)
 // with Node's own test runner through tsx. Arguments filter files by substring.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,11 +36,24 @@ function gitStatus() {
 
 const statusBefore = gitStatus();
 const concurrency = process.env.COLMENA_TEST_CONCURRENCY ?? "3";
-const r = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=240000", ...files],
-  { cwd: root, stdio: "inherit", env: { ...process.env, COLMENA_LOG_LEVEL: process.env.COLMENA_LOG_LEVEL ?? "silent" } },
-);
+// Files that say `@test-exclusive` near their top run after the others, one
+// at a time: they start OS processes or a browser and kill them, or bound
+// their memory and recovery times, and sharing two cores with other files
+// measured the neighbours rather than the system.
+const exclusive = (f) => readFileSync(join(root, f), "utf8").slice(0, 2000).includes("@test-exclusive");
+const passes = [
+  { files: files.filter((f) => !exclusive(f)), concurrency },
+  { files: files.filter(exclusive), concurrency: "1" },
+].filter((p) => p.files.length > 0);
+let failed = false;
+for (const pass of passes) {
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--test", `--test-concurrency=${pass.concurrency}`, "--test-timeout=240000", ...pass.files],
+    { cwd: root, stdio: "inherit", env: { ...process.env, COLMENA_LOG_LEVEL: process.env.COLMENA_LOG_LEVEL ?? "silent" } },
+  );
+  failed ||= r.status !== 0;
+}
 // The suite must leave the checkout as it found it (nothing written, nothing
 // left behind); a test that does is a defect, so the run fails.
 const statusAfter = gitStatus();
@@ -50,4 +63,4 @@ if (statusBefore !== null && statusAfter !== statusBefore) {
   console.error(`the test suite changed the checkout (git status --porcelain):\n${changed.join("\n") || statusAfter}`);
   process.exit(1);
 }
-process.exit(r.status ?? 1);
+process.exit(failed ? 1 : 0);

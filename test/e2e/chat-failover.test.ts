@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * Chat through real process deaths: a chat replica process SIGKILLed in a
  * burst of sends, a gateway process SIGKILLed in a burst (its members come
  * back through the SDK's resume), and a node of a 3-node NATS cluster

@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * Files over HTTP with the gateway and a files replica each in a process of
  * its own (as deployed), so their memory can be measured apart: a large PUT
  * and GET through the gateway keep both RSS flat in the file's size (growth

@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * tus 1.0 at /v1/tus/ through the real gateway, driven by tus-js-client's
  * Node build (the client most tus users have) and, for what it never sends
  * (a wrong checksum, a wrong offset, another version), by plain fetch.

@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * A login flood does not starve everyone (issue 14, item 5): 600 wrong-password
  * logins sent at once on one connection, at the production scrypt cost, while
  * a user on another connection from another address logs in. Before the fix

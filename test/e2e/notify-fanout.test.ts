@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * A notify replica SIGKILLed in the middle of a fan-out to 1,000 subscribers:
  * another replica redoes it, every inbox holds the notification exactly once
  * and every subscriber is pushed it (at least once: repeats carry the same

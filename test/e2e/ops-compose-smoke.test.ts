@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * The compose file, run without docker (issue 16 items 2, 4 and 5): each
  * Colmena service of docker-compose.yml as a local process with its own
  * command and environment (NATS_URL pointed at a local 3-node cluster, the

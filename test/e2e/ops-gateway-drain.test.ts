@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * A rolling restart of a gateway loses no request (issue 16 item 1,
  * protocol.md section 2): two gateways as their own OS processes, clients
  * that know both under a closed loop of requests (some slow, so requests

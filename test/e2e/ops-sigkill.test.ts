@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * SIGKILL costs seconds, not half a minute (issue 16 item 2, the request
  * side): tasks API replicas as their own OS processes, `wait: true` submits
  * in flight on both, one replica SIGKILLed. Its requests stop getting the

@@ -1,4 +1,4 @@
-/**
+/** @test-exclusive (scripts/run-tests.mjs: runs alone, after the others)
  * The web page (apps/web) in a real Chromium against the real system: the
  * gateway serves the built page at `/`, and two browser contexts use it as
  * two people would. Every test fails on any console error or uncaught

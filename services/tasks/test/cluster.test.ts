@@ -1,3 +1,4 @@
+// @test-exclusive (scripts/run-tests.mjs: runs alone, after the others): three nats-servers losing a node.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
