@@ -30,9 +30,40 @@ export interface TusDeps extends UploadCommitDeps {
 
 type User = { id: string };
 
+/** How long a request waits for an earlier PATCH on its upload to finish here. */
+const SETTLE_WAIT_MS = 5_000;
+
 export function tusHandler(d: TusDeps): HttpHandler {
   const maxSize = () => d.quotaBytes;
   const tooLarge = (what: string) => tusError(413, "quota_exceeded", what);
+  /**
+   * PATCHes under way here, by upload. A PATCH whose connection was cut still
+   * stages what reached it, so a HEAD or PATCH on the same upload waits for it
+   * first and never answers (or checks) an offset that is about to move.
+   * Only this replica's: another replica's cut PATCH is not waited for.
+   * Waits are bounded by SETTLE_WAIT_MS.
+   */
+  const receiving = new Map<string, Promise<unknown>>();
+  async function afterReceiving(id: string): Promise<void> {
+    const under = receiving.get(id);
+    if (!under) return;
+    // A live PATCH from another client may run long: wait for a cut one to settle, not for that.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([under, new Promise((r) => (timer = setTimeout(r, SETTLE_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+  function receivingInto<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const done = afterReceiving(id).then(work);
+    // Only its end matters to those waiting (its error goes to its own caller).
+    const tracked: Promise<unknown> = done.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      if (receiving.get(id) === tracked) receiving.delete(id);
+    });
+    receiving.set(id, tracked);
+    return done;
+  }
 
   /** Reads the body into the upload; answers the upload's offset after it (committed when it was the last byte). */
   async function receive(call: HttpCall, append: Append, checksum?: Buffer): Promise<HttpAnswer | number> {
@@ -131,16 +162,19 @@ export function tusHandler(d: TusDeps): HttpHandler {
       if ("problem" in parsed) return tusError(400, "bad_request", parsed.problem);
       checksum = parsed.digest;
     }
-    const into = await d.uploads.append(user.id, id, offset);
-    const length = intHeader(call.headers["content-length"]);
-    if (length !== null && offset + length > into.upload.size) return tooLarge(`the body goes past the upload's length of ${into.upload.size} bytes`);
-    const got = await receive(call, into, checksum);
-    if (typeof got !== "number") return got;
-    await settle(user, into.upload, got);
-    return { status: 204, headers: { "Upload-Offset": String(got), "Upload-Expires": httpDate(Date.now() + d.uploads.ttlMs) } };
+    return receivingInto(id, async () => {
+      const into = await d.uploads.append(user.id, id, offset);
+      const length = intHeader(call.headers["content-length"]);
+      if (length !== null && offset + length > into.upload.size) return tooLarge(`the body goes past the upload's length of ${into.upload.size} bytes`);
+      const got = await receive(call, into, checksum);
+      if (typeof got !== "number") return got;
+      await settle(user, into.upload, got);
+      return { status: 204, headers: { "Upload-Offset": String(got), "Upload-Expires": httpDate(Date.now() + d.uploads.ttlMs) } };
+    });
   }
 
   async function head(user: User, id: string): Promise<HttpAnswer> {
+    await afterReceiving(id);
     const { state, expiresAt } = await d.uploads.get(user.id, id);
     return { status: 200, headers: { "Upload-Offset": String(state.received), "Upload-Length": String(state.size), "Cache-Control": "no-store", "Upload-Expires": httpDate(expiresAt) } };
   }

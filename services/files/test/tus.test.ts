@@ -172,6 +172,19 @@ test("files tus - a body cut off keeps what arrived; DELETE ends an upload; anot
   assert.equal((await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": "x", "upload-metadata": meta({ path: "b" }) } })).status, 400);
 });
 
+test("files tus - a HEAD while a cut PATCH still stages what reached it answers the offset after it, not before", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  const f = await fx.start();
+  const data = randomBytes(900_000);
+  const id = idOf(await send(f.handlers.tus, "POST", { headers: { ...T, "upload-length": String(data.length), "upload-metadata": meta({ path: "racing.bin" }) } }));
+  // Not awaited: the client is gone, the handler is still staging the bytes that reached it.
+  const cut = send(f.handlers.tus, "PATCH", { path: id, headers: { ...T, ...OCTETS, "upload-offset": "0" }, body: data, cutAfter: 5 * 64 * 1024 });
+  const head = await send(f.handlers.tus, "HEAD", { path: id, headers: T });
+  await cut;
+  assert.equal(head.headers!["Upload-Offset"], String(5 * 64 * 1024), "the resuming client is told where the cut PATCH left the upload");
+});
+
 test("files tus - an upload begun over tus goes on with files.upload.chunk on another replica and commits with files.upload.commit", async () => {
   await using ns = await startNats();
   await using fx = await filesFixture(ns.url);
