@@ -26,6 +26,11 @@ const isCode = (code: string) => (e: unknown) => {
 };
 type Msg = { room: string; seq: number; msg_id: string; from: string; body?: string; ciphertext?: string; enc?: unknown; ts: number; mentions?: string[] };
 const room = () => uniqueName("r").toLowerCase().replace(/[^a-z0-9_-]/g, "");
+/** Waits until `c`'s chat replica has folded message `seq` of room `r`: another user's send is read-your-writes for its sender, not for `c`. */
+async function folded(c: ColmenaClient, r: string, seq: number): Promise<void> {
+  const readable = async () => (await c.request<{ messages: { seq: number }[] }>("chat.history", { room: r, after_seq: seq - 1, limit: 1 })).messages.some((m) => m.seq === seq);
+  await waitUntil(`message ${seq} of ${r} readable`, readable);
+}
 function collect<T>(c: ColmenaClient, event: string): T[] {
   const got: T[] = [];
   c.on(event, (d) => got.push(d as T));
@@ -56,6 +61,7 @@ for (const transport of ["tcp", "ws"] as const) {
       assert.deepEqual({ room: m.room, from: m.from, body: m.body, msg_id: m.msg_id, ts: m.ts }, { room: "lobby", from: ana.username, body: `hola ${transport}`, msg_id: s.msg_id, ts: s.ts });
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(toAna.filter((x) => x.seq === s.seq).length, 0, "no echo to the sender");
+      await folded(bob.client, "lobby", s.seq);
       const h = await bob.client.request<{ messages: Msg[]; has_more: boolean }>("chat.history", { room: "lobby", after_seq: j.last_seq });
       assert.deepEqual(h.messages.map((x) => x.seq), [s.seq]);
       assert.equal(h.has_more, false);
@@ -98,6 +104,7 @@ for (const transport of ["tcp", "ws"] as const) {
       assert.ok(!rooms.rooms.some((x) => x.room === r));
       await bob.client.request("chat.join", { room: r });
       const s = await bob.client.request<{ seq: number }>("chat.send", { room: r, body: "secret" });
+      await folded(ana.client, r, s.seq);
       const h = await ana.client.request<{ messages: Msg[] }>("chat.history", { room: r });
       assert.deepEqual(h.messages.map((m) => m.seq), [s.seq]);
       const mine = await ana.client.request<{ rooms: { room: string; private: boolean; members: string[] }[] }>("chat.rooms");
@@ -126,7 +133,9 @@ for (const transport of ["tcp", "ws"] as const) {
       const eve = await sys.user({ prefix: "eve", transport });
       await assert.rejects(eve.client.request("chat.history", { room: d1.room }), isCode("forbidden"));
       await assert.rejects(ana.client.request("chat.dm", { to: ana.username, body: "me" }), isCode("bad_request"));
-      for (let i = 0; i < 60; i++) await ana.client.request("chat.send", { room: d1.room, body: `m${i}` });
+      let last = 0;
+      for (let i = 0; i < 60; i++) last = (await ana.client.request<{ seq: number }>("chat.send", { room: d1.room, body: `m${i}` })).seq;
+      await folded(bob.client, d1.room, last);
       const j = await bob.client.request<{ missed: Msg[]; has_more: boolean; last_seq: number }>("chat.join", { room: d1.room, since_seq: d2.seq });
       assert.equal(j.missed.length, 50);
       assert.equal(j.has_more, true);
@@ -146,10 +155,10 @@ for (const transport of ["tcp", "ws"] as const) {
       const typing = collect<{ room: string; from: string }>(bob.client, "chat.typing");
       const anaTyping = collect<{ room: string; from: string }>(ana.client, "chat.typing");
       const s1 = await ana.client.request<{ seq: number }>("chat.send", { room: r, body: "one" });
-      await ana.client.request<{ seq: number }>("chat.send", { room: r, body: "two" });
+      const s2 = await ana.client.request<{ seq: number }>("chat.send", { room: r, body: "two" });
       const unread = async () => (await bob.client.request<{ rooms: { room: string; unread: number }[] }>("chat.rooms")).rooms.find((x) => x.room === r)!.unread;
-      // Ana's sends are read-your-writes for ana, not for bob: bob's replica may fold them a moment later.
-      await waitUntil("bob's unread counts both messages", async () => (await unread()) === 2);
+      await folded(bob.client, r, s2.seq);
+      assert.equal(await unread(), 2);
       await bob.client.request("chat.receipt", { room: r, seq: s1.seq, kind: "delivered" });
       await bob.client.request("chat.receipt", { room: r, seq: s1.seq, kind: "read" });
       assert.equal(await unread(), 1);
@@ -166,7 +175,8 @@ for (const transport of ["tcp", "ws"] as const) {
       await ana.client.request("chat.create", { room: r });
       await ana.client.request("chat.join", { room: r });
       await bob.client.request("chat.join", { room: r });
-      await ana.client.request("chat.send", { room: r, body: `hey @${bob.username} and @nobody-here` });
+      const sent = await ana.client.request<{ seq: number }>("chat.send", { room: r, body: `hey @${bob.username} and @nobody-here` });
+      await folded(bob.client, r, sent.seq);
       const h = await bob.client.request<{ messages: Msg[] }>("chat.history", { room: r });
       assert.deepEqual(h.messages[0].mentions, [bob.username]);
       await ana.client.request("chat.keys.publish", { key_id: "k1", public_key: "cHVi" });
