@@ -31,6 +31,11 @@ export interface E2eWrap { to: string; key_id: string; wrap: string }
 export interface E2eEnc { v: typeof E2E_VERSION; sender_key: string; nonce: string; salt: string; keys: E2eWrap[] }
 /** What `chat.send` / `chat.dm` take for an encrypted message. */
 export interface E2ePayload { ciphertext: string; enc: E2eEnc }
+/**
+ * Bytes over a plain ArrayBuffer: what WebCrypto's BufferSource takes under
+ * the DOM typings (a Uint8Array over ArrayBufferLike may be shared memory).
+ */
+type Bytes = Uint8Array<ArrayBuffer>;
 /** Finds a sender's public key (base64 raw X25519) by username and key id, e.g. through `chat.keys.get`. */
 export type SenderKeyLookup = (username: string, keyId: string) => Promise<string | undefined>;
 
@@ -39,17 +44,17 @@ export function toBase64(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
 }
-export function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Bytes {
   const s = atob(text);
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }
-const utf8 = (s: string) => new TextEncoder().encode(s);
-const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+const utf8 = (s: string): Bytes => new TextEncoder().encode(s) as Bytes;
+const random = (n: number): Bytes => globalThis.crypto.getRandomValues(new Uint8Array(n));
 
 /** `x1-` and the first 16 bytes of SHA-256 of the raw public key, base64url: stable, fits chat.keys.publish's key_id. */
-export async function keyIdOf(rawPublic: Uint8Array): Promise<string> {
+export async function keyIdOf(rawPublic: Bytes): Promise<string> {
   const h = new Uint8Array(await subtle.digest("SHA-256", rawPublic)).subarray(0, 16);
   return "x1-" + toBase64(h).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
@@ -83,12 +88,12 @@ function importPublic(publicKey: string): Promise<E2eCryptoKey> {
 }
 
 /** The associated data of both the content and the wraps: version, room, sender, sender key, nonce. */
-function associatedData(room: string, from: string, senderKey: string, nonce: string): Uint8Array {
+function associatedData(room: string, from: string, senderKey: string, nonce: string): Bytes {
   return utf8([E2E_VERSION, room, from, senderKey, nonce].join("\n"));
 }
 
 /** The AES-256-GCM key wrapping the content key between two X25519 keys, unique per message through `salt`. */
-async function wrapKey(own: E2eCryptoKey, peerPublic: string, salt: Uint8Array, senderKey: string, recipientKey: string): Promise<E2eCryptoKey> {
+async function wrapKey(own: E2eCryptoKey, peerPublic: string, salt: Bytes, senderKey: string, recipientKey: string): Promise<E2eCryptoKey> {
   const shared = await subtle.deriveBits({ name: "X25519", public: await importPublic(peerPublic) }, own, 256);
   const ikm = await subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
   return subtle.deriveKey(

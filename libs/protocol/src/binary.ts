@@ -19,6 +19,26 @@ export function binaryField(maxBytes: number) {
   return z.union([raw, b64]).transform((v) => (typeof v === "string" ? Buffer.from(v, "base64") : Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
 }
 
+const utf8Encoder = new TextEncoder();
+
+/** A string's UTF-8 bytes, the same on servers and in the browser (no Buffer). */
+export function utf8Bytes(s: string): Uint8Array {
+  return utf8Encoder.encode(s);
+}
+
+/** A string's UTF-8 length without encoding it; a lone surrogate counts 3, as its U+FFFD replacement (and Buffer.byteLength) does. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+
 /** A binary reply field: a Buffer from the service, raw in MessagePack and base64 in JSON. */
 export const binaryReply = z.union([bytes, z.string()]);
 

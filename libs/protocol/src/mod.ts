@@ -82,7 +82,7 @@ export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";
 export { NOTIFY_CHANNELS, PATTERN_RE, RESERVED_TOPIC_ROOTS, TOPIC_RE, notificationId, notificationRecord, notifyEvents, notifyOps, notifyPattern, notifyTopic, userTopicToken } from "./ops/notify.ts";
 export type { NotificationRecord, NotifyChannel } from "./ops/notify.ts";
 export { FILES_CHUNK_SIZE, FILES_INLINE_MAX, FILES_READ_MAX, FILES_SHARE_TTL_MAX_S, filePath, filesOps, pathProblem } from "./ops/files.ts";
-export { MSGPACK_ENCODING, binaryField, binaryReply, bytesAsBase64 } from "./binary.ts";
+export { MSGPACK_ENCODING, binaryField, binaryReply, bytesAsBase64, utf8Bytes, utf8Length } from "./binary.ts";
 export { LOBBY, MAX_BODY_BYTES, MAX_CIPHERTEXT_CHARS, chatEvents, chatMessage, chatOps, dmRoom, roomName } from "./ops/chat.ts";
 export type { ChatMessage } from "./ops/chat.ts";
 export { defineHttpRoute } from "./http/define.ts";

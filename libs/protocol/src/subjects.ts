@@ -19,6 +19,7 @@
  * maps any string to a safe, readable, reversible token.
  */
 import { badRequest } from "./errors.ts";
+import { utf8Bytes } from "./binary.ts";
 
 export const SUBJECT_ROOT = "colmena";
 export const PUSH_ROOT = `${SUBJECT_ROOT}.push`;
@@ -38,7 +39,7 @@ export function assertToken(s: unknown, what = "token"): string {
 export function encodeToken(s: string): string {
   if (s.length === 0) return "%";
   return s.replace(/[^A-Za-z0-9_-]/gu, (c) =>
-    Array.from(Buffer.from(c, "utf8"), (b) => "%" + b.toString(16).toUpperCase().padStart(2, "0")).join(""),
+    Array.from(utf8Bytes(c), (b) => "%" + b.toString(16).toUpperCase().padStart(2, "0")).join(""),
   );
 }
 export function decodeToken(t: string): string {

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { z } from "zod";
-import { ColmenaError, ERROR_LIMITS, FrameError, ISSUE_LIMITS, MAX_DATA_DEPTH, nestsDeeperThan, parseRequest, parseWith } from "@colmena/protocol";
+import { ColmenaError, ERROR_LIMITS, FrameError, ISSUE_LIMITS, MAX_DATA_DEPTH, nestsDeeperThan, parseRequest, parseWith, utf8Bytes, utf8Length } from "@colmena/protocol";
 
 const manyKeys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 0]));
 
@@ -59,4 +60,21 @@ test("bounds - data nested past the limit is bad_request with the id, at any dep
   assert.equal(nestsDeeperThan({ x: [ok] }, MAX_DATA_DEPTH), true);
   assert.equal(nestsDeeperThan({ bytes: new Uint8Array(1 << 20) }, 2), false, "binary is a leaf, not 1 Mi children");
   assert.deepEqual(parseRequest({ id: 1, op: "x", data: { x: ok } }).data, { x: ok });
+});
+
+/** Any code point, or a lone surrogate half (what a JavaScript string may hold and UTF-8 cannot). */
+const codeUnitOrPoint = fc.oneof(
+  fc.integer({ min: 0, max: 0x10ffff }).map((c) => String.fromCodePoint(c)),
+  fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+);
+
+test("bounds - utf8Length counts what Buffer.byteLength counts, lone surrogates included, without Buffer", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: codeUnitOrPoint, maxLength: 60 }), (s) =>
+      utf8Length(s) === Buffer.byteLength(s, "utf8") && Buffer.from(utf8Bytes(s)).equals(Buffer.from(s, "utf8")),
+    ),
+    { numRuns: 3000 },
+  );
+  assert.equal(utf8Length("a\u00e9\u20ac\u{1F600}"), 1 + 2 + 3 + 4);
+  assert.equal(utf8Length("\uD83D"), 3);
 });

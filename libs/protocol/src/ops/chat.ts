@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { defineEvent } from "../events/define.ts";
 import { defineOp } from "./define.ts";
+import { utf8Length } from "../binary.ts";
 import { username } from "./session.ts";
 
 /** A room name: 1-64 characters of [a-z0-9_-], starting with a letter or digit (a valid subject token as it is). */
@@ -15,7 +16,7 @@ export const LOBBY = "lobby";
 export const MAX_BODY_BYTES = 16 * 1024;
 export const MAX_CIPHERTEXT_CHARS = 64 * 1024;
 
-const body = z.string().min(1).refine((s) => Buffer.byteLength(s, "utf8") <= MAX_BODY_BYTES, `at most ${MAX_BODY_BYTES} bytes`);
+const body = z.string().min(1).refine((s) => utf8Length(s) <= MAX_BODY_BYTES, `at most ${MAX_BODY_BYTES} bytes`);
 const ciphertext = z.string().min(1).max(MAX_CIPHERTEXT_CHARS).regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const enc = z.record(z.string(), z.unknown());
 const clientMsgId = z.string().min(1).max(128);

@@ -5,7 +5,7 @@
  * normalised (a leading `/` dropped) and every hostile form is `bad_request`.
  */
 import { z } from "zod";
-import { binaryField, binaryReply } from "../binary.ts";
+import { binaryField, binaryReply, utf8Length } from "../binary.ts";
 import { defineOp } from "./define.ts";
 
 /** The most content `files.put` takes and `files.get` gives; larger files go through uploads and `files.read`. */
@@ -19,7 +19,8 @@ export const FILES_SHARE_TTL_MAX_S = 7 * 24 * 3600;
 
 /** Why a path is refused, or null when it is a valid (already normalised) path. */
 export function pathProblem(path: string): string | null {
-  if (Buffer.byteLength(path, "utf8") < 1 || Buffer.byteLength(path, "utf8") > 1024) return "a path is 1-1024 bytes";
+  const bytes = utf8Length(path);
+  if (bytes < 1 || bytes > 1024) return "a path is 1-1024 bytes";
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(path)) return "a path is UTF-8 text";
   if (/[\u0000-\u001f\u007f-\u009f]/u.test(path)) return "a path has no NUL or control character";
   for (const seg of path.split("/")) {
