@@ -6,19 +6,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
-import { repoRoot } from "@colmena/runtime";
 import { uniqueName } from "@colmena/testing";
+import { Cli } from "./cli-runner.ts";
 import { startSystem } from "./harness.ts";
 import { Terminal } from "./terminal.ts";
-
-const main = join(repoRoot(), "cli/src/main.ts");
 
 /** Every file's bytes under `dir`, as latin1 text (SQLite files and their WAL). */
 function filesText(dir: string): string {
@@ -34,30 +30,24 @@ test("cli - chat: history, live messages, typing and receipts between two users,
   let logs = "";
   const sink = new Writable({ write(chunk, _enc, cb) { logs += chunk.toString(); cb(); } });
   await using sys = await startSystem({ services: ["auth", "chat"], log: pino({ level: "trace" }, sink) });
-  const homes: string[] = [];
+  const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+  using aliceCli = new Cli(sys.gateway.tcpUrl);
+  using bobCli = new Cli(sys.gateway.tcpUrl);
+  const clis = new Map([[alice, aliceCli], [bob, bobCli]]);
   const terms: Terminal[] = [];
-  const envOf = (home: string) => ({ ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl, COLMENA_PASSWORD: "cli-password" });
-  const colmena = (env: NodeJS.ProcessEnv, args: string[]) => new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, ["--import", "tsx", main, ...args], { cwd: repoRoot(), timeout: 60_000, env }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve()));
-  });
   try {
-    const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
-    const env = new Map<string, NodeJS.ProcessEnv>();
-    for (const u of [alice, bob]) {
-      const home = mkdtempSync(join(tmpdir(), "colmena-cli-chat-"));
-      homes.push(home);
-      env.set(u, envOf(home));
-      await colmena(env.get(u)!, ["register", u]);
-      await colmena(env.get(u)!, ["login", u]);
+    for (const [u, cli] of clis) {
+      await cli.ok(["register", u]);
+      await cli.ok(["login", u]);
     }
     const room = uniqueName("room").toLowerCase().replace(/[^a-z0-9_-]/g, "-");
-    const a = new Terminal(["chat", room], env.get(alice)!);
+    const a = new Terminal(["chat", room], aliceCli.env);
     terms.push(a);
     await a.sees(`* joined ${room}`);
     await a.line("first, before bob came");
     await a.sees(/\[#\d+\] .*: first, before bob came/);
 
-    const b = new Terminal(["chat", room], env.get(bob)!);
+    const b = new Terminal(["chat", room], bobCli.env);
     terms.push(b);
     await b.sees(`${alice}: first, before bob came`); // history on join
     await a.sees(`* ${bob} is online`);
@@ -91,8 +81,8 @@ test("cli - chat: history, live messages, typing and receipts between two users,
 
     for (const t of [a, b]) await t.line("/quit");
     assert.deepEqual(await Promise.all([a.exited(), b.exited()]), [0, 0]);
-    for (const h of homes) {
-      const dir = join(h, "chat-keys");
+    for (const { home } of clis.values()) {
+      const dir = join(home, "chat-keys");
       const [file] = readdirSync(dir);
       assert.equal(statSync(join(dir, file)).mode & 0o777, 0o600);
     }
@@ -113,6 +103,5 @@ test("cli - chat: history, live messages, typing and receipts between two users,
     assert.ok(logs.length > 0 && !logs.includes(secret) && !logs.includes("a secret reply"), "plaintext in the logs");
   } finally {
     for (const t of terms) t.kill();
-    for (const h of homes) rmSync(h, { recursive: true, force: true });
   }
 });

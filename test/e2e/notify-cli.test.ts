@@ -1,30 +1,17 @@
 /** The `colmena notify` command group against a running system. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { repoRoot } from "@colmena/runtime";
+import type { ChildProcess } from "node:child_process";
 import { uniqueName, waitUntil } from "@colmena/testing";
+import { Cli } from "./cli-runner.ts";
 import { startSystem } from "./harness.ts";
 
 test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", async () => {
   await using sys = await startSystem({ services: ["auth", "notify"] });
-  const home = mkdtempSync(join(tmpdir(), "colmena-cli-notify-"));
-  const env = { ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl, COLMENA_PASSWORD: "cli-password" };
-  const main = join(repoRoot(), "cli/src/main.ts");
-  const colmena = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ["--import", "tsx", main, ...args], { cwd: repoRoot(), timeout: 60_000, env }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-    });
-  const json = async (args: string[]) => {
-    const r = await colmena(args);
-    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
-  const watcher = { proc: undefined as ReturnType<typeof spawn> | undefined };
+  using cli = new Cli(sys.gateway.tcpUrl);
+  const colmena = (args: string[]) => cli.run(args);
+  const json = (args: string[]) => cli.json(args);
+  const watcher = { proc: undefined as ChildProcess | undefined };
   try {
     const user = uniqueName("clinote");
     assert.equal((await colmena(["register", user])).code, 0);
@@ -33,7 +20,7 @@ test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", asyn
     assert.deepEqual((await json(["notify", "subscriptions"])).subscriptions.map((s: { topic: string }) => s.topic), ["ci.*"]);
 
     let out = "";
-    watcher.proc = spawn(process.execPath, ["--import", "tsx", main, "notify", "watch"], { cwd: repoRoot(), env });
+    watcher.proc = cli.spawn(["notify", "watch"]);
     let err = "";
     watcher.proc.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
     watcher.proc.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
@@ -52,6 +39,5 @@ test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", asyn
     assert.match(bad.stderr, /forbidden/);
   } finally {
     watcher.proc?.kill("SIGTERM");
-    rmSync(home, { recursive: true, force: true });
   }
 });

@@ -6,33 +6,21 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { repoRoot } from "@colmena/runtime";
+import { Cli } from "./cli-runner.ts";
 import { startSystem, type System } from "./harness.ts";
 
 let sys: System;
-const home = mkdtempSync(join(tmpdir(), "colmena-status-"));
+let cli: Cli;
 before(async () => {
   sys = await startSystem({ services: ["auth", "tasks"] });
+  cli = new Cli(sys.gateway.tcpUrl, { password: "" });
 });
 after(async () => {
   await sys?.stop();
-  rmSync(home, { recursive: true, force: true });
+  cli?.[Symbol.dispose]();
 });
 
-function colmena(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", join(repoRoot(), "cli/src/main.ts"), ...args],
-      { cwd: repoRoot(), timeout: 60_000, env: { ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl, COLMENA_PASSWORD: "" } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const colmena = (args: string[]) => cli.run(args);
 
 test("ops - colmena status shows NATS, each stream's size and each consumer's lag; --prometheus the same as metrics", { timeout: 90_000 }, async () => {
   const { client } = await sys.user();

@@ -3,19 +3,17 @@
  * that drive the interactive CLI as a person would: what it printed, and keys
  * typed into it.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
 import { repoRoot } from "@colmena/runtime";
 import { waitUntil } from "@colmena/testing";
-
-const main = join(repoRoot(), "cli/src/main.ts");
+import { cliArgv } from "./cli-runner.ts";
 
 /** A `colmena` process in a pseudo-terminal: what it printed, and keys typed into it. */
 export class Terminal {
   out = "";
   private readonly proc: ChildProcess;
   constructor(args: string[], env: NodeJS.ProcessEnv) {
-    const cmd = [process.execPath, "--import", "tsx", main, ...args].map((a) => `'${a}'`).join(" ");
+    const cmd = [process.execPath, ...cliArgv(args)].map((a) => `'${a}'`).join(" ");
     this.proc = spawn("script", ["-qfec", cmd, "/dev/null"], { cwd: repoRoot(), env: { ...env, COLUMNS: "200", TERM: "dumb" } });
     this.proc.stdout!.on("data", (d: Buffer) => { this.out += d.toString(); });
     this.proc.stderr!.on("data", (d: Buffer) => { this.out += d.toString(); });
@@ -37,11 +35,4 @@ export class Terminal {
     return new Promise((resolve) => { if (this.proc.exitCode !== null) resolve(this.proc.exitCode); else this.proc.once("exit", (c) => resolve(c)); });
   }
   kill(): void { this.proc.kill("SIGKILL"); }
-}
-
-/** Runs one non-interactive `colmena` command (register, login, ...) to its end; rejects with its stderr. */
-export function colmenaCommand(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["--import", "tsx", main, ...args], { cwd: repoRoot(), timeout: 60_000, env }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve()));
-  });
 }

@@ -17,7 +17,8 @@ import type { Browser, Page } from "playwright-core";
 import { repoRoot } from "@colmena/runtime";
 import { uniqueName, waitUntil } from "@colmena/testing";
 import { startSystem, type System, type TestUser } from "./harness.ts";
-import { colmenaCommand, Terminal } from "./terminal.ts";
+import { Cli } from "./cli-runner.ts";
+import { Terminal } from "./terminal.ts";
 import { ensureChromium, launchChromium, watchedContext } from "./web-browser.ts";
 
 const root = repoRoot();
@@ -206,19 +207,18 @@ test("web - encrypted chat: a DM between the page and `colmena chat` both ways, 
   const ana = await sys.user({ prefix: "ana" });
   const carol = await sys.user({ prefix: "carol" });
   const bob = uniqueName("bob");
-  const home = mkdtempSync(join(tmpdir(), "colmena-web-cli-"));
-  const env = { ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl, COLMENA_PASSWORD: "cli-password" };
+  using cli = new Cli(sys.gateway.tcpUrl);
   const keysOf = async (u: string) => (await ana.client.request<{ keys: unknown[] }>("chat.keys.get", { username: u })).keys.length;
   let t: Terminal | undefined;
   try {
-    await colmenaCommand(["register", bob], env);
-    await colmenaCommand(["login", bob], env);
+    await cli.ok(["register", bob]);
+    await cli.ok(["login", bob]);
     const a = await loggedIn(ana, "#chat");
     const c = await loggedIn(carol, "#chat");
     await waitUntil("both pages published their keys", async () => (await keysOf(ana.username)) > 0 && (await keysOf(carol.username)) > 0);
 
     // bob, in the CLI, turns encryption on for the DM (publishing his key) before ana's page encrypts for him.
-    t = new Terminal(["chat", "lobby"], env);
+    t = new Terminal(["chat", "lobby"], cli.env);
     await t.sees("* joined lobby");
     await t.line(`/dm ${ana.username}`);
     await t.line("/e2e");
@@ -260,7 +260,6 @@ test("web - encrypted chat: a DM between the page and `colmena chat` both ways, 
     assert.deepEqual([...a.errors, ...c.errors], []);
   } finally {
     t?.kill();
-    rmSync(home, { recursive: true, force: true });
   }
 });
 
