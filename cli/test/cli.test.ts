@@ -1,44 +1,26 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "@colmena/runtime";
-import { uniqueName } from "@colmena/testing";
+import { uniqueName, waitUntil } from "@colmena/testing";
+import { Cli, running } from "../../test/e2e/cli-runner.ts";
 import { startSystem, type System } from "../../test/e2e/harness.ts";
 
-const main = join(repoRoot(), "cli/src/main.ts");
 let sys: System;
-let home: string;
+let cli: Cli;
 const ADMIN = uniqueName("boss");
 
 before(async () => {
   sys = await startSystem({ services: ["auth", "diag"], env: { COLMENA_ADMINS: ADMIN } });
-  home = mkdtempSync(join(tmpdir(), "colmena-cli-"));
+  cli = new Cli(sys.gateway.tcpUrl, { password: "" });
 });
 after(async () => {
   await sys?.stop();
-  if (home) rmSync(home, { recursive: true, force: true });
+  cli?.[Symbol.dispose]();
 });
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `colmena ...args` against the test system, with its own COLMENA_HOME. */
-function colmena(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", main, ...args],
-      { cwd: repoRoot(), timeout: 60_000, env: { ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl, COLMENA_PASSWORD: "", ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const colmena = (args: string[], env: NodeJS.ProcessEnv = {}) => cli.run(args, { env });
 
 test("cli - register, login, whoami, call and logout against a running system", async () => {
   const user = uniqueName("cli");
@@ -52,7 +34,7 @@ test("cli - register, login, whoami, call and logout against a running system", 
 
   const login = await colmena(["login", user], { COLMENA_PASSWORD: "cli-password" });
   assert.equal(login.code, 0, login.stderr);
-  const credsFile = join(home, "credentials.json");
+  const credsFile = join(cli.home, "credentials.json");
   assert.equal(statSync(credsFile).mode & 0o777, 0o600);
   assert.equal(JSON.parse(readFileSync(credsFile, "utf8")).username, user);
 
@@ -114,27 +96,17 @@ test("cli - listen runs an op on its connection, prints pushed events, and stops
   await colmena(["register", user, "--password", "listen-password"]);
   assert.equal((await colmena(["login", user, "--password", "listen-password"])).code, 0);
   const channel = `diag.${uniqueName("c")}`;
-  const proc = spawn(process.execPath, ["--import", "tsx", main, "listen", "diag.subscribe", JSON.stringify({ channel })], {
-    cwd: repoRoot(),
-    env: { ...process.env, COLMENA_HOME: home, COLMENA_URL: sys.gateway.tcpUrl },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  proc.stdout.on("data", (b) => (out += b));
-  proc.stderr.on("data", (b) => (err += b));
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const proc = cli.spawn(["listen", "diag.subscribe", JSON.stringify({ channel })]);
+  const listener = running(proc, 60_000);
   try {
-    const deadline = Date.now() + 30_000;
-    while (!err.includes("listening") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.match(err, /listening for all events/);
+    await waitUntil("the listener", () => /listening for all events/.test(listener.stderr()), 30_000);
     const { client } = await sys.user();
     await client.request("diag.push", { channel, event: "diag.note", data: { hi: 1 } });
-    while (!out.includes("diag.note") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const line = out.trim().split("\n").pop()!;
+    await waitUntil("the pushed event", () => listener.stdout().includes("diag.note"), 30_000);
+    const line = listener.stdout().trim().split("\n").pop()!;
     assert.deepEqual(JSON.parse(line), { event: "diag.note", data: { hi: 1 } });
     proc.kill("SIGINT");
-    assert.equal(await exited, 0);
+    assert.equal((await listener.exit).code, 0, listener.stderr());
   } finally {
     proc.kill("SIGKILL");
     await colmena(["logout"]);

@@ -22,6 +22,12 @@ export interface CliOptions {
   password?: string;
 }
 
+export interface RunOptions {
+  /** Variables to set (or, as undefined, unset) for this run only. */
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
 export class Cli implements Disposable {
   readonly home = mkdtempSync(join(tmpdir(), "colmena-cli-"));
   readonly env: NodeJS.ProcessEnv;
@@ -30,15 +36,16 @@ export class Cli implements Disposable {
     this.env = { ...process.env, COLMENA_HOME: this.home, COLMENA_URL: gatewayUrl, COLMENA_PASSWORD: opts.password ?? "cli-password" };
   }
 
-  /** Starts `colmena <args>` off a terminal; the caller may read, kill or `finish` it. */
-  spawn(args: string[]): ChildProcess {
-    return spawn(process.execPath, cliArgv(args), { cwd: repoRoot(), env: this.env });
+  /** Starts `colmena <args>` off a terminal; the caller may read, kill or `finished` it. */
+  spawn(args: string[], opts: RunOptions = {}): ChildProcess {
+    return spawn(process.execPath, cliArgv(args), { cwd: repoRoot(), env: { ...this.env, ...opts.env } });
   }
 
-  /** Runs `colmena <args>` to its end (killed after `timeoutMs`). */
-  run(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  /** Runs `colmena <args>` to its end (killed after `timeoutMs`, 60 s). */
+  run(args: string[], opts: RunOptions = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      execFile(process.execPath, cliArgv(args), { cwd: repoRoot(), timeout: timeoutMs, env: this.env, maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
+      const env = { ...this.env, ...opts.env };
+      execFile(process.execPath, cliArgv(args), { cwd: repoRoot(), timeout: opts.timeoutMs ?? 60_000, env, maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
     });
   }
@@ -60,13 +67,32 @@ export class Cli implements Disposable {
   }
 }
 
-/** Waits for a started `colmena` process to exit, with all it printed. */
-export function finished(child: ChildProcess): Promise<CliResult> {
-  return new Promise((resolve) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+/** A started `colmena` process: what it printed so far, and its end. */
+export interface Running {
+  stdout(): string;
+  stderr(): string;
+  /** Its exit, with all it printed; past the timeout it is killed. */
+  exit: Promise<CliResult>;
+}
+
+/**
+ * Follows a started `colmena` process; past `timeoutMs` (90 s) it is killed,
+ * so a hung command fails its test instead of holding the file to the
+ * runner's timeout.
+ */
+export function running(child: ChildProcess, timeoutMs = 90_000): Running {
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const exit = new Promise<CliResult>((resolve) => {
+    const timer = setTimeout(() => { stderr += `\n(killed after ${timeoutMs} ms)`; child.kill("SIGKILL"); }, timeoutMs);
+    child.once("exit", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
+  return { stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+/** Waits for a started `colmena` process to exit (`running(...).exit`). */
+export function finished(child: ChildProcess, timeoutMs?: number): Promise<CliResult> {
+  return running(child, timeoutMs).exit;
 }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { uniqueName, waitUntil } from "@colmena/testing";
-import { Cli } from "./cli-runner.ts";
+import { Cli, running } from "./cli-runner.ts";
 import { startSystem } from "./harness.ts";
 
 test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", async () => {
@@ -11,7 +11,7 @@ test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", asyn
   using cli = new Cli(sys.gateway.tcpUrl);
   const colmena = (args: string[]) => cli.run(args);
   const json = (args: string[]) => cli.json(args);
-  const watcher = { proc: undefined as ChildProcess | undefined };
+  let watcher: ChildProcess | undefined;
   try {
     const user = uniqueName("clinote");
     assert.equal((await colmena(["register", user])).code, 0);
@@ -19,16 +19,13 @@ test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", asyn
     assert.deepEqual(await json(["notify", "subscribe", "ci.*"]), { topic: "ci.*", channels: ["push"] });
     assert.deepEqual((await json(["notify", "subscriptions"])).subscriptions.map((s: { topic: string }) => s.topic), ["ci.*"]);
 
-    let out = "";
-    watcher.proc = cli.spawn(["notify", "watch"]);
-    let err = "";
-    watcher.proc.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
-    watcher.proc.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
-    await waitUntil("the watcher", () => err.includes("watching"), 20_000);
+    watcher = cli.spawn(["notify", "watch"]);
+    const watching = running(watcher);
+    await waitUntil("the watcher", () => watching.stderr().includes("watching"), 20_000);
 
     const pub = await json(["notify", "publish", "ci.deploy", "deploy finished", "all green"]);
     assert.equal(pub.recipients, 1);
-    await waitUntil("the watched event", () => out.includes(pub.notification_id), 10_000);
+    await waitUntil("the watched event", () => watching.stdout().includes(pub.notification_id), 10_000);
     const box = await json(["notify", "inbox", "--unread"]);
     assert.deepEqual(box.notifications.map((n: { notification_id: string; body: string }) => [n.notification_id, n.body]), [[pub.notification_id, "all green"]]);
     assert.deepEqual(await json(["notify", "read", pub.notification_id]), {});
@@ -38,6 +35,6 @@ test("cli - notify subscribe, publish, inbox, read, unsubscribe and watch", asyn
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /forbidden/);
   } finally {
-    watcher.proc?.kill("SIGTERM");
+    watcher?.kill("SIGTERM");
   }
 });

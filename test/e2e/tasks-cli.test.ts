@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { uniqueName } from "@colmena/testing";
-import { Cli } from "./cli-runner.ts";
+import { Cli, finished } from "./cli-runner.ts";
 import { startSystem } from "./harness.ts";
 
 test("cli - tasks submit, get, list, cancel and watch", async () => {
@@ -35,14 +35,8 @@ test("cli - tasks submit, get, list, cancel and watch", async () => {
 
   // watch <id> prints the task's events and exits when it ends.
   const sleeping = JSON.parse((await colmena(["tasks", "submit", "sleep", "2"])).stdout);
-  const watcher = cli.spawn(["tasks", "watch", sleeping.task_id]);
-  let out = "";
-  watcher.stdout!.on("data", (b) => (out += b));
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => watcher.kill("SIGKILL"), 30_000);
-    watcher.once("exit", (c) => { clearTimeout(timer); res(c); });
-  });
-  assert.equal(code, 0);
+  const { code, stdout: out, stderr } = await finished(cli.spawn(["tasks", "watch", sleeping.task_id]), 30_000);
+  assert.equal(code, 0, stderr);
   const frames = out.trim().split("\n").map((l) => JSON.parse(l));
   const last = frames.at(-1);
   // The done event, or the finished record when the task ended before the watcher listened.
