@@ -45,6 +45,12 @@ const passes = [
   { files: files.filter((f) => !exclusive(f)), concurrency },
   { files: files.filter(exclusive), concurrency: "1" },
 ].filter((p) => p.files.length > 0);
+// The browser tests' chromium is installed here, before any file's clock
+// starts: an apt install on a new machine takes minutes, which counted
+// against the web page file's own timeout.
+if (files.some((f) => f.includes("web-page"))) {
+  spawnSync(process.execPath, ["--import", "tsx", join(root, "test/e2e/web-browser.ts"), "--install"], { cwd: root, stdio: "inherit" });
+}
 let failed = false;
 for (const pass of passes) {
   const r = spawnSync(
