@@ -43,7 +43,7 @@ async function tcpFrom(port: number, localAddress: string) {
   };
 }
 
-test("auth flood - 600 wrong-password logins on one connection: a login from another address stays under 500 ms", async (t) => {
+test("auth flood - 600 wrong-password logins on one connection: a login from another address is not queued behind it", async (t) => {
   await using sys = await startSystem({ services: ["auth"], env: { COLMENA_SCRYPT_N: "16384" } });
   const victim = uniqueName("victim");
   const alice = uniqueName("alice");
@@ -78,7 +78,11 @@ test("auth flood - 600 wrong-password logins on one connection: a login from ano
   const codes = new Map<string, number>();
   for (const r of replies) codes.set(r.error?.code ?? "ok", (codes.get(r.error?.code ?? "ok") ?? 0) + 1);
   t.diagnostic(`alice's login: ${quiet} ms quiet, ${underFlood.join(", ")} ms under the flood; flood answers: ${JSON.stringify(Object.fromEntries(codes))}`);
-  assert.ok(Math.max(...underFlood) < 500, `logins under the flood took ${underFlood.join(", ")} ms`);
+  // Queued behind the flood, a login waits for hundreds of hashes (8.8 s before the fix); served in turn,
+  // for a few at most. The bound scales with the quiet login, so a machine slowed by other work (a
+  // quiet login of 421 ms was seen at load 30) measures the queueing, not the machine.
+  const bound = Math.max(500, 4 * quiet);
+  assert.ok(Math.max(...underFlood) < bound, `logins under the flood took ${underFlood.join(", ")} ms (bound ${bound} ms, quiet ${quiet} ms)`);
   for (const r of replies) {
     assert.equal(r.ok, false);
     assert.ok(["unauthorized", "rate_limited"].includes(r.error.code), JSON.stringify(r));
