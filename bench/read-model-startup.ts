@@ -24,6 +24,12 @@ async function publish(js: ReturnType<typeof jetstream>, from: number, count: nu
   }
 }
 
+/** This process's CPU time (user + system) since `from`, in ms: the fold runs here, so it is the replica's own cost whatever the machine's load. */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1000);
+}
+
 async function main(): Promise<void> {
   await using nats = await startNats({ sync: "lazy" }); // fast publishing of the events; folding is what is measured
   const nc = await connectNats({ servers: nats.url, name: "bench-rm", log });
@@ -46,19 +52,23 @@ async function main(): Promise<void> {
         });
       // A replica with no file and no snapshot: folds the whole stream.
       t = performance.now();
+      let cpu = process.cpuUsage();
       const first = await open(join(dir, `a-${size}.sqlite`));
       const coldMs = performance.now() - t;
+      const coldCpuMs = cpuMs(cpu);
       t = performance.now();
       await first.snapshot();
       const snapMs = performance.now() - t;
       await first.close();
       await publish(jsp, size, 1000); // the tail a new replica folds after the snapshot
       t = performance.now();
+      cpu = process.cpuUsage();
       const second = await open(join(dir, `b-${size}.sqlite`));
       const warmMs = performance.now() - t;
+      const warmCpuMs = cpuMs(cpu);
       const rows = second.db.prepare("SELECT count(*) AS n FROM kv").get() as { n: number };
       await second.close();
-      console.log(`${size} events (published in ${Math.round(pubMs)} ms): new replica without snapshot ${Math.round(coldMs)} ms; snapshot written in ${Math.round(snapMs)} ms; new replica from snapshot + 1000-event tail ${Math.round(warmMs)} ms (${rows.n} rows, last seq ${second.lastSeq})`);
+      console.log(`${size} events (published in ${Math.round(pubMs)} ms): new replica without snapshot ${Math.round(coldMs)} ms (${coldCpuMs} ms CPU); snapshot written in ${Math.round(snapMs)} ms; new replica from snapshot + 1000-event tail ${Math.round(warmMs)} ms (${warmCpuMs} ms CPU; ${(coldCpuMs / Math.max(1, warmCpuMs)).toFixed(1)}x less) (${rows.n} rows, last seq ${second.lastSeq})`);
     }
   } finally {
     await nc.close();

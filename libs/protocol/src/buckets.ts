@@ -36,6 +36,12 @@ export const BUCKETS = Object.freeze({
   filesUploads: bucket("colmena_files_uploads", "files"),
   /** Snapshots of the tasks API's read model (SQLite file + the stream seq it covers), so a new replica folds only the tail. */
   tasksSnapshots: objectStore("colmena_tasks_snapshots", "tasks"),
+  /** Snapshots of the chat read model (as tasksSnapshots). */
+  chatSnapshots: objectStore("colmena_chat_snapshots", "chat"),
+  /** Snapshots of the files read model (as tasksSnapshots). */
+  filesSnapshots: objectStore("colmena_files_snapshots", "files"),
+  /** Snapshots of the notify read model (as tasksSnapshots; the topic index is loaded from the copied tables at open). */
+  notifySnapshots: objectStore("colmena_notify_snapshots", "notify"),
   /** Who is online in which chat room: a key per joined connection, deleted when it leaves, closes or its gateway dies (with a TTL as a backstop). */
   chatPresence: bucket("colmena_chat_presence", "chat"),
 });

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { BUCKETS } from "@colmena/protocol";
 import { EntityLog, ReadModel, ensureStreamRetrying, claimReadModelFile, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { startChatApi } from "./api.ts";
 import { chatConfig, type ChatConfig } from "./config.ts";
@@ -61,6 +62,8 @@ export async function startChat(deps: StartChatDeps): Promise<RunningChat> {
   try {
     const model = await ReadModel.open({
       nc, stream: CHAT_STREAM, filterSubjects: [allChatEvents], file, name: "chat", log, migrate,
+      // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts).
+      snapshots: { bucket: BUCKETS.chatSnapshots.name, replicas: config.streamReplicas },
       apply: (db, stored) => {
         const msg = applyEvent(db, stored);
         if (msg && line) { const l = line; queueMicrotask(() => l.deliver(stored.seq, msg)); }

@@ -65,7 +65,11 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const kv = await new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas });
   const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
-  const model = await ReadModel.open({ nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()) });
+  const model = await ReadModel.open({
+    nc, stream: FILES_STREAM, file, name: "files", log, migrate, apply: (db, ev) => applyEvent(db, ev.json<FileEvent>()),
+    // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts).
+    snapshots: { bucket: BUCKETS.filesSnapshots.name, replicas: config.streamReplicas },
+  });
   const queries = new FileQueries(model.db);
   const waitForSeq = (seq: number) => model.waitFor(seq);
   const pathLog = new EntityLog<FileEvent>(nc, FILES_STREAM);

@@ -4,8 +4,14 @@
  * forwarded, so safe to send again: the refusal says so), requests in flight
  * finish and are answered, and only then are connections closed. Bounded by
  * `COLMENA_DRAIN_MS`. Clients move meanwhile: the drain ends early once
- * every connection has gone, or once nothing is in flight and clients had
- * the spread of `reconnect_after_ms` to leave.
+ * every connection has gone, or once nothing is in flight, clients had the
+ * spread of `reconnect_after_ms` to leave, and every connection left has been
+ * quiet for QUIET_MS. Why quiet: a client may send a request before it reads
+ * `session.closing` (the reply before it let its loop go on); a socket closed
+ * under that frame loses it, and the client cannot tell whether it ran (seen
+ * in the compose smoke under load: a `files.put` failed "connection lost").
+ * The SDK closes its old connection itself once it has moved, so a busy
+ * client holds the drain only until then.
  */
 import { ColmenaError, sessionClosing as closing } from "@colmena/protocol";
 import { counter, gauge, type Logger } from "@colmena/runtime";
@@ -13,6 +19,8 @@ import type { Conn } from "./connection.ts";
 
 /** The spread of `reconnect_after_ms`: clients of one gateway reach the others over this window, not at once. */
 const RECONNECT_SPREAD_MS = 250;
+/** A connection that sent nothing for this long may be closed by the gateway (see above). */
+const QUIET_MS = 2_000;
 /** The `details` of a drain refusal: the SDK sends such a request again, whatever the op. */
 export const NOT_RUN = { not_run: true } as const;
 
@@ -64,7 +72,8 @@ export class Drain {
     const started = (this.started = Date.now());
     for (const conn of conns) this.tell(conn, reason);
     this.log.info({ connections: conns.size, inflight: this.inflight, drainMs }, "draining: every connection told to move");
-    const done = () => conns.size === 0 || (this.inflight === 0 && Date.now() - started >= RECONNECT_SPREAD_MS * 2);
+    const quiet = () => { const now = Date.now(); for (const c of conns) if (now - c.lastActive < QUIET_MS) return false; return true; };
+    const done = () => conns.size === 0 || (this.inflight === 0 && Date.now() - started >= RECONNECT_SPREAD_MS * 2 && quiet());
     while (!done()) {
       const left = started + drainMs - Date.now();
       if (left <= 0) break;

@@ -4,7 +4,7 @@
  * and email work consumers, and the bridges from the tasks and chat streams.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { HttpHandler } from "@colmena/protocol";
+import { BUCKETS, type HttpHandler } from "@colmena/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ReadModel, claimReadModelFile, ensureStream, serveHttpRoutes, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { NotePublisher, startNotifyApi } from "./api.ts";
@@ -53,7 +53,11 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
   let host: ServiceHost | undefined;
   let queries: NotifyQueries;
   try {
-    const rm = await ReadModel.open({ nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, migrate: model.migrate, apply: model.apply });
+    const rm = await ReadModel.open({
+      nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, migrate: model.migrate, apply: model.apply,
+      // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts); migrate loads the topic index from it.
+      snapshots: { bucket: BUCKETS.notifySnapshots.name, replicas: config.streamReplicas },
+    });
     closers.push(async () => { await rm.close(); release(); });
     queries = new NotifyQueries(rm.db);
     const waitForSeq = (seq: number, timeoutMs?: number) => rm.waitFor(seq, timeoutMs);

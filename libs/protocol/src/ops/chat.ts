@@ -38,8 +38,10 @@ export type ChatMessage = z.infer<typeof chatMessage>;
 
 const content = { body: body.optional(), ciphertext: ciphertext.optional(), enc: enc.optional(), client_msg_id: clientMsgId.optional() };
 const sent = z.object({ room: z.string(), seq: z.number().int(), msg_id: z.string(), ts: z.number().int() });
-const chat = <Req extends z.ZodType, Rep extends z.ZodType>(op: string, summary: string, request: Req, reply: Rep) =>
-  defineOp({ op, service: "chat", access: "user", summary, request, reply });
+const chat = <Req extends z.ZodType, Rep extends z.ZodType>(op: string, summary: string, request: Req, reply: Rep, idempotent?: true) =>
+  defineOp({ op, service: "chat", access: "user", summary, request, reply, ...(idempotent ? { idempotent } : {}) });
+/** A read: sent again to another replica when its replica dies holding it (OpDef.idempotent). */
+const chatRead = <Req extends z.ZodType, Rep extends z.ZodType>(op: string, summary: string, request: Req, reply: Rep) => chat(op, summary, request, reply, true);
 
 export const chatOps = {
   "chat.create": chat("chat.create", "Creates a room; a private one admits only `members` (the creator always). `conflict` when it exists.",
@@ -51,10 +53,10 @@ export const chatOps = {
   "chat.leave": chat("chat.leave", "Leaves a room: this connection gets its events no more.", z.strictObject({ room: roomName }), z.object({})),
   "chat.send": chat("chat.send", "Sends `body` (at most 16 KiB) or `ciphertext` (base64, at most 64 KiB, with `enc` stored untouched); a repeated `client_msg_id` returns the original.",
     z.strictObject({ room: roomName, ...content }), sent),
-  "chat.history": chat("chat.history", "Messages in ascending `seq`, `limit` (default 50, at most 200) before `before_seq` and/or after `after_seq` (the newest page when neither bounds it from below).",
+  "chat.history": chatRead("chat.history", "Messages in ascending `seq`, `limit` (default 50, at most 200) before `before_seq` and/or after `after_seq` (the newest page when neither bounds it from below).",
     z.strictObject({ room: roomName, before_seq: seq.optional(), after_seq: seq.optional(), limit: z.number().int().min(1).max(200).optional() }),
     z.object({ messages: z.array(chatMessage), has_more: z.boolean() })),
-  "chat.rooms": chat("chat.rooms", "The public rooms and the private rooms the caller is a member of, with the caller's `unread` count in each.",
+  "chat.rooms": chatRead("chat.rooms", "The public rooms and the private rooms the caller is a member of, with the caller's `unread` count in each.",
     z.strictObject({}),
     z.object({ rooms: z.array(z.object({ room: z.string(), title: z.string(), private: z.boolean(), members: z.array(z.string()), last_seq: z.number().int(), unread: z.number().int() })) })),
   "chat.dm": chat("chat.dm", "Sends to the private two-member room of the caller and `to` (the same room whoever starts it), created on first use.",
@@ -62,10 +64,10 @@ export const chatOps = {
   "chat.receipt": chat("chat.receipt", "Tells the author of message `seq` it was `delivered` or `read`; `read` also moves the caller's read position (unread counts).",
     z.strictObject({ room: roomName, seq: z.number().int().min(1), kind: z.enum(["delivered", "read"]) }), z.object({})),
   "chat.typing": chat("chat.typing", "Tells the room's other connections the caller is typing (never stored).", z.strictObject({ room: roomName }), z.object({})),
-  "chat.presence": chat("chat.presence", "The users online in a room.", z.strictObject({ room: roomName }), z.object({ room: z.string(), online: z.array(z.string()) })),
+  "chat.presence": chatRead("chat.presence", "The users online in a room.", z.strictObject({ room: roomName }), z.object({ room: z.string(), online: z.array(z.string()) })),
   "chat.keys.publish": chat("chat.keys.publish", "Publishes one of the caller's public keys for end-to-end encryption (a `key_id` again replaces it).",
     z.strictObject({ key_id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), public_key: z.string().min(1).max(4096) }), z.object({})),
-  "chat.keys.get": chat("chat.keys.get", "A user's published public keys (none: an empty list).",
+  "chat.keys.get": chatRead("chat.keys.get", "A user's published public keys (none: an empty list).",
     z.strictObject({ username }), z.object({ username: z.string(), keys: z.array(z.object({ key_id: z.string(), public_key: z.string() })) })),
 };
 

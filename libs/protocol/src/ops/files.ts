@@ -60,6 +60,7 @@ export const filesOps = {
     op: "files.get",
     service: "files",
     access: "user",
+    idempotent: true, // a read
     summary: "A file of up to 768 KiB (its latest version, or `version`); a larger one is `bad_request` naming `files.read`.",
     request: z.strictObject({ path: filePath, version: version.optional() }),
     reply: stored.extend({ content_type: z.string(), content: binaryReply }),
@@ -84,6 +85,7 @@ export const filesOps = {
     op: "files.upload.status",
     service: "files",
     access: "user",
+    idempotent: true, // a read
     summary: "Where an upload stands, for resuming it on any gateway.",
     request: z.strictObject({ upload_id: uploadId }),
     reply: z.object({ upload_id: z.string(), path: z.string(), size: z.number().int(), received: z.number().int() }),
@@ -108,6 +110,7 @@ export const filesOps = {
     op: "files.read",
     service: "files",
     access: "user",
+    idempotent: true, // a read
     summary: "Up to 768 KiB of a file from `offset`; `eof` when the file ends within them.",
     request: z.strictObject({ path: filePath, version: version.optional(), offset: z.number().int().min(0), length: z.number().int().min(0).max(FILES_READ_MAX) }),
     reply: z.object({ data: binaryReply, eof: z.boolean() }),
@@ -116,6 +119,7 @@ export const filesOps = {
     op: "files.stat",
     service: "files",
     access: "user",
+    idempotent: true, // a read
     summary: "A file's metadata (latest version, or `version`) and how many versions it has.",
     request: z.strictObject({ path: filePath, version: version.optional() }),
     reply: stored.extend({ content_type: z.string(), created_at: z.number().int(), versions: z.number().int() }),
@@ -124,6 +128,7 @@ export const filesOps = {
     op: "files.list",
     service: "files",
     access: "user",
+    idempotent: true, // a read
     summary: "The caller's files (not deleted), by path; `next` is the `cursor` of the next page.",
     request: z.strictObject({ prefix: z.string().max(1024).optional(), limit: z.number().int().min(1).max(1000).optional(), cursor: z.string().max(2048).optional() }),
     reply: z.object({ files: z.array(stored.extend({ updated_at: z.number().int() })), next: z.string().optional() }),
@@ -132,6 +137,7 @@ export const filesOps = {
     op: "files.versions",
     service: "files",
     access: "user",
+    idempotent: true, // a read
     summary: "Every version of a path, deletion markers included.",
     request: z.strictObject({ path: filePath }),
     reply: z.object({ versions: z.array(z.object({ version: z.number().int(), size: z.number().int(), sha256: z.string(), created_at: z.number().int(), deleted: z.boolean() })) }),

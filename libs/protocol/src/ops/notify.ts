@@ -72,6 +72,7 @@ export const notifyOps = {
     op: "notify.subscriptions",
     service: "notify",
     access: "user",
+    idempotent: true, // a read
     summary: "The caller's subscriptions, oldest first.",
     request: z.strictObject({}),
     reply: z.object({ subscriptions: z.array(subscriptionRecord) }),
@@ -93,6 +94,7 @@ export const notifyOps = {
     op: "notify.inbox",
     service: "notify",
     access: "user",
+    idempotent: true, // a read
     summary: "The caller's notifications, oldest first, after `since` (a notification id, or a time in ms). `next` is the `since` of the next page (there may be more).",
     request: z.strictObject({
       since: z.union([notificationId, z.number().int().min(0)]).optional(),

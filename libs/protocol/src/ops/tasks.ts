@@ -73,6 +73,7 @@ export const tasksOps = {
     op: "tasks.get",
     service: "tasks",
     access: "user",
+    idempotent: true, // a read
     summary: "One task of the caller's; anyone else's is `not_found`, and so is a finished task past the service's retention period (`COLMENA_TASKS_RETENTION_MS`, default 7 days after it ended).",
     request: z.strictObject({ task_id: z.string().min(1).max(128) }),
     reply: taskRecord,
@@ -81,6 +82,7 @@ export const tasksOps = {
     op: "tasks.list",
     service: "tasks",
     access: "user",
+    idempotent: true, // a read
     summary: "The caller's tasks, newest first; `status: \"failed\"` lists the dead letters. `next` is the `before` of the next page.",
     request: z.strictObject({
       status: taskStatus.optional(),
