@@ -19,7 +19,7 @@
  * rounds' own ratios (single runs on this VM move by 5-15%).
  */
 import { spawn as spawnProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNats } from "@colmena/testing";
@@ -60,9 +60,13 @@ interface Row {
   cpu: Record<string, number>;
   /** nats-server's fsync + fdatasync calls per task (warm-up included), with BENCH_TASKS_FSYNC=1. */
   fsyncs?: number;
+  /** NATS messages per task (warm-up included): into nats-server, out of it, and in+out by connection name. */
+  msgs?: { in: number; out: number; byConn: Record<string, number> };
+  /** Read / write system calls per task by process (the process itself, not its children). */
+  syscalls?: Record<string, string>;
 }
 
-type Outcome = Pick<Row, "summary" | "firstError" | "cpu" | "fsyncs">;
+type Outcome = Pick<Row, "summary" | "firstError" | "cpu" | "fsyncs" | "msgs" | "syscalls">;
 
 interface Plan {
   total: number;
@@ -89,7 +93,8 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       for (const workers of workerCounts) {
         ctx.progress(`${tag}: Colmena, worker ${workerLabel(workers)}, ${plan.total} tasks`);
         rows.push({ round, level: level.name, system: "Colmena", workers: workerLabel(workers), ...(await colmena(level, workers, plan, ctx.natsBin)) });
-        ctx.progress(`  ${fmt(rows.at(-1)!.summary.rate)} tasks/s (${fmt(rows.at(-1)!.summary.seconds, 1)} s measured)`);
+        const r = rows.at(-1)!;
+        ctx.progress(`  ${fmt(r.summary.rate)} tasks/s (${fmt(r.summary.seconds, 1)} s measured); CPU µs/task ${JSON.stringify(r.cpu, (_k, v) => (typeof v === "number" ? Math.round(v) : v))}; NATS msgs/task ${JSON.stringify(r.msgs)}; syscalls/task ${JSON.stringify(r.syscalls)}`);
       }
       if (!peers) continue;
       ensureDebianPackages([{ name: "redis-server", marker: "/usr/bin/redis-server" }, ...CELERY_PACKAGES], ctx.progress);
@@ -144,10 +149,16 @@ async function colmena(level: Level, workers: number, plan: Plan, natsBin?: stri
       ws.forEach((w, i) => (pids[`worker-${i + 1}`] = w.pid));
       pids.load = load.pid;
       const url = `tcp://127.0.0.1:${services.info.tcp}`;
-      const token = await accessToken(url);
+      // One user per client, as 16 people submitting would be: each task's `task.done` push then reaches its
+      // submitter's connection only. BENCH_TASKS_USERS=1 makes all 16 clients one user (before 2026-12-06),
+      // so every push is fanned out to 16 connections (BullMQ's load reads each completion once).
+      const token = await Promise.all(Array.from({ length: Number(process.env.BENCH_TASKS_USERS ?? CLIENTS) }, (_, i) => accessToken(url, i)));
       const syncs = process.env.BENCH_TASKS_FSYNC === "1" ? await countFsyncs(nats.pid()!) : null;
+      const msgsBefore = await natsMessages(nats.monitorUrl);
       const out = await counted(load, { url, op: "tasks.submit", data: { type: "uppercase", input: INPUT, wait: true, timeout_ms: 10_000 }, token, concurrency: CLIENTS }, plan, pids);
-      if (syncs) out.fsyncs = (await syncs()) / (plan.total + plan.warmupPerClient * CLIENTS);
+      const tasks = plan.total + plan.warmupPerClient * CLIENTS;
+      if (syncs) out.fsyncs = (await syncs()) / tasks;
+      out.msgs = perTask(msgsBefore, await natsMessages(nats.monitorUrl), tasks);
       // One figure for all worker processes together.
       for (const k of Object.keys(out.cpu).filter((k) => k.startsWith("worker-"))) {
         out.cpu.workers = (out.cpu.workers ?? 0) + out.cpu[k];
@@ -188,9 +199,27 @@ async function celery(redis: Redis, plan: Plan): Promise<Outcome> {
 
 async function counted(load: Child, target: Omit<RunArgs, "warmupMs" | "durationMs">, plan: Plan, pids: Record<string, number | null>): Promise<Outcome> {
   const before = cpuSnapshot(pids);
+  const ioBefore = syscalls(pids);
   const r = await load.call<RunResult>("run", { ...target, warmupMs: 0, durationMs: 0, total: plan.total, warmupPerClient: plan.warmupPerClient });
-  const cpu = cpuPerOp(before, cpuSnapshot(pids), r.completed ?? r.latencies.length);
-  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu };
+  const done = r.completed ?? r.latencies.length;
+  const cpu = cpuPerOp(before, cpuSnapshot(pids), done);
+  const ioAfter = syscalls(pids);
+  const sys: Record<string, string> = {};
+  for (const k of Object.keys(ioAfter)) sys[k] = `${fmt((ioAfter[k].r - (ioBefore[k]?.r ?? 0)) / done, 1)}r/${fmt((ioAfter[k].w - (ioBefore[k]?.w ?? 0)) / done, 1)}w`;
+  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu, syscalls: sys };
+}
+
+/** Read and write system calls so far of each process (its own, not its children's: /proc/<pid>/io syscr, syscw). */
+function syscalls(pids: Record<string, number | null>): Record<string, { r: number; w: number }> {
+  const out: Record<string, { r: number; w: number }> = {};
+  for (const [k, pid] of Object.entries(pids)) {
+    if (!pid) continue;
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, "utf8");
+      out[k] = { r: Number(/syscr: (\d+)/.exec(io)?.[1]), w: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+    } catch { /* not ours to read, or gone */ }
+  }
+  return out;
 }
 
 /**
@@ -213,11 +242,28 @@ async function countFsyncs(pid: number): Promise<() => Promise<number>> {
   };
 }
 
-/** Registers a throwaway user and logs in once; every load connection presents the token. */
-async function accessToken(url: string): Promise<string> {
+interface MsgCounts { in: number; out: number; byConn: Record<string, number> }
+
+/** nats-server's message counters (/varz) and each client connection's in+out (/connz, summed by name). */
+async function natsMessages(monitorUrl: string): Promise<MsgCounts> {
+  const varz = (await (await fetch(`${monitorUrl}/varz`)).json()) as { in_msgs: number; out_msgs: number };
+  const connz = (await (await fetch(`${monitorUrl}/connz?limit=1000`)).json()) as { connections?: { name?: string; in_msgs: number; out_msgs: number }[] };
+  const byConn: Record<string, number> = {};
+  for (const c of connz.connections ?? []) byConn[c.name ?? "?"] = (byConn[c.name ?? "?"] ?? 0) + c.in_msgs + c.out_msgs;
+  return { in: varz.in_msgs, out: varz.out_msgs, byConn };
+}
+
+function perTask(before: MsgCounts, after: MsgCounts, tasks: number): MsgCounts {
+  const byConn: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.byConn)) byConn[k] = Math.round(((v - (before.byConn[k] ?? 0)) / tasks) * 100) / 100;
+  return { in: (after.in - before.in) / tasks, out: (after.out - before.out) / tasks, byConn };
+}
+
+/** Registers a throwaway user and logs it in: the token the load connections of that user present. */
+async function accessToken(url: string, n: number): Promise<string> {
   const c = await FrameClient.open(url);
   try {
-    const username = `bench_${process.pid}_${Date.now() % 100_000}`;
+    const username = `bench_${process.pid}_${Date.now() % 100_000}_${n}`;
     await c.call("auth.register", { username, password: "benchmark-password" });
     return ((await c.call("auth.login", { username, password: "benchmark-password" })) as { access_token: string }).access_token;
   } finally {
@@ -256,8 +302,8 @@ function report(rows: Row[], plan: Plan, rounds: number): BenchReport {
   const middle = (g: Group) => [...g.rows].sort((a, b) => rate(a) - rate(b))[(g.rows.length - 1) >> 1];
   const results: Table = {
     title: `${plan.total} uppercase tasks from ${CLIENTS} concurrent clients (each waits for its result before the next), after ${plan.warmupPerClient} unrecorded tasks per client; ${rounds} round(s): tasks/s as median (min-max); latency submit-to-result in ms, from the median round`,
-    columns: ["durability", "system", "workers", "tasks/s", "p50", "p99", "errors", "fsyncs/task"],
-    rows: gs.map((g) => [g.level, g.system, g.workers, spread(g.rows.map(rate), (v) => fmt(v, 0)), fmt(middle(g).summary.p50), fmt(middle(g).summary.p99), g.rows.reduce((n, r) => n + r.summary.errors, 0), g.rows.some((r) => r.fsyncs !== undefined) ? fmt(median(g.rows.map((r) => r.fsyncs ?? 0)), 2) : "-"]),
+    columns: ["durability", "system", "workers", "tasks/s", "p50", "p99", "errors", "fsyncs/task", "NATS msgs/task in/out"],
+    rows: gs.map((g) => [g.level, g.system, g.workers, spread(g.rows.map(rate), (v) => fmt(v, 0)), fmt(middle(g).summary.p50), fmt(middle(g).summary.p99), g.rows.reduce((n, r) => n + r.summary.errors, 0), g.rows.some((r) => r.fsyncs !== undefined) ? fmt(median(g.rows.map((r) => r.fsyncs ?? 0)), 2) : "-", g.rows.some((r) => r.msgs) ? `${fmt(median(g.rows.map((r) => r.msgs?.in ?? 0)), 1)} / ${fmt(median(g.rows.map((r) => r.msgs?.out ?? 0)), 1)}` : "-"]),
   };
   const roles = ["nats-server", "redis-server", "services", "workers", "load"];
   const cpuOf = (g: Group, k: string) => (g.rows.some((r) => r.cpu[k] !== undefined) ? median(g.rows.map((r) => r.cpu[k] ?? 0)) : undefined);

@@ -18,8 +18,8 @@ export interface Target {
   /** A Colmena op (gateway) or a subject (NATS). */
   op: string;
   data?: unknown;
-  /** An access token each gateway connection presents with `auth.token` before the run. */
-  token?: string;
+  /** An access token each gateway connection presents with `auth.token` before the run (several: connection i presents token i mod n). */
+  token?: string | string[];
   concurrency: number;
   /** NATS only: how many connections the concurrent requesters share (default: one each). */
   connections?: number;
@@ -60,7 +60,8 @@ async function openClients(t: Target): Promise<{ ops: Op[]; close: () => Promise
     return { ops, firstError: () => firstError, close: async () => void (await Promise.all(conns.map((c) => c.close()))) };
   }
   const clients = await openGatewayClients(t.url, t.concurrency);
-  if (t.token) await Promise.all(clients.map((c) => c.call("auth.token", { access_token: t.token })));
+  const tokens = t.token === undefined ? [] : [t.token].flat();
+  if (tokens.length > 0) await Promise.all(clients.map((c, i) => c.call("auth.token", { access_token: tokens[i % tokens.length] })));
   const ops = clients.map(
     (c): Op =>
       () =>

@@ -146,6 +146,9 @@ export class ReadModel {
     this.db.pragma("journal_mode = WAL");
     // A cache rebuilt from the stream: losing the last transactions on power loss is harmless.
     this.db.pragma("synchronous = NORMAL");
+    // Statement journals (an upsert or a multi-row update inside the long transaction needs one) and
+    // temporary b-trees in memory, not in files under /var/tmp: on disk each cost a few writes per statement.
+    this.db.pragma("temp_store = MEMORY");
     this.checkpointer = Checkpointer.start(this.db, opts.file);
     ensureMetaTable(this.db);
     this.writeMeta = metaWriter(this.db);

@@ -16,11 +16,13 @@ import type { SubmittedEvent, TaskEvent } from "./events.ts";
 
 export function migrate(db: Database.Database): void {
   db.exec(`
+    -- submit_seq is the rowid: rows are stored in submit order (an append per task, and retention's
+    -- scans in that order), with no index of their own; task_id is a unique index.
     CREATE TABLE IF NOT EXISTS tasks (
-      task_id TEXT PRIMARY KEY,
+      submit_seq INTEGER PRIMARY KEY,
+      task_id TEXT NOT NULL UNIQUE,
       user_id TEXT NOT NULL,
       username TEXT NOT NULL,
-      submit_seq INTEGER NOT NULL,
       last_seq INTEGER NOT NULL,
       ev_seq INTEGER NOT NULL,
       released INTEGER NOT NULL,
@@ -42,8 +44,6 @@ export function migrate(db: Database.Database): void {
     -- No index on status: every event changes it, and a user's list filtered by status walks tasks_by_user.
     CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_id, submit_seq);
     CREATE INDEX IF NOT EXISTS tasks_unreleased ON tasks (run_at, task_id) WHERE released = 0;
-    -- Retention: the oldest task still needed, and forgetting everything submitted before it.
-    CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks (submit_seq);
   `);
 }
 
@@ -101,11 +101,12 @@ function statements(db: Database.Database): FoldStatements {
     st = {
       // A second `submitted` of a finished task, later in the stream, is a new task under the same id: an
       // idempotency key whose task retention forgot (its subjects purged) before this model folded the marker.
-      // The same event folded again changes nothing.
+      // The same event folded again changes nothing (its submit_seq is taken).
       insert: db.prepare(
         `INSERT INTO tasks (task_id, user_id, username, submit_seq, last_seq, ev_seq, released, last_kind, type, status, input,
            attempts, max_attempts, priority, run_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', ?, 'queued', ?, 0, ?, ?, ?, ?, ?)
+         ON CONFLICT (submit_seq) DO NOTHING
          ON CONFLICT (task_id) DO UPDATE SET user_id = excluded.user_id, username = excluded.username,
            submit_seq = excluded.submit_seq, last_seq = excluded.last_seq, ev_seq = excluded.ev_seq, released = excluded.released,
            last_kind = 'submitted', type = excluded.type, status = 'queued', input = excluded.input, result = NULL, error = NULL,

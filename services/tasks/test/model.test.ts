@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { applyEvent, forgetBefore, migrate, TaskQueries } from "../src/model.ts";
-import type { TaskEvent } from "../src/events.ts";
+import { newTaskId, type TaskEvent } from "../src/events.ts";
 
 function model() {
   const db = new Database(":memory:");
@@ -44,4 +44,17 @@ test("tasks model - a submitted for an unfinished task's id is ignored", () => {
   applyEvent(db, 1, submitted("a", 10), false);
   applyEvent(db, 7, submitted("b", 70), false);
   assert.deepEqual([q.get("t_1")?.submit_seq, q.get("t_1")?.input], [1, JSON.stringify("a")]);
+});
+
+test("tasks model - new task ids have the protocol's form and sort by when they were made (the task_id index grows at its end)", async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    ids.push(newTaskId(), newTaskId());
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  for (const id of ids) assert.match(id, /^t_[0-9a-f]{32}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  // Ids of different milliseconds sort in the order they were made; the pairs of one millisecond differ in their random part.
+  for (let i = 2; i < ids.length; i += 2) assert.ok(ids[i - 1] < ids[i] && ids[i - 2] < ids[i], `${ids[i - 2]}, ${ids[i - 1]} before ${ids[i]}`);
+  assert.ok(Math.abs(parseInt(ids[0].slice(2, 14), 16) - Date.now()) < 5_000);
 });
