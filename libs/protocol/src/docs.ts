@@ -63,6 +63,8 @@ function gatewayNotes(d: OpDef): string[] {
   if (d.session === "logout") notes.push("A successful reply leaves the connection unauthenticated.");
   if (d.timeout)
     notes.push(`${d.timeout.when ? `With \`${d.timeout.when}: true\` the` : "The"} gateway waits for the reply as long as \`${d.timeout.field}\` says (default ${d.timeout.defaultMs} ms), not its own request timeout.`);
+  if (d.idempotent)
+    notes.push("Idempotent: where its answer was lost (the replica or the gateway died), the gateway sends it once more to another replica, and the SDK again after a reconnect, rather than answering `unavailable`.");
   if (d.legacy) notes.push(`Also serves the original clients' frames that carry \`${d.legacy.marker}\` and no \`op\` (protocol.md section 9).`);
   return notes.length ? [notes.join(" "), ""] : [];
 }
