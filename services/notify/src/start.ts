@@ -63,7 +63,7 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
     const notes = new NotePublisher(nc, { queries, waitForSeq });
     const consumers: RunningConsumer[] = [];
     closers.unshift(async () => { for (const c of consumers) await c.stop(); });
-    consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs }));
+    consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs, batch: config.fanoutBatch }));
     consumers.push(await startEmail({
       nc, log, queries, waitForSeq, catchUp, smtpUrl: config.smtpUrl, from: config.smtpFrom, attempts: config.emailAttempts,
       backoffMs: config.emailBackoffMs, backoffMaxMs: config.emailBackoffMaxMs, digestGraceMs: config.digestGraceMs, onDeadLetter: deps.onEmailDeadLetter,
