@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { Headers, MULTICAST_SUBJECT, encodeMulticast } from "@colmena/protocol";
 import { publishEvent } from "@colmena/runtime";
-import { startRig, type Client } from "./helpers.ts";
-
-/** How many NATS subscriptions the server holds on a subject (monitoring endpoint). */
-async function subsOn(monitorUrl: string, subject: string): Promise<number> {
-  const r = await fetch(`${monitorUrl}/subsz?subs=1&limit=10000`);
-  const body = (await r.json()) as { subscriptions_list?: { subject: string }[] };
-  return (body.subscriptions_list ?? []).filter((s) => s.subject === subject).length;
-}
+import { startRig, subsOn, type Client } from "./helpers.ts";
 
 /** Every frame of an event a client has received by now (after a pause for stragglers). */
 async function countOf(c: Client, event: string): Promise<number> {
