@@ -16,7 +16,7 @@ import { startFanout } from "./fanout.ts";
 import { httpEvents } from "./http-events.ts";
 import { httpPublish } from "./http-publish.ts";
 import { InboxSignals } from "./inbox-signals.ts";
-import { NotifyModel, NotifyQueries } from "./model.ts";
+import { MODEL_VERSION, NotifyModel, NotifyQueries } from "./model.ts";
 
 export const NOTIFY_VERSION = "0.1.0";
 
@@ -53,7 +53,7 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
   let host: ServiceHost | undefined;
   let queries: NotifyQueries;
   try {
-    const rm = await ReadModel.open({ nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, migrate: model.migrate, apply: model.apply });
+    const rm = await ReadModel.open({ nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, version: MODEL_VERSION, migrate: model.migrate, apply: model.apply });
     closers.push(async () => { await rm.close(); release(); });
     queries = new NotifyQueries(rm.db);
     const waitForSeq = (seq: number, timeoutMs?: number) => rm.waitFor(seq, timeoutMs);
