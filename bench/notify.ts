@@ -44,7 +44,8 @@ const quickPlan: Plan = { sizes: [{ subscribers: 50, rates: [5, 20] }], stepMs: 
 /**
  * The plan, narrowed for a shorter run by the environment (as the other
  * benchmarks' `BENCH_*`): `BENCH_NOTIFY_SIZES=1000:10,50;10000:2,10`
- * (subscribers: rates), `BENCH_NOTIFY_STEP_MS`, and `BENCH_NOTIFY_SYSTEMS`
+ * (subscribers: rates), `BENCH_NOTIFY_STEP_MS`, `BENCH_NOTIFY_DRAIN_MS` (the longest
+ * wait for a step's last deliveries), and `BENCH_NOTIFY_SYSTEMS`
  * (any of `colmena`, `http`, `ntfy`; all by default).
  */
 function planOf(quick: boolean): Plan & { systems: Set<string> } {
@@ -55,6 +56,7 @@ function planOf(quick: boolean): Plan & { systems: Set<string> } {
     return { subscribers: Number(n), rates: rates.split(",").map(Number) };
   });
   if (process.env.BENCH_NOTIFY_STEP_MS) plan.stepMs = Number(process.env.BENCH_NOTIFY_STEP_MS);
+  if (process.env.BENCH_NOTIFY_DRAIN_MS) plan.drainMs = Number(process.env.BENCH_NOTIFY_DRAIN_MS);
   return plan;
 }
 
