@@ -41,18 +41,37 @@ const fullPlan: Plan = {
 };
 const quickPlan: Plan = { sizes: [{ subscribers: 50, rates: [5, 20] }], stepMs: 800, drainMs: 3000, indexSubscriptions: 10_000, indexLookups: 1000, linearLookups: 50 };
 
+/**
+ * The plan, narrowed for a shorter run by the environment (as the other
+ * benchmarks' `BENCH_*`): `BENCH_NOTIFY_SIZES=1000:10,50;10000:2,10`
+ * (subscribers: rates), `BENCH_NOTIFY_STEP_MS`, `BENCH_NOTIFY_DRAIN_MS` (the longest
+ * wait for a step's last deliveries), and `BENCH_NOTIFY_SYSTEMS`
+ * (any of `colmena`, `http`, `ntfy`; all by default).
+ */
+function planOf(quick: boolean): Plan & { systems: Set<string> } {
+  const plan = { ...(quick ? quickPlan : fullPlan), systems: new Set((process.env.BENCH_NOTIFY_SYSTEMS ?? "colmena,http,ntfy").split(",")) };
+  const sizes = process.env.BENCH_NOTIFY_SIZES;
+  if (sizes) plan.sizes = sizes.split(";").map((s) => {
+    const [n, rates] = s.split(":");
+    return { subscribers: Number(n), rates: rates.split(",").map(Number) };
+  });
+  if (process.env.BENCH_NOTIFY_STEP_MS) plan.stepMs = Number(process.env.BENCH_NOTIFY_STEP_MS);
+  if (process.env.BENCH_NOTIFY_DRAIN_MS) plan.drainMs = Number(process.env.BENCH_NOTIFY_DRAIN_MS);
+  return plan;
+}
+
 /** The largest size measured over HTTP (see `colmena`). */
 const HTTP_MAX_SUBSCRIBERS = 1000;
 
 /** `cpu`: CPU microseconds per delivery, by process (the server side, and the harness). */
-interface Cell { system: string; subscribers: number; rate: number; r: StepResult; cpu: Record<string, number> }
+interface Cell { system: string; subscribers: number; rate: number; r: StepResult; cpu: Record<string, number>; slow?: number }
 type Pids = Record<string, number | null | undefined>;
 
 /** Saturated: under 99% of the deliveries arrived, or the p99 passed 5 s; a higher rate would only queue more. */
 const saturated = (r: StepResult, subscribers: number) => r.delivered < 0.99 * r.published * subscribers || r.summary.p99 > 5000;
 
 /** One system at one size: a fresh harness opens the subscribers, then the rates rise until saturation. */
-async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan["sizes"][number], open: OpenArgs, via: PublishVia, step: { n: number }, pids: Pids): Promise<Cell[]> {
+async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan["sizes"][number], open: OpenArgs, via: PublishVia, step: { n: number }, pids: Pids, slowConsumers?: () => Promise<number>): Promise<Cell[]> {
   const harness = await spawnChild(new URL("./procs/notify-clients.ts", import.meta.url), { label: `clients-${system}`, readyTimeoutMs: 60_000 });
   const cells: Cell[] = [];
   try {
@@ -61,11 +80,13 @@ async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan
     ctx.progress(`${system}: ${size.subscribers} subscribers connected in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     for (const rate of size.rates) {
       const all = { ...pids, harness: harness.pid };
+      const slowBefore = await slowConsumers?.();
       const before = cpuSnapshot(all);
       const r = await harness.call<StepResult>("step", { via, step: ++step.n, rate, durationMs: plan.stepMs, drainMs: plan.drainMs });
       const cpu = cpuPerOp(before, cpuSnapshot(all), r.delivered);
+      const slow = slowBefore === undefined ? undefined : (await slowConsumers!()) - slowBefore;
       ctx.progress(`${system} x${size.subscribers} @ ${rate}/s: ${r.delivered}/${r.published * size.subscribers} delivered, ${fmt(r.summary.rate)}/s, p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms`);
-      cells.push({ system, subscribers: size.subscribers, rate, r, cpu });
+      cells.push({ system, subscribers: size.subscribers, rate, r, cpu, slow });
       if (saturated(r, size.subscribers)) break;
     }
   } finally {
@@ -75,7 +96,7 @@ async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan
 }
 
 /** Colmena: nats-server and the services process; the subscribers are users of their own. */
-async function colmena(ctx: BenchContext, plan: Plan, step: { n: number }, notes: string[]): Promise<Cell[]> {
+async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step: { n: number }, notes: string[]): Promise<Cell[]> {
   await using nats = await startNats({ jetstream: true, bin: ctx.natsBin });
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-notify-"));
   let services: Child | undefined;
@@ -88,20 +109,22 @@ async function colmena(ctx: BenchContext, plan: Plan, step: { n: number }, notes
     const tcpUrl = `tcp://127.0.0.1:${services.info.tcp}`;
     const pids: Pids = { server: services.pid, "nats-server": nats.pid() };
     const httpBase = `http://127.0.0.1:${services.info.http}`;
+    // nats-server's count of slow consumers (a client whose pending bytes passed the limit: its core messages dropped).
+    const slowConsumers = async () => ((await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { slow_consumers: number }).slow_consumers;
     // The HTTP bridge may not serve the route (404) on this build: then frames only.
-    const httpServed = (await fetch(`${httpBase}/v1/notify/events`).then((r) => r.status, () => 0)) === 401;
+    const httpServed = plan.systems.has("http") && (await fetch(`${httpBase}/v1/notify/events`).then((r) => r.status, () => 0)) === 401;
     if (httpServed) notes.push(`Colmena over HTTP (\`GET /v1/notify/events\` NDJSON, ntfy's kind of client) up to ${HTTP_MAX_SUBSCRIBERS} subscribers: each stream is a bridged call that pings both ways every second, so 10,000 of them were left out on two shared cores.`);
-    else notes.push("Colmena over HTTP (`GET /v1/notify/events`) was not measured: this build's gateway does not serve the route yet.");
+    else notes.push("Colmena over HTTP (`GET /v1/notify/events`) was not measured in this run.");
     for (const size of plan.sizes) {
       const topic = `bench.s${size.subscribers}`;
       const via: PublishVia = { kind: "frames", tcpUrl, topic };
-      cells.push(...await measure(ctx, plan, "colmena (frames)", size, { kind: "frames", tcpUrl, topic, count: size.subscribers, prefix: `f${size.subscribers}u` }, via, step, pids));
+      if (plan.systems.has("colmena")) cells.push(...await measure(ctx, plan, "colmena (frames)", size, { kind: "frames", tcpUrl, topic, count: size.subscribers, prefix: `f${size.subscribers}u` }, via, step, pids, slowConsumers));
       // 10,000 bridged streams would ping each way every second (the bridge's liveness): 20,000 messages/s before any delivery, too many for these two cores.
       if (httpServed && size.subscribers <= HTTP_MAX_SUBSCRIBERS) {
         const t2 = `${topic}.http`;
         cells.push(...await measure(ctx, plan, "colmena (HTTP NDJSON)", size, {
           kind: "http", url: `${httpBase}/v1/notify/events?topic=${t2}`, tcpUrl, topic: t2, count: size.subscribers, prefix: `h${size.subscribers}u`,
-        }, { kind: "frames", tcpUrl, topic: t2 }, step, pids));
+        }, { kind: "frames", tcpUrl, topic: t2 }, step, pids, slowConsumers));
       }
     }
   } finally {
@@ -166,21 +189,23 @@ function matching(plan: Plan): { table: Table; data: unknown } {
 }
 
 async function run(ctx: BenchContext): Promise<BenchReport> {
-  const plan = ctx.quick ? quickPlan : fullPlan;
+  const plan = planOf(ctx.quick);
   const notes: string[] = [];
   const step = { n: 0 };
   ctx.progress("matching index against a linear scan");
   const m = matching(plan);
   ctx.progress("colmena: nats-server, services (auth, notify, gateway), harness");
-  const cells = [...await colmena(ctx, plan, step, notes)];
-  ctx.progress("ntfy");
-  cells.push(...await ntfy(ctx, plan, step, notes));
+  const cells = plan.systems.has("colmena") || plan.systems.has("http") ? [...await colmena(ctx, plan, step, notes)] : [];
+  if (plan.systems.has("ntfy")) {
+    ctx.progress("ntfy");
+    cells.push(...await ntfy(ctx, plan, step, notes));
+  }
   const fanout: Table = {
     title: "One topic, N subscribers connected: deliveries per second and publish-to-push latency",
-    columns: ["system", "subscribers", "publish rate (msg/s)", "delivered / expected", "deliveries/s", "p50 ms", "p99 ms", "CPU µs/delivery: server (+nats)", "harness"],
+    columns: ["system", "subscribers", "publish rate (msg/s)", "delivered / expected", "deliveries/s", "p50 ms", "p99 ms", "CPU µs/delivery: server (+nats)", "harness", "NATS slow consumers"],
     rows: cells.map((c) => [
       c.system, c.subscribers, c.rate, `${c.r.delivered} / ${c.r.published * c.subscribers}`, c.r.summary.rate, c.r.summary.p50, c.r.summary.p99,
-      `${fmt(c.cpu.server, 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1),
+      `${fmt(c.cpu.server, 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1), c.slow ?? "-",
     ]),
   };
   notes.push(

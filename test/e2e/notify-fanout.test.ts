@@ -2,7 +2,9 @@
  * A notify replica SIGKILLed in the middle of a fan-out to 1,000 subscribers:
  * another replica redoes it, every inbox holds the notification exactly once
  * and every subscriber is pushed it (at least once: repeats carry the same
- * notification_id for the client to drop).
+ * notification_id for the client to drop). The pushes are multicasts of 50
+ * users each here (`COLMENA_NOTIFY_FANOUT_BATCH`; 4,096 by default, when
+ * 1,000 users are one message), so the replica dies between two of them.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,13 +12,14 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { MULTICAST_SUBJECT, decodeMulticast } from "@colmena/protocol";
 import { connectNats, repoRoot, silentLogger } from "@colmena/runtime";
 import { startNotify, FANOUT_DURABLE, NOTIFY_STREAM } from "@colmena/notify";
 import { waitUntil } from "@colmena/testing";
 import { startSystem } from "./harness.ts";
 
 const SUBSCRIBERS = 1000;
-const FAST = { COLMENA_NOTIFY_FANOUT_ACK_WAIT_MS: "1500" };
+const FAST = { COLMENA_NOTIFY_FANOUT_ACK_WAIT_MS: "1500", COLMENA_NOTIFY_FANOUT_BATCH: "50" };
 
 test("notify - a replica SIGKILLed mid-fan-out to 1,000 subscribers: each inbox gets it exactly once", async () => {
   await using sys = await startSystem({ services: [] , env: FAST });
@@ -29,11 +32,17 @@ test("notify - a replica SIGKILLed mid-fan-out to 1,000 subscribers: each inbox 
     kind: "subscribed", user_id: u, username: u, topic: i % 2 ? "deploys.*" : "deploys.>", channels: ["push"], ts: Date.now(),
   }))));
 
+  // Pushes to users, as a gateway receives them: multicasts naming `user.<id>` channels, or one user's own subject.
   const pushes = new Map<string, number>();
-  const sub = sys.nc.subscribe("colmena.push.user.*", { callback: (_e, m) => {
-    const u = m.subject.split(".").pop()!;
+  let messages = 0;
+  const count = (ch: string) => {
+    const u = ch.slice("user.".length);
     pushes.set(u, (pushes.get(u) ?? 0) + 1);
-  } });
+  };
+  const subs = [
+    sys.nc.subscribe("colmena.push.user.*", { callback: (_e, m) => (messages++, count(m.subject.slice("colmena.push.".length))) }),
+    sys.nc.subscribe(MULTICAST_SUBJECT, { callback: (_e, m) => (messages++, decodeMulticast(m.data)!.channels.forEach(count)) }),
+  ];
   await sys.nc.flush();
 
   const child = spawn(process.execPath, ["--import", "tsx", join("services", "notify", "src", "main.ts")], {
@@ -60,6 +69,7 @@ test("notify - a replica SIGKILLed mid-fan-out to 1,000 subscribers: each inbox 
 
     rescuer = await startNotify({ nc: nc2, log: silentLogger(), env: { ...sys.env, ...FAST, COLMENA_INSTANCE: "rescuer" } });
     await waitUntil("every subscriber pushed", () => users.every((u) => (pushes.get(u) ?? 0) >= 1), 20_000);
+    assert.ok(messages <= 2 * SUBSCRIBERS / 50, `a push per batch, not per user (${messages} messages)`);
     const q = rescuer.view.queries;
     assert.equal(q.recipients(id).length, SUBSCRIBERS);
     for (const u of users) {
@@ -69,7 +79,7 @@ test("notify - a replica SIGKILLed mid-fan-out to 1,000 subscribers: each inbox 
     await waitUntil("the fan-out acknowledged", async () => (await jsm.consumers.info(NOTIFY_STREAM, FANOUT_DURABLE)).ack_floor.stream_seq >= ack.seq, 10_000);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    sub.unsubscribe();
+    for (const sub of subs) sub.unsubscribe();
     await rescuer?.stop();
     await nc2.close();
   }

@@ -170,3 +170,36 @@ test("notify http events - a task's reserved notification reaches its owner's st
   theirs.es.close();
   assert.deepEqual(theirs.got.filter((g) => g.note.topic.startsWith("tasks.")), [], "no one else's tasks.* over SSE");
 });
+
+// Last: it stops the only notify replica.
+test("notify http events - an EventSource keeps retrying while the only notify replica is down, and resumes with Last-Event-ID when it is back", async () => {
+  const topic = `down${uniq()}`;
+  const me = await sys.user({ prefix: "down" });
+  await me.client.request("notify.subscribe", { topic });
+  const answers: { status: number; type: string | null; lastEventId: string | null }[] = [];
+  const watched: FetchLike = async (url, init) => {
+    const res = await fetch(url, init);
+    answers.push({ status: res.status, type: res.headers.get("content-type"), lastEventId: new Headers(init.headers as Record<string, string>).get("last-event-id") });
+    return res;
+  };
+  const s = source(me, "", watched);
+  await waitUntil("open", () => s.es.readyState === EventSource.OPEN, 10_000);
+  const first = await publish(bob, topic, "before");
+  await waitUntil("the first", () => s.ids().includes(first), 10_000);
+
+  await sys.stopService("notify");
+  // The stream ends; each reconnect finds no replica. A 503 would close the EventSource for good: it must keep trying.
+  await waitUntil("two reconnects while notify is down", () => answers.length >= 3, 15_000);
+  for (const a of answers.slice(1)) {
+    assert.equal(a.status, 200);
+    assert.match(a.type ?? "", /^text\/event-stream/);
+    assert.equal(a.lastEventId, first);
+  }
+  assert.notEqual(s.es.readyState, EventSource.CLOSED);
+
+  await sys.restart("notify");
+  const second = await publish(bob, topic, "after");
+  await waitUntil("the one after the restart", () => s.ids().includes(second), 15_000);
+  s.es.close();
+  assert.deepEqual(s.ids(), [first, second], "nothing lost, nothing repeated");
+});

@@ -32,6 +32,8 @@ export { Headers, REPLICA_LOST_MS, RESPONSES_MAX, SERVICE_KEEPALIVE_MS } from ".
 export {
   ALL_CONN_LIFECYCLE,
   ALL_GATEWAY_HEARTBEATS,
+  MULTICAST_NAME,
+  MULTICAST_SUBJECT,
   PUSH_ROOT,
   SYS_ROOT,
   SUBJECT_ROOT,
@@ -44,6 +46,7 @@ export {
   eventSubject,
   gatewayHeartbeatSubject,
   httpRouteSubject,
+  isChannel,
   isToken,
   opSubject,
   pushSubject,
@@ -52,6 +55,7 @@ export {
   userChannel,
 } from "./subjects.ts";
 export type { ConnLifecycle } from "./subjects.ts";
+export { MULTICAST_MAX_CHANNELS, decodeMulticast, encodeMulticast } from "./multicast.ts";
 export { ISSUE_LIMITS, issuesOf, parseWith, validationError } from "./validation.ts";
 export type { FieldIssue } from "./validation.ts";
 export { BUCKETS } from "./buckets.ts";

@@ -4,6 +4,7 @@
  *
  *   colmena.<service>.<op...>          request/reply, queue group = service
  *   colmena.push.<channel>             core pub/sub; channel = <kind>.<token>[.<token>...]
+ *   colmena.push.multicast             core pub/sub; one push to many channels (multicast.ts), every gateway listens
  *   <service>.ev.<entity>.<id...>      JetStream stream <SERVICE>, written by the owner only
  *   colmena.sys.conn.opened.<gateway>  core pub/sub; a gateway's connection authenticated (lifecycle.ts)
  *   colmena.sys.conn.closed.<gateway>  core pub/sub; it logged out, was replaced, or went away
@@ -51,9 +52,21 @@ export function opSubject(op: string): string {
   return `${SUBJECT_ROOT}.${op}`;
 }
 
+/** The one name no channel may have: its push subject is the multicast's (multicast.ts). */
+export const MULTICAST_NAME = "multicast";
+/** One push to many channels; every gateway subscribes to it (no queue group). */
+export const MULTICAST_SUBJECT = `${PUSH_ROOT}.${MULTICAST_NAME}`;
+
+/** A channel name: dot-separated subject tokens (`user.<id>`, `room.lobby`), never the multicast's name. */
+export function isChannel(ch: unknown): ch is string {
+  return typeof ch === "string" && ch.length <= 512 && ch !== MULTICAST_NAME && ch.split(".").every(isToken);
+}
+
 /** Channel names: `user.<id>`, `room.<name>`, ... Tokens are validated. */
 export function channel(kind: string, ...ids: string[]): string {
-  return [assertToken(kind, "channel kind"), ...ids.map((id) => assertToken(id, "channel id"))].join(".");
+  const ch = [assertToken(kind, "channel kind"), ...ids.map((id) => assertToken(id, "channel id"))].join(".");
+  if (ch === MULTICAST_NAME) throw badRequest(`'${MULTICAST_NAME}' is not a channel name`);
+  return ch;
 }
 export const userChannel = (userId: string) => channel("user", userId);
 

@@ -43,6 +43,6 @@ export { serveHttpRoutes } from "./http-bridge/serve.ts";
 export type { HttpRoutesServer, ServeHttpRoutesOptions } from "./http-bridge/serve.ts";
 export { HttpBridgeClient } from "./http-bridge/client.ts";
 export type { BridgeRequest } from "./http-bridge/gateway-call.ts";
-export { asColmenaError, errorAnswer, writeHttpError } from "./http-bridge/errors.ts";
+export { SSE_UNAVAILABLE_RETRY_MS, asColmenaError, errorAnswer, writeHttpError } from "./http-bridge/errors.ts";
 export { CHUNK_BYTES, DEFAULT_LIVENESS, WINDOW_BYTES } from "./http-bridge/wire.ts";
 export type { Liveness, StartMsg } from "./http-bridge/wire.ts";

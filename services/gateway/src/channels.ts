@@ -3,21 +3,18 @@
  * `colmena.push.<channel>` per channel per gateway, however many connections
  * share it, dropped when the last one leaves. A push becomes an event frame
  * on every member connection except the one named by `Colmena-Exclude-Conn`.
+ * A push to many channels comes once per gateway instead (multicast.ts), and
+ * reaches the same member sets.
  */
 import type { NatsConnection, Subscription, Msg } from "@nats-io/transport-node";
-import { Headers, isToken, pushSubject } from "@colmena/protocol";
-import { counter, type Logger } from "@colmena/runtime";
+import { isChannel, pushSubject } from "@colmena/protocol";
+import type { Logger } from "@colmena/runtime";
 import type { Conn } from "./connection.ts";
+import { receiveMulticast } from "./multicast.ts";
+import { deliverTo, pushOf, pushes } from "./push-delivery.ts";
 
 /** A connection may hold this many channels; more is a misbehaving service or client. */
 export const MAX_CHANNELS_PER_CONN = 1024;
-
-const pushes = counter("colmena_gateway_pushes_total", "push messages received from NATS, by outcome", ["outcome"]);
-
-/** A channel name is dot-separated subject tokens, e.g. `room.lobby`, `user.<id>`. */
-export function isChannel(ch: unknown): ch is string {
-  return typeof ch === "string" && ch.length <= 512 && ch.split(".").every(isToken);
-}
 
 interface Channel {
   sub: Subscription;
@@ -26,8 +23,11 @@ interface Channel {
 
 export class ChannelHub {
   private readonly channels = new Map<string, Channel>();
+  private readonly multicast: Subscription;
 
-  constructor(private readonly nc: NatsConnection, private readonly log: Logger) {}
+  constructor(private readonly nc: NatsConnection, private readonly log: Logger) {
+    this.multicast = receiveMulticast(nc, (ch) => this.channels.get(ch)?.conns, log);
+  }
 
   /** How many NATS subscriptions this gateway holds for channels. */
   get size(): number {
@@ -79,35 +79,16 @@ export class ChannelHub {
   }
 
   close(): void {
+    this.multicast.unsubscribe();
     for (const c of this.channels.values()) c.sub.unsubscribe();
     this.channels.clear();
   }
 
   private deliver(members: Set<Conn>, msg: Msg): void {
     try {
-      // One pass over the headers (exact names, as MsgHdrs.get would match them).
-      let event = "";
-      let exclude = "";
-      const h = msg.headers;
-      if (h)
-        for (const [k, vs] of h) {
-          if (k === Headers.event) event = vs[0] ?? "";
-          else if (k === Headers.excludeConn) exclude = vs[0] ?? "";
-        }
-      if (!event) {
-        pushes.inc({ outcome: "no_event" });
-        return;
-      }
-      const raw = msg.data.length ? msg.string() : "null";
-      // The JSON frame, spliced once for every member (a raw newline would break a TCP line: those are re-encoded).
-      const json = raw.includes("\n") ? undefined : `{"event":${JSON.stringify(event)},"data":${raw}}`;
-      let parsed: { v: unknown } | undefined;
-      const parse = () => (parsed ??= { v: JSON.parse(raw) }).v;
-      // No copy: a send may close a slow connection, which leaves the set, and a Set iterates safely past deletions.
-      for (const conn of members) {
-        if (conn.id === exclude) continue;
-        conn.sendEvent(event, json, parse);
-      }
+      const push = pushOf(msg, msg.data.length ? msg.string() : "");
+      if (!push) return;
+      deliverTo(members, push);
       pushes.inc({ outcome: "ok" });
     } catch (err) {
       pushes.inc({ outcome: "error" });

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, httpRouteSubject, matchHttpRoute, type HttpMethod, type HttpRouteDef } from "@colmena/protocol";
-import { HttpBridgeClient, counter, errorAnswer, writeHttpError, type Liveness, type Logger } from "@colmena/runtime";
+import { HttpBridgeClient, SSE_UNAVAILABLE_RETRY_MS, counter, errorAnswer, writeHttpError, type Liveness, type Logger } from "@colmena/runtime";
 import { REFUSED_RETRY_MS, sourceOf, type Admission } from "./admission.ts";
 import type { TokenVerifier } from "./auth.ts";
 
@@ -34,6 +34,9 @@ const bearer = (req: IncomingMessage): string | undefined => {
   const m = req.headers.authorization ? /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization) : null;
   return m ? m[1] : undefined;
 };
+
+/** An EventSource's request: a long-lived route asked for Server-Sent Events. A 503 would stop it for good. */
+const wantsEventStream = (req: IncomingMessage, route: HttpRouteDef) => route.longLived === true && /\btext\/event-stream\b/i.test(req.headers.accept ?? "");
 
 /** Whether a request carries a body (HTTP/1.1: a non-zero Content-Length, or Transfer-Encoding). */
 const hasBody = (req: IncomingMessage) => req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
@@ -122,6 +125,7 @@ export class HttpRoutes {
         req,
         res,
         headers: extra,
+        sseRetryMs: wantsEventStream(req, route) ? SSE_UNAVAILABLE_RETRY_MS : undefined,
       });
     } finally {
       slot.release();

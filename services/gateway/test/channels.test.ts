@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { Headers, pushSubject, userChannel } from "@colmena/protocol";
 import { publishEvent } from "@colmena/runtime";
-import { WsClient, startRig, until, type Client } from "./helpers.ts";
-
-/** How many NATS subscriptions the server holds on a subject (monitoring endpoint). */
-async function subsOn(monitorUrl: string, subject: string): Promise<number> {
-  const r = await fetch(`${monitorUrl}/subsz?subs=1&limit=10000`);
-  const body = (await r.json()) as { subscriptions_list?: { subject: string }[] };
-  return (body.subscriptions_list ?? []).filter((s) => s.subject === subject).length;
-}
+import { WsClient, startRig, subsOn, until, type Client } from "./helpers.ts";
 
 test("channels - a push on a user's channel reaches every connection of that user on two gateways and none of another user's", async () => {
   await using rig = await startRig({ gateways: 2 });

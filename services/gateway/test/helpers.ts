@@ -251,3 +251,10 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `fn` is true or `timeoutMs` passes. */
 export const until = (fn: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition") => waitUntil(what, fn, timeoutMs);
+
+/** How many NATS subscriptions the server holds on a subject (monitoring endpoint). */
+export async function subsOn(monitorUrl: string, subject: string): Promise<number> {
+  const r = await fetch(`${monitorUrl}/subsz?subs=1&limit=10000`);
+  const body = (await r.json()) as { subscriptions_list?: { subject: string }[] };
+  return (body.subscriptions_list ?? []).filter((s) => s.subject === subject).length;
+}

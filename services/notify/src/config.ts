@@ -3,6 +3,7 @@
  * job's retries. Loaded once at boot and frozen.
  */
 import { z } from "zod";
+import { MULTICAST_MAX_CHANNELS } from "@colmena/protocol";
 import { commonSettings, defineConfig, setting, type ConfigOf } from "@colmena/runtime";
 
 const ms = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
@@ -17,6 +18,7 @@ export const notifySettings = {
   digestGraceMs: setting("COLMENA_NOTIFY_DIGEST_GRACE_MS", ms(2000, 0), "how long after a digest window ends its email waits for notifications published at its very end"),
   fanoutAckWaitMs: setting("COLMENA_NOTIFY_FANOUT_ACK_WAIT_MS", ms(30_000, 500), "a fan-out silent this long (its replica died) is redone by another"),
   heartbeatMs: setting("COLMENA_NOTIFY_HEARTBEAT_MS", ms(25_000, 10), "longest silence on a GET /v1/notify/events stream: a comment line (SSE) or a blank line (NDJSON) then"),
+  fanoutBatch: setting("COLMENA_NOTIFY_FANOUT_BATCH", z.coerce.number().int().min(1).max(MULTICAST_MAX_CHANNELS).default(MULTICAST_MAX_CHANNELS), "recipients per live push of a fan-out: one NATS message each, to every gateway; flushed, and the fan-out's ack_wait restarted, between them"),
   fanoutConcurrency: setting("COLMENA_NOTIFY_FANOUT_CONCURRENCY", z.coerce.number().int().min(1).max(256).default(8), "notifications one instance fans out at once"),
 };
 

@@ -15,13 +15,6 @@ import type { NotifyQueries } from "./model.ts";
 
 const pushed = counter("colmena_notify_pushed_total", "notify.event pushes to users (repeats after a failed fan-out included)");
 
-/**
- * Users per push batch. Between batches the client's buffer is flushed (a
- * fan-out to 100,000 users does not queue megabytes in this process) and the
- * delivery's ack_wait restarted.
- */
-const BATCH = 100;
-
 export interface FanoutDeps {
   nc: NatsConnection;
   log: Logger;
@@ -29,6 +22,14 @@ export interface FanoutDeps {
   waitForSeq(seq: number, timeoutMs?: number): Promise<void>;
   concurrency: number;
   ackWaitMs: number;
+  /**
+   * Users per live push: one multicast message (`colmena.push.multicast`,
+   * which every gateway delivers to its own connections of those users), not
+   * one message per user. Between batches the client's buffer is flushed (a
+   * fan-out to 100,000 users does not queue megabytes in this process) and
+   * the delivery's ack_wait restarted.
+   */
+  batch: number;
 }
 
 export function startFanout(deps: FanoutDeps): Promise<RunningConsumer> {
@@ -48,8 +49,8 @@ export function startFanout(deps: FanoutDeps): Promise<RunningConsumer> {
       const note = queries.note(id);
       if (!note) return; // forgotten (a rebuild from a purged stream): nothing to deliver
       const users = queries.recipients(id);
-      for (let i = 0; i < users.length; i += BATCH) {
-        publishEvent(nc, { users: users.slice(i, i + BATCH) }, "notify.event", note);
+      for (let i = 0; i < users.length; i += deps.batch) {
+        publishEvent(nc, { users: users.slice(i, i + deps.batch) }, "notify.event", note);
         await nc.flush();
         msg.working();
       }

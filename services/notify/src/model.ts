@@ -43,6 +43,9 @@ export function toRecord(r: NoteRow): NotificationRecord {
   };
 }
 
+/** The read model's schema version: a file of another version is rebuilt from the stream. */
+export const MODEL_VERSION = 2;
+
 export class NotifyModel {
   readonly index = new TopicIndex<Subscription>();
 
@@ -60,12 +63,15 @@ export class NotifyModel {
         notification_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, topic TEXT NOT NULL, title TEXT NOT NULL,
         body TEXT, data TEXT, ts INTEGER NOT NULL
       );
+      -- Keyed by notification first: a fold appends one notification's rows side by side (the
+      -- recipients' read is that key's range), where (user, notification) and an index by
+      -- notification put each row in three B-trees, two of them at random places: 45 against
+      -- 16 µs of CPU a row, 60 notifications to 10,000 users in a micro-benchmark (MODEL_VERSION 2).
       CREATE TABLE IF NOT EXISTS inbox (
-        user_id TEXT NOT NULL, notification_id TEXT NOT NULL, seq INTEGER NOT NULL, read INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (user_id, notification_id)
+        notification_id TEXT NOT NULL, user_id TEXT NOT NULL, seq INTEGER NOT NULL, read INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (notification_id, user_id)
       );
       CREATE INDEX IF NOT EXISTS inbox_by_user ON inbox (user_id, seq);
-      CREATE INDEX IF NOT EXISTS inbox_by_note ON inbox (notification_id);
       -- Email deliveries matched at fold: what the fan-out turns into email jobs, and what a digest gathers.
       CREATE TABLE IF NOT EXISTS mails (
         notification_id TEXT NOT NULL, user_id TEXT NOT NULL, topic TEXT NOT NULL, email TEXT NOT NULL,

@@ -16,7 +16,7 @@ import { startFanout } from "./fanout.ts";
 import { httpEvents } from "./http-events.ts";
 import { httpPublish } from "./http-publish.ts";
 import { InboxSignals } from "./inbox-signals.ts";
-import { NotifyModel, NotifyQueries } from "./model.ts";
+import { MODEL_VERSION, NotifyModel, NotifyQueries } from "./model.ts";
 
 export const NOTIFY_VERSION = "0.1.0";
 
@@ -54,7 +54,7 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
   let queries: NotifyQueries;
   try {
     const rm = await ReadModel.open({
-      nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, migrate: model.migrate, apply: model.apply,
+      nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, version: MODEL_VERSION, migrate: model.migrate, apply: model.apply,
       // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts); migrate loads the topic index from it.
       snapshots: { bucket: BUCKETS.notifySnapshots.name, replicas: config.streamReplicas },
     });
@@ -67,7 +67,7 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
     const notes = new NotePublisher(nc, { queries, waitForSeq });
     const consumers: RunningConsumer[] = [];
     closers.unshift(async () => { for (const c of consumers) await c.stop(); });
-    consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs }));
+    consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs, batch: config.fanoutBatch }));
     consumers.push(await startEmail({
       nc, log, queries, waitForSeq, catchUp, smtpUrl: config.smtpUrl, from: config.smtpFrom, attempts: config.emailAttempts,
       backoffMs: config.emailBackoffMs, backoffMaxMs: config.emailBackoffMaxMs, digestGraceMs: config.digestGraceMs, onDeadLetter: deps.onEmailDeadLetter,

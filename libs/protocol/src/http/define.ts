@@ -27,7 +27,10 @@ export interface HttpRouteDef {
   requestHeaders?: readonly string[];
   /** Whether requests carry a body (PUT, PATCH, POST uploads); bodies sent to a route without one answer 413. */
   body?: boolean;
-  /** A response that may stay open indefinitely (Server-Sent Events): no response deadline, only the bridge's liveness check. */
+  /**
+   * A response that may stay open indefinitely (Server-Sent Events): no response deadline, only the bridge's liveness check.
+   * When no replica can take such a request asking for `text/event-stream`, the gateway answers 200 with `retry:` instead of 503, so an EventSource tries again.
+   */
   longLived?: boolean;
   /** Headers on every response of this route, the gateway's own errors included (`Tus-Resumable: 1.0.0`). */
   responseHeaders?: Readonly<Record<string, string>>;

@@ -39,3 +39,23 @@ export function writeHttpError(res: ServerResponse, err: ColmenaError, extra?: R
   res.writeHead(status ?? a.status, a.headers);
   res.end(a.body);
 }
+
+/**
+ * How long an EventSource waits before it reconnects to a stream that no
+ * replica could serve (`writeSseRetry`), as the notify streams' own `retry:`.
+ */
+export const SSE_UNAVAILABLE_RETRY_MS = 2000;
+
+/**
+ * `unavailable` to a Server-Sent Events client: 200 with a `retry:` field and
+ * a comment naming the error, then the end of the stream. An EventSource that
+ * gets a 503 fails for good (the HTML standard reconnects only after a network
+ * error or the end of a 200 event stream); this way it reconnects after
+ * `retryMs`, with its Last-Event-ID, until a replica serves it again. Other
+ * clients keep the 503.
+ */
+export function writeSseRetry(res: ServerResponse, err: ColmenaError, retryMs: number, extra: Record<string, string> = {}): void {
+  const body = `retry: ${retryMs}\n: ${err.code}: ${err.message.replace(/[\r\n]+/gu, " ")}\n\n`;
+  res.writeHead(200, { ...extra, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", "Content-Length": String(Buffer.byteLength(body)) });
+  res.end(body);
+}

@@ -13,7 +13,7 @@ import { ColmenaError, statusOf } from "@colmena/protocol";
 import type { Logger } from "pino";
 import { isOverMaxPayload } from "../max-payload.ts";
 import { ReceiveCredit, SendCredit } from "./credit.ts";
-import { writeHttpError } from "./errors.ts";
+import { writeHttpError, writeSseRetry } from "./errors.ts";
 import type { CallInboxes } from "./inboxes.ts";
 import { Watchdog } from "./liveness.ts";
 import { CHUNK_BYTES, HOP_BY_HOP, Kind, WINDOW_BYTES, decode, encode, encodeData, type AbortMsg, type AcceptMsg, type AckMsg, type HeadMsg, type Liveness, type StartMsg } from "./wire.ts";
@@ -27,6 +27,12 @@ export interface BridgeRequest {
   res: ServerResponse;
   /** Headers on every response of the route, the gateway's own errors included. */
   headers: Readonly<Record<string, string>>;
+  /**
+   * Set for an EventSource's request (a long-lived route asked for
+   * `text/event-stream`): `unavailable` before the head then answers as an
+   * event stream that tells it to reconnect after this many ms (`writeSseRetry`), not 503.
+   */
+  sseRetryMs?: number;
 }
 
 const unavailable = (why: string) => new ColmenaError("unavailable", why, { retryAfterMs: 1000 });
@@ -186,6 +192,10 @@ export class GatewayCall {
     if (this.done) return;
     this.send(Kind.abort, { reason: err.message } satisfies AbortMsg);
     const cut = this.r.res.headersSent;
+    if (!cut && err.code === "unavailable" && this.r.sseRetryMs !== undefined) {
+      writeSseRetry(this.r.res, err, this.r.sseRetryMs, this.r.headers);
+      return this.finish(200);
+    }
     writeHttpError(this.r.res, err, this.r.headers);
     this.finish(cut ? 0 : statusOf(err.code));
   }
