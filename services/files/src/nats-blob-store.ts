@@ -2,23 +2,31 @@
  * The blob store on the JetStream object store (the embedded default): one
  * bucket, declared in libs/protocol's BUCKETS so the files user may use it.
  * The object store has no ranged read, so a range streams the object from its
- * start and drops what lies before (bounded memory, more bytes read).
+ * start, drops what lies before and stops the read at its end (bounded
+ * memory, more bytes read). Objects are stored in chunks as large as the
+ * server takes (one message for a 512 KiB part rather than five), and the
+ * object store's own SHA-256 of every object (checked on every read) uses
+ * node:crypto rather than the client's pure-JS default.
  */
-import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
+import { Objm, StorageType, setSha256Backend, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { sliceStream, type BlobStore, type ByteRange } from "./blob-store.ts";
 
+/** The largest chunk the object store writes: one message per MiB. */
+const MAX_CHUNK = 1024 * 1024;
+
 export async function openNatsBlobStore(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
+  setSha256Backend("native");
   const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-  return new NatsBlobStore(os);
+  return new NatsBlobStore(os, Math.min(MAX_CHUNK, nc.info?.max_payload ?? MAX_CHUNK));
 }
 
 class NatsBlobStore implements BlobStore {
   readonly kind = "nats";
-  constructor(private readonly os: ObjectStore) {}
+  constructor(private readonly os: ObjectStore, private readonly chunk: number) {}
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    await this.os.putBlob({ name: key }, bytes);
+    await this.os.putBlob({ name: key, options: { max_chunk_size: this.chunk } }, bytes);
   }
 
   async get(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array> | null> {
@@ -46,13 +54,16 @@ class NatsBlobStore implements BlobStore {
 /** The object's chunks, then the store's verdict (its digest check) once they end. */
 async function* readAll(data: ReadableStream<Uint8Array>, error: Promise<Error | null>): AsyncIterable<Uint8Array> {
   const reader = data.getReader();
+  let done = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      yield value;
+      const r = await reader.read();
+      if ((done = r.done)) break;
+      yield r.value;
     }
   } finally {
+    // Left early (a range ended): stop the object's delivery.
+    if (!done) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
   const err = await error;

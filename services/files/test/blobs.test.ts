@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNats } from "@colmena/testing";
 import { ColmenaError } from "@colmena/protocol";
 import { collect } from "../src/blob-store.ts";
-import { Blobs, SEGMENTS_PER_PIECE } from "../src/blobs.ts";
+import { Blobs, PIECE } from "../src/blobs.ts";
 import { SEGMENT } from "../src/blob-crypto.ts";
 import { collectGarbage } from "../src/gc.ts";
 import { openNatsBlobStore } from "../src/nats-blob-store.ts";
@@ -22,7 +22,7 @@ const read = async (blobs: Blobs, h: string, start?: number, end?: number) => co
 test("blobs - content round-trips at every segment and piece edge, and ranges decrypt alone", async () => {
   await using s3 = await startS3rver();
   const blobs = new Blobs(await openS3BlobStore(s3.options), master);
-  const piece = SEGMENT * SEGMENTS_PER_PIECE;
+  const piece = PIECE;
   for (const size of [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, piece, piece + 3]) {
     const data = randomBytes(size);
     const stored = await blobs.write(inChunks(data, 10_000));
