@@ -210,15 +210,37 @@ export async function* readLayout(store: BlobStore, layout: Layout, start: numbe
     const partEnd = layout.starts[p] + m.parts[p][1];
     const body = await store.get(m.base + m.parts[p][0], { start: span.from, end: span.to });
     if (!body) throw new ColmenaError("internal", `part ${p} of ${what} is missing from the blob store`);
-    let buf: Buffer = Buffer.alloc(0);
+    // Segments are cut from the chunks as they come, copied only when one straddles two chunks.
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    const take = (n: number): Buffer => {
+      if (held[0].length >= n) {
+        const out = held[0].subarray(0, n);
+        held[0] = held[0].subarray(n);
+        if (held[0].length === 0) held.shift();
+        heldBytes -= n;
+        return out;
+      }
+      const out = Buffer.allocUnsafe(n);
+      for (let at = 0; at < n; ) {
+        const c = held[0];
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) held.shift();
+        else held[0] = c.subarray(k);
+      }
+      heldBytes -= n;
+      return out;
+    };
     let seg = span.first;
     for await (const chunk of body) {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      held.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      heldBytes += chunk.length;
       while (seg <= span.last) {
         const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
-        if (buf.length < n) break;
-        const plain = openSegment(key, m.blob, seg, seg + n - SEAL_OVERHEAD === m.size, buf.subarray(0, n));
-        buf = buf.subarray(n);
+        if (heldBytes < n) break;
+        const plain = openSegment(key, m.blob, seg, seg + n - SEAL_OVERHEAD === m.size, take(n));
         const out = plain.subarray(Math.max(start - seg, 0), Math.min(end - seg, plain.length));
         seg += m.segment;
         if (out.length) yield out;
