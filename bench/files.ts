@@ -13,13 +13,15 @@
  * upload of content never stored before (a fresh random file each, so no
  * upload is deduplicated):
  * - direct: the raw JetStream object store client (@nats-io/obj) putting the
- *   file as one object and getting it back, straight to the same nats-server:
- *   no gateway, no files service, no hashing, no encryption, no staging;
+ *   file as one object and getting it back, straight to the same nats-server
+ *   with the store options the files service uses: no gateway, no files
+ *   service, no hashing of the content, no encryption;
  * - ws: files.upload.* chunks and files.read over a MessagePack WebSocket (libs/client);
  * - http: PUT and GET /v1/files/<path> through the gateway;
  * - tus: tus-js-client's Node build to the gateway's /v1/tus/, one PATCH;
  * - tus peer: the same client and file to @tus/server (uploads only: tus has no download).
- * Throughput in MB/s (10^6 bytes per second), the median of the repeats; the
+ * Throughput in MB/s (10^6 bytes per second), the median of the repeats; CPU
+ * milliseconds per MB of each process (uploads and downloads apart); the
  * peak RSS of each process while the row ran.
  */
 import { randomBytes, randomFillSync } from "node:crypto";
@@ -179,7 +181,8 @@ function report(rows: Row[], quick: boolean, commitTimeouts: number): BenchRepor
   const peak = (name: string, size: number) => Math.max(...rows.filter((r) => r.size === size && r.path !== "direct" && r.path !== "tus peer").map((r) => r.rss[name] ?? 0));
   const [small, large] = [sizes[0], sizes[sizes.length - 1]];
   const notes = [
-    `direct = the raw JetStream object store client (@nats-io/obj) putting each file as one object and getting it back, straight to the same nats-server: no gateway, no files service, no SHA-256, no encryption, no staging. Colmena's paths hash, encrypt (AES-256-GCM segments) and store through the same nats-server; ws and tus uploads are staged as parts first and streamed into the final blob at the commit (the bytes written twice), http PUT streams into the final blob once.`,
+    `direct = the raw JetStream object store client (@nats-io/obj) putting each file as one object and getting it back, straight to the same nats-server, with the store options the files service uses (1 MiB chunks, node:crypto SHA-256): no gateway, no files service, no SHA-256 of the content, no encryption. Colmena's paths hash, encrypt (AES-256-GCM segments) and store through the same nats-server, each byte written once: ws chunks and tus parts are sealed into the blob's final parts as they arrive (the commit writes a manifest), http PUT streams into 4 MiB pieces.`,
+    `CPU ms/MB = CPU milliseconds each process spent per MB (10^6 bytes) moved, uploads and downloads apart (/proc, whole row).`,
     `Repeats per row: ${rows.map((r) => `${r.size / MiB} MiB x${r.repeats}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}; every upload is a fresh random file, so none is deduplicated.`,
     `Target ">= 0.7x direct at every size": ${misses.length ? `not met for ${misses.join("; ")}` : "met"}.`,
     `Target "RSS flat in file size": peak gateway RSS ${mib(peak("gateway", small))} MiB at ${small / MiB} MiB vs ${mib(peak("gateway", large))} MiB at ${large / MiB} MiB; files ${mib(peak("files", small))} MiB vs ${mib(peak("files", large))} MiB${peak("gateway", large) < 200 * MiB && peak("files", large) < 200 * MiB ? " (both under 200 MB)" : ""}.`,
