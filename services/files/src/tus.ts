@@ -19,7 +19,7 @@ import { DEFAULT_TYPE } from "./file-writes.ts";
 import { CHECKSUM_MISMATCH, TUS_CONTENT_TYPE, TUS_EXTENSIONS, TUS_VERSION, httpDate, intHeader, parseChecksum, parseMetadata, tusError } from "./tus-wire.ts";
 import { newUploadId, type Append, type UploadState } from "./uploads.ts";
 
-/** The most bytes of a PATCH held in memory before they are staged: one blob piece. */
+/** The most bytes of a PATCH held in memory before they are stored as one part. */
 export const TUS_PART = 4 * 1024 * 1024;
 const UPLOAD_ID = /^u_[0-9a-z-]{8,64}$/u;
 
