@@ -13,7 +13,8 @@
 import { SEAL_OVERHEAD, unwrapKey } from "./blob-crypto.ts";
 
 export interface Manifest {
-  v: 2;
+  /** 2; 1 is a manifest written before parts (`fromStored` reads it as one). */
+  v: 1 | 2;
   /** The id its segments are bound to (a fresh id, or the upload's). */
   blob: string;
   sha256: string;
@@ -27,6 +28,20 @@ export interface Manifest {
   created_at: number;
 }
 
+/**
+ * A stored manifest as a Manifest. Version 1 (before parts) had pieces
+ * `p/<blob>/<n>` of `per_piece` segments and authenticated each segment with
+ * its index rather than its offset: it is read as those parts, `v` kept so
+ * segments open with their index.
+ */
+export function fromStored(raw: Manifest | (Omit<Manifest, "v" | "base" | "parts"> & { v: 1; per_piece: number })): Manifest {
+  if (!("per_piece" in raw)) return raw;
+  const piece = raw.per_piece * raw.segment;
+  const count = Math.max(1, Math.ceil(raw.size / piece));
+  const parts: [string, number][] = Array.from({ length: count }, (_, n) => [String(n), Math.min(piece, raw.size - n * piece)]);
+  return { ...raw, base: `p/${raw.blob}/`, parts };
+}
+
 /** What the master key's wrap of a blob's data key is bound to. */
 export const manifestBinding = (m: { blob: string; sha256: string; size: number }) => `${m.blob}:${m.sha256}:${m.size}`;
 
@@ -35,6 +50,7 @@ export class Layout {
   readonly starts: number[];
 
   constructor(readonly m: Manifest, readonly key: Buffer) {
+    if (m.v === 1) this.position = (offset) => offset / m.segment;
     this.starts = [];
     let at = 0;
     for (const [, length] of m.parts) {
@@ -42,6 +58,9 @@ export class Layout {
       at += length;
     }
   }
+
+  /** What a segment at `offset` is authenticated with: its offset (a version 1 blob: its index). */
+  position = (offset: number) => offset;
 
   /** The index of the part holding byte `offset`. */
   partAt(offset: number): number {

@@ -21,7 +21,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { ColmenaError } from "@colmena/protocol";
 import { collect as readWhole, type BlobStore } from "./blob-store.ts";
 import { SEAL_OVERHEAD, SEGMENT, openSegment, sealPart, wrapKey } from "./blob-crypto.ts";
-import { Layout, ManifestCache, manifestBinding, type Manifest } from "./blob-manifest.ts";
+import { Layout, ManifestCache, fromStored, manifestBinding, type Manifest } from "./blob-manifest.ts";
 
 /**
  * Plaintext bytes per piece of a streamed blob (16 segments, one object store
@@ -142,7 +142,7 @@ export class Blobs {
     const body = await this.store.get(manifestKey(sha256));
     if (!body) return null;
     try {
-      return JSON.parse((await readWhole(body)).toString("utf8")) as Manifest;
+      return fromStored(JSON.parse((await readWhole(body)).toString("utf8")));
     } catch (cause) {
       throw new ColmenaError("internal", `the manifest of blob ${sha256} is unreadable`, { cause });
     }
@@ -153,7 +153,6 @@ export class Blobs {
     if (cached) return cached;
     const m = await this.manifest(sha256);
     if (!m) throw new ColmenaError("internal", `blob ${sha256} is missing from the blob store`);
-    if (m.v !== 2) throw new ColmenaError("internal", `blob ${sha256} has a manifest of version ${m.v}, which this replica cannot read`);
     return this.cache.put(m);
   }
 
@@ -176,7 +175,7 @@ export class Blobs {
     const m = await this.manifest(sha256).catch(() => null);
     await this.store.delete(manifestKey(sha256));
     this.cache.forget(sha256);
-    if (m?.v === 2) await this.dropParts(m.base, m.parts);
+    if (m) await this.dropParts(m.base, m.parts);
   }
 
   /** Every stored blob's hash. */
@@ -245,7 +244,7 @@ export async function* readLayout(store: BlobStore, layout: Layout, start: numbe
       while (seg <= span.last) {
         const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
         if (heldBytes < n) break;
-        const plain = openSegment(key, m.blob, seg, seg + n - SEAL_OVERHEAD === m.size, take(n));
+        const plain = openSegment(key, m.blob, layout.position(seg), seg + n - SEAL_OVERHEAD === m.size, take(n));
         const out = plain.subarray(Math.max(start - seg, 0), Math.min(end - seg, plain.length));
         seg += m.segment;
         if (out.length) yield out;
