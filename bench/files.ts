@@ -13,13 +13,15 @@
  * upload of content never stored before (a fresh random file each, so no
  * upload is deduplicated):
  * - direct: the raw JetStream object store client (@nats-io/obj) putting the
- *   file as one object and getting it back, straight to the same nats-server:
- *   no gateway, no files service, no hashing, no encryption, no staging;
+ *   file as one object and getting it back, straight to the same nats-server
+ *   with the store options the files service uses: no gateway, no files
+ *   service, no hashing of the content, no encryption;
  * - ws: files.upload.* chunks and files.read over a MessagePack WebSocket (libs/client);
  * - http: PUT and GET /v1/files/<path> through the gateway;
  * - tus: tus-js-client's Node build to the gateway's /v1/tus/, one PATCH;
  * - tus peer: the same client and file to @tus/server (uploads only: tus has no download).
- * Throughput in MB/s (10^6 bytes per second), the median of the repeats; the
+ * Throughput in MB/s (10^6 bytes per second), the median of the repeats; CPU
+ * milliseconds per MB of each process (uploads and downloads apart); the
  * peak RSS of each process while the row ran.
  */
 import { randomBytes, randomFillSync } from "node:crypto";
@@ -27,6 +29,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNats, watchRss } from "@colmena/testing";
+import { cpuSnapshot } from "./lib/cpu.ts";
 import { spawnChild, type Child } from "./lib/child.ts";
 import { median, ratio } from "./lib/stats.ts";
 import { fmt, times, type BenchContext, type BenchReport, type Benchmark } from "./lib/report.ts";
@@ -43,7 +46,17 @@ interface Row {
   down?: number;
   repeats: number;
   rss: Record<string, number>;
+  /** CPU milliseconds per MB (10^6 bytes) moved, per process, uploads and downloads apart. */
+  cpuUp: Record<string, number>;
+  cpuDown: Record<string, number>;
 }
+
+const CPU_PROCS = ["nats-server", "gateway", "files", "load"] as const;
+/** Adds `after - before` of each process to `into`. */
+function addCpu(into: Record<string, number>, before: Record<string, number>, after: Record<string, number>) {
+  for (const k of Object.keys(after)) into[k] = (into[k] ?? 0) + (after[k] - (before[k] ?? 0));
+}
+const perMb = (cpu: Record<string, number>, bytes: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, (v * 1000) / (bytes / 1e6)]));
 
 const repeatsFor = (size: number, quick: boolean) => (quick ? 1 : size <= MiB ? 5 : size <= 64 * MiB ? 2 : 1);
 
@@ -95,6 +108,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
         const watch = watchRss(pids);
         const ups: number[] = [];
         const downs: number[] = [];
+        const cpuUp: Record<string, number> = {};
+        const cpuDown: Record<string, number> = {};
+        const cpuPids = Object.fromEntries(CPU_PROCS.map((n) => [n, pids[n]]));
         for (let i = 0; i < repeats; i++) {
           const name = `bench/${path.replace(" ", "-")}-${size}-${i}.bin`;
           const file = randomFile(dir, "upload.bin", size);
@@ -102,13 +118,19 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
           const xfer = (a: Omit<TransferArgs, "name" | "size">) => load.call<TransferResult>("transfer", { ...base, ...a });
           const endpoint = path === "tus peer" ? String(peer.info.url) : `${httpUrl}/v1/tus/`;
           const wire = path === "tus peer" ? "tus" : path;
+          const c0 = cpuSnapshot(cpuPids);
           const up = await xfer({ path: wire, direction: "up", endpoint });
+          const c1 = cpuSnapshot(cpuPids);
+          addCpu(cpuUp, c0, c1);
           ups.push(size / up.seconds / 1e6);
           rmSync(file);
-          if (path === "direct" || path === "ws" || path === "http") downs.push(size / (await xfer({ path, direction: "down" })).seconds / 1e6);
+          if (path === "direct" || path === "ws" || path === "http") {
+            downs.push(size / (await xfer({ path, direction: "down" })).seconds / 1e6);
+            addCpu(cpuDown, c1, cpuSnapshot(cpuPids));
+          }
           if (path === "direct") await load.call("dropDirect", name);
         }
-        const row: Row = { size, path, up: median(ups), down: downs.length ? median(downs) : undefined, repeats, rss: watch.stop() };
+        const row: Row = { size, path, up: median(ups), down: downs.length ? median(downs) : undefined, repeats, rss: watch.stop(), cpuUp: perMb(cpuUp, size * repeats), cpuDown: perMb(cpuDown, size * repeats) };
         rows.push(row);
         ctx.progress(`${size / MiB} MiB ${path}: up ${fmt(row.up)} MB/s${row.down ? `, down ${fmt(row.down)} MB/s` : ""}; peak RSS gateway ${fmt(row.rss.gateway / MiB, 0)} MiB, files ${fmt(row.rss.files / MiB, 0)} MiB`);
       }
@@ -124,9 +146,10 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
 function report(rows: Row[], quick: boolean, commitTimeouts: number): BenchReport {
   const find = (size: number, path: PathName) => rows.find((r) => r.size === size && r.path === path) ?? { up: NaN, down: NaN };
   const mib = (b: number | undefined) => (b ? fmt(b / MiB, 0) : "-");
+  const cpuCell = (c: Record<string, number>) => ["nats-server", "gateway", "files"].map((k) => fmt(c[k] ?? 0, 1)).join(" / ");
   const table = {
     title: "Files: throughput through the gateway against the blob store direct and against @tus/server",
-    columns: ["size", "path", "upload MB/s", "x direct", "download MB/s", "x direct", "x @tus/server", "gateway RSS MiB", "files RSS MiB", "nats-server RSS MiB", "peer RSS MiB"],
+    columns: ["size", "path", "upload MB/s", "x direct", "download MB/s", "x direct", "x @tus/server", "CPU ms/MB up (nats/gw/files)", "CPU ms/MB down (nats/gw/files)", "gateway RSS MiB", "files RSS MiB", "nats-server RSS MiB", "peer RSS MiB"],
     rows: rows.map((r) => {
       const d = find(r.size, "direct");
       const p = find(r.size, "tus peer");
@@ -138,6 +161,8 @@ function report(rows: Row[], quick: boolean, commitTimeouts: number): BenchRepor
         r.down === undefined ? "-" : fmt(r.down),
         r.down === undefined ? "-" : r.path === "direct" ? "1.00x" : times(ratio(r.down, d.down!)),
         r.path === "tus" ? times(ratio(r.up, p.up)) : "-",
+        cpuCell(r.cpuUp),
+        r.down === undefined ? "-" : cpuCell(r.cpuDown),
         mib(r.rss.gateway),
         mib(r.rss.files),
         mib(r.rss["nats-server"]),
@@ -156,7 +181,8 @@ function report(rows: Row[], quick: boolean, commitTimeouts: number): BenchRepor
   const peak = (name: string, size: number) => Math.max(...rows.filter((r) => r.size === size && r.path !== "direct" && r.path !== "tus peer").map((r) => r.rss[name] ?? 0));
   const [small, large] = [sizes[0], sizes[sizes.length - 1]];
   const notes = [
-    `direct = the raw JetStream object store client (@nats-io/obj) putting each file as one object and getting it back, straight to the same nats-server: no gateway, no files service, no SHA-256, no encryption, no staging. Colmena's paths hash, encrypt (AES-256-GCM segments) and store through the same nats-server; ws and tus uploads are staged as parts first and streamed into the final blob at the commit (the bytes written twice), http PUT streams into the final blob once.`,
+    `direct = the raw JetStream object store client (@nats-io/obj) putting each file as one object and getting it back, straight to the same nats-server, with the store options the files service uses (1 MiB chunks, node:crypto SHA-256): no gateway, no files service, no SHA-256 of the content, no encryption. Colmena's paths hash, encrypt (AES-256-GCM segments) and store through the same nats-server, each byte written once: ws chunks and tus parts are sealed into the blob's final parts as they arrive (the commit writes a manifest), http PUT streams into 1 MiB pieces.`,
+    `CPU ms/MB = CPU milliseconds each process spent per MB (10^6 bytes) moved, uploads and downloads apart (/proc, whole row).`,
     `Repeats per row: ${rows.map((r) => `${r.size / MiB} MiB x${r.repeats}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}; every upload is a fresh random file, so none is deduplicated.`,
     `Target ">= 0.7x direct at every size": ${misses.length ? `not met for ${misses.join("; ")}` : "met"}.`,
     `Target "RSS flat in file size": peak gateway RSS ${mib(peak("gateway", small))} MiB at ${small / MiB} MiB vs ${mib(peak("gateway", large))} MiB at ${large / MiB} MiB; files ${mib(peak("files", small))} MiB vs ${mib(peak("files", large))} MiB${peak("gateway", large) < 200 * MiB && peak("files", large) < 200 * MiB ? " (both under 200 MB)" : ""}.`,

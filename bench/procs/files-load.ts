@@ -10,14 +10,16 @@
  *   gateway's /v1/tus/ or to the peer;
  * - `direct`: the raw JetStream object store client (@nats-io/obj) putting and
  *   getting the same bytes as one object straight to the same nats-server: no
- *   gateway, no files service, no hashing, no encryption, no staging.
+ *   gateway, no files service, no hashing, no encryption, no staging; with the
+ *   store options the files service uses (1 MiB chunks, node:crypto's SHA-256
+ *   for the object store's own digest).
  */
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { request } from "node:http";
 import { Readable } from "node:stream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
+import { Objm, StorageType, setSha256Backend, type ObjectStore } from "@nats-io/obj";
 import * as tus from "tus-js-client";
 import { ColmenaClient } from "@colmena/client";
 import { serveParent } from "../lib/child.ts";
@@ -46,6 +48,8 @@ let nc: NatsConnection;
 let direct: ObjectStore;
 
 const READ = 768 * 1024;
+/** The direct path is configured as the files service configures its store: 1 MiB chunks, node:crypto's SHA-256 (the client's default is 128 KiB and pure JS). */
+const DIRECT_CHUNK = 1024 * 1024;
 let commitTimeouts = 0;
 
 async function wsUp(a: TransferArgs): Promise<number> {
@@ -121,7 +125,7 @@ function tusUp(a: TransferArgs): Promise<number> {
 }
 
 async function directUp(a: TransferArgs): Promise<number> {
-  const info = await direct.put({ name: a.name }, Readable.toWeb(createReadStream(a.file!)) as ReadableStream<Uint8Array>);
+  const info = await direct.put({ name: a.name, options: { max_chunk_size: DIRECT_CHUNK } }, Readable.toWeb(createReadStream(a.file!)) as ReadableStream<Uint8Array>);
   return info.size;
 }
 
@@ -154,6 +158,7 @@ serveParent({ pid: process.pid }, {
     client = await ColmenaClient.connect({ url: s.wsUrl, codec: "msgpack" });
     await client.register(s.username, s.password);
     token = (await client.login(s.username, s.password)).access_token;
+    setSha256Backend("native");
     nc = await connect({ servers: s.natsUrl, name: "bench-direct" });
     direct = await new Objm(nc).create("bench_direct", { storage: StorageType.File });
     return null;

@@ -14,7 +14,7 @@ import { DEFAULT_TYPE, FileWrites } from "./file-writes.ts";
 import type { FileQueries } from "./model.ts";
 import { appendVersion } from "./path-log.ts";
 import type { ShareSigner } from "./share.ts";
-import { newUploadId, type UploadState, type Uploads } from "./uploads.ts";
+import { newUploadId, type Uploads } from "./uploads.ts";
 
 export interface FilesApiDeps {
   nc: NatsConnection;
@@ -96,8 +96,7 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
     .handle(filesOps["files.upload.begin"], async (req, ctx) => {
       const user = callerOf(ctx).id;
       if (req.size > room(user)) throw quotaError();
-      const state: UploadState = { upload_id: newUploadId(), user, path: req.path, size: req.size, sha256: req.sha256, content_type: req.content_type ?? DEFAULT_TYPE, received: 0, created_at: Date.now() };
-      await uploads.begin(state);
+      const state = await uploads.begin({ upload_id: newUploadId(), user, path: req.path, size: req.size, sha256: req.sha256, content_type: req.content_type ?? DEFAULT_TYPE, created_at: Date.now() });
       return { upload_id: state.upload_id, chunk_size: FILES_CHUNK_SIZE };
     })
     .handle(filesOps["files.upload.chunk"], async (req, ctx) => {
@@ -115,8 +114,8 @@ export async function startFilesApi(d: FilesApiDeps, version: string): Promise<S
       return reply;
     })
     .handle(filesOps["files.upload.abort"], async (req, ctx) => {
-      await uploads.get(callerOf(ctx).id, req.upload_id);
-      await uploads.remove(req.upload_id);
+      const { state } = await uploads.get(callerOf(ctx).id, req.upload_id);
+      await uploads.remove(state);
       return {};
     });
   return host;

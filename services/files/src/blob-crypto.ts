@@ -1,10 +1,11 @@
 /**
  * Encryption at rest: AES-256-GCM in segments. Every blob has its own random
  * data key, wrapped (AES-256-GCM too) by the master key `COLMENA_FILES_KEY`;
- * every segment of 64 KiB of plaintext is sealed on its own, with a random
- * nonce and its tag, and authenticated with its blob, its index and whether
- * it is the last, so a range decrypts without the rest, and a segment that
- * was altered, moved to another place or blob, or cut off fails to open.
+ * every segment of (at most) 64 KiB of plaintext is sealed on its own, with
+ * a random nonce and its tag, and authenticated with its blob, the offset of
+ * its first byte in the blob and whether it ends the blob, so a range
+ * decrypts without the rest, and a segment that was altered, moved to
+ * another place or blob, or cut off fails to open.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { ColmenaError } from "@colmena/protocol";
@@ -16,26 +17,47 @@ const TAG = 16;
 /** What sealing adds to a segment: its nonce and its tag. */
 export const SEAL_OVERHEAD = NONCE + TAG;
 
-const aad = (blobId: string, index: number, last: boolean) => Buffer.from(`${blobId}:${index}:${last ? 1 : 0}`);
+const aad = (blobId: string, offset: number, last: boolean) => Buffer.from(`${blobId}:${offset}:${last ? 1 : 0}`);
 
-/** nonce | ciphertext | tag */
-export function sealSegment(key: Buffer, blobId: string, index: number, last: boolean, plain: Uint8Array): Buffer {
-  const nonce = randomBytes(NONCE);
-  const c = createCipheriv("aes-256-gcm", key, nonce);
-  c.setAAD(aad(blobId, index, last));
-  return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()]);
+/** The sealed size of `plain` bytes cut into segments (an empty part is one empty segment). */
+export const sealedLength = (plain: number) => plain + Math.max(1, Math.ceil(plain / SEGMENT)) * SEAL_OVERHEAD;
+
+/**
+ * Seals `plain`, whose first byte is at `offset` in the blob, as segments of
+ * SEGMENT bytes (the last one shorter) written one after another into one
+ * buffer (a part of the blob): nonce | ciphertext | tag, each. `endsBlob`
+ * marks its last segment as the blob's last.
+ */
+export function sealPart(key: Buffer, blobId: string, offset: number, plain: Uint8Array, endsBlob: boolean): Buffer {
+  const out = Buffer.allocUnsafe(sealedLength(plain.length));
+  let at = 0;
+  let from = 0;
+  do {
+    const to = Math.min(from + SEGMENT, plain.length);
+    const nonce = randomBytes(NONCE);
+    const c = createCipheriv("aes-256-gcm", key, nonce);
+    c.setAAD(aad(blobId, offset + from, endsBlob && to === plain.length));
+    at += nonce.copy(out, at);
+    at += c.update(plain.subarray(from, to)).copy(out, at);
+    at += c.final().copy(out, at);
+    at += c.getAuthTag().copy(out, at);
+    from = to;
+  } while (from < plain.length);
+  return out;
 }
 
-/** The plaintext of one sealed segment; `internal` when it does not authenticate (never its bytes). */
-export function openSegment(key: Buffer, blobId: string, index: number, last: boolean, sealed: Buffer): Buffer {
+/** The plaintext of one sealed segment found at `offset` of the blob; `internal` when it does not authenticate (never its bytes). */
+export function openSegment(key: Buffer, blobId: string, offset: number, last: boolean, sealed: Buffer): Buffer {
   try {
     if (sealed.length < SEAL_OVERHEAD) throw new Error("short segment");
     const d = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, NONCE));
-    d.setAAD(aad(blobId, index, last));
+    d.setAAD(aad(blobId, offset, last));
     d.setAuthTag(sealed.subarray(sealed.length - TAG));
-    return Buffer.concat([d.update(sealed.subarray(NONCE, sealed.length - TAG)), d.final()]);
+    const plain = d.update(sealed.subarray(NONCE, sealed.length - TAG));
+    d.final();
+    return plain;
   } catch (cause) {
-    throw new ColmenaError("internal", `stored data failed its integrity check (blob ${blobId}, segment ${index})`, { cause });
+    throw new ColmenaError("internal", `stored data failed its integrity check (blob ${blobId}, segment at ${offset})`, { cause });
   }
 }
 

@@ -4,37 +4,32 @@
  * hash skips a write), so identical content is stored once across versions
  * and users. Layout in the store:
  *
- * - `m/<sha256>`: the manifest (JSON): the blob id, size, segment geometry and
- *   the data key wrapped by the master key (bound to the blob id, hash and size);
- * - `p/<blob id>/<n>`: piece n, the sealed segments n*64 .. n*64+63 (4 MiB of
- *   plaintext), so a range reads only the pieces and segments it covers.
+ * - `m/<sha256>`: the manifest (blob-manifest.ts): the blob id, size, its
+ *   parts and the data key wrapped by the master key (bound to the blob id,
+ *   hash and size);
+ * - the parts: `p/<blob id>/<n>` for a blob written in one stream (`write`:
+ *   pieces of PIECE bytes of plaintext), or the parts an upload's chunks were
+ *   sealed into as they arrived (`u/<upload>/...`, uploads.ts), which its
+ *   commit names in a manifest (`adopt`) without writing the bytes again.
  *
- * Pieces are written under a fresh blob id before the hash is known; the
- * manifest comes last, so a blob whose manifest exists is whole. Identical
- * content already stored: the new pieces are dropped. Pieces no manifest
- * names (a crash, a lost race) and manifests no version names are removed by
- * `collect` (gc.ts) after a grace period.
+ * The parts are written first, the manifest last, so a blob whose manifest
+ * exists is whole. Identical content already stored: the new parts are
+ * dropped. Parts no manifest names (a crash, a lost race) and manifests no
+ * version names are removed by `collect` (gc.ts) after a grace period.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { ColmenaError } from "@colmena/protocol";
 import { collect as readWhole, type BlobStore } from "./blob-store.ts";
-import { SEAL_OVERHEAD, SEGMENT, openSegment, sealSegment, unwrapKey, wrapKey } from "./blob-crypto.ts";
+import { SEAL_OVERHEAD, SEGMENT, openSegment, sealPart, wrapKey } from "./blob-crypto.ts";
+import { Layout, ManifestCache, fromStored, manifestBinding, type Manifest } from "./blob-manifest.ts";
 
-/** Segments per piece: a piece is 4 MiB of plaintext, under S3's multipart threshold. */
-export const SEGMENTS_PER_PIECE = 64;
-const RECORD = SEGMENT + SEAL_OVERHEAD;
-
-export interface Manifest {
-  v: 1;
-  blob: string;
-  sha256: string;
-  size: number;
-  segment: number;
-  per_piece: number;
-  /** The data key, wrapped by the master key. Key rotation rewraps this field only. */
-  key: string;
-  created_at: number;
-}
+/**
+ * Plaintext bytes per piece of a streamed blob (16 segments, one object store
+ * chunk): a writer holds one piece filling and one being stored, so its
+ * memory stays a few MiB (with 4 MiB pieces a 1 GiB PUT left the replica
+ * 118 MiB above idle).
+ */
+export const PIECE = 16 * SEGMENT;
 
 export interface StoredBlob {
   sha256: string;
@@ -45,73 +40,120 @@ export interface StoredBlob {
 
 const manifestKey = (sha: string) => `m/${sha}`;
 const piecePrefix = (blob: string) => `p/${blob}/`;
-const pieceKey = (blob: string, n: number) => `${piecePrefix(blob)}${n}`;
-const binding = (m: { blob: string; sha256: string; size: number }) => `${m.blob}:${m.sha256}:${m.size}`;
-const segmentsOf = (size: number) => Math.max(1, Math.ceil(size / SEGMENT));
-const segLength = (size: number, i: number) => (i < segmentsOf(size) - 1 ? SEGMENT : size - (segmentsOf(size) - 1) * SEGMENT);
 /** A blob id starts with its creation time, so the collector can tell a fresh orphan from an old one. */
 const newBlobId = () => `${Date.now().toString(36).padStart(9, "0")}-${randomBytes(8).toString("hex")}`;
 export const blobIdTime = (id: string) => parseInt(id.split("-")[0], 36);
 
+/**
+ * Sealed parts written to the store one after another with at most one put
+ * in flight: the next part is filled (and sealed) while the last one is
+ * stored, so a writer never waits on the store between parts and holds at
+ * most two parts.
+ */
+export class PartWriter {
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly store: BlobStore, private readonly key: Buffer, private readonly blob: string) {}
+
+  /** Waits for the put before, then starts storing `plain` (at `offset` of the blob) as object `name`. */
+  async put(name: string, offset: number, plain: Uint8Array, endsBlob: boolean): Promise<void> {
+    await this.pending;
+    const sealed = sealPart(this.key, this.blob, offset, plain, endsBlob);
+    const put = this.store.put(name, sealed);
+    put.catch(() => undefined);
+    this.pending = put;
+  }
+
+  /** Resolves once every part is stored (throws the failure of the last put). */
+  drain(): Promise<void> {
+    return this.pending;
+  }
+}
+
 export class Blobs {
-  constructor(readonly store: BlobStore, private readonly master: Buffer) {}
+  private readonly cache: ManifestCache;
+
+  constructor(readonly store: BlobStore, private readonly master: Buffer) {
+    this.cache = new ManifestCache(master);
+  }
 
   /** Stores the bytes of `body` (a stream of any chunking); past `limit.maxBytes` it stops, keeps nothing and throws `limit.tooLarge()`. */
   async write(body: AsyncIterable<Uint8Array>, limit?: { maxBytes: number; tooLarge: () => Error }): Promise<StoredBlob> {
     const blob = newBlobId();
     const hash = createHash("sha256");
-    // The data key is wrapped at the end, bound to the hash and size then known.
     const key = randomBytes(32);
+    const writer = new PartWriter(this.store, key, blob);
+    const parts: [string, number][] = [];
     let size = 0;
-    let index = 0;
-    let pending = Buffer.alloc(0);
-    let piece: Buffer[] = [];
-    let pieceNo = 0;
-    const flushPiece = async () => {
-      if (piece.length === 0) return;
-      await this.store.put(pieceKey(blob, pieceNo++), Buffer.concat(piece));
-      piece = [];
-    };
-    const seal = async (plain: Buffer, last: boolean) => {
-      piece.push(sealSegment(key, blob, index++, last, plain));
-      if (piece.length === SEGMENTS_PER_PIECE) await flushPiece();
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    const piece = (plain: Buffer, last: boolean) => {
+      const offset = parts.length * PIECE;
+      parts.push([String(parts.length), plain.length]);
+      return writer.put(`${piecePrefix(blob)}${parts.length - 1}`, offset, plain, last);
     };
     try {
       for await (const chunk of body) {
         size += chunk.length;
         if (limit && size > limit.maxBytes) throw limit.tooLarge();
         hash.update(chunk);
-        pending = pending.length ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
-        // A full segment is sealed only once more bytes follow: the last one is marked as last.
-        while (pending.length > SEGMENT) {
-          await seal(pending.subarray(0, SEGMENT), false);
-          pending = pending.subarray(SEGMENT);
+        held.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        heldBytes += chunk.length;
+        // A full piece is sealed only once more bytes follow: the blob's last segment is marked as last.
+        if (heldBytes > PIECE) {
+          const all = Buffer.concat(held, heldBytes);
+          let at = 0;
+          for (; heldBytes - at > PIECE; at += PIECE) await piece(all.subarray(at, at + PIECE), false);
+          held = [all.subarray(at)];
+          heldBytes -= at;
         }
       }
-      await seal(pending, true);
-      await flushPiece();
+      await piece(Buffer.concat(held, heldBytes), true);
+      await writer.drain();
     } catch (err) {
-      await this.dropPieces(blob);
+      await writer.drain().catch(() => undefined);
+      await this.dropParts(piecePrefix(blob), parts);
       throw err;
     }
-    const sha256 = hash.digest("hex");
-    if (await this.manifest(sha256)) {
-      await this.dropPieces(blob);
-      return { sha256, size, deduplicated: true };
-    }
-    const m: Omit<Manifest, "key"> = { v: 1, blob, sha256, size, segment: SEGMENT, per_piece: SEGMENTS_PER_PIECE, created_at: Date.now() };
-    await this.store.put(manifestKey(sha256), Buffer.from(JSON.stringify({ ...m, key: wrapKey(this.master, key, binding(m)) })));
-    return { sha256, size, deduplicated: false };
+    const stored = await this.adopt({ blob, base: piecePrefix(blob), parts, size, sha256: hash.digest("hex"), key });
+    if (stored.deduplicated) await this.dropParts(piecePrefix(blob), parts);
+    return stored;
+  }
+
+  /**
+   * Makes stored parts the blob of `sha256` by writing its manifest, unless
+   * that content is stored already under another blob (`deduplicated`: the
+   * caller drops its parts). Writing the manifest of a blob again (a retried
+   * commit) is no duplicate.
+   */
+  async adopt(b: { blob: string; base: string; parts: [string, number][]; size: number; sha256: string; key: Buffer }): Promise<StoredBlob> {
+    const existing = await this.manifest(b.sha256);
+    if (existing && existing.blob !== b.blob) return { sha256: b.sha256, size: b.size, deduplicated: true };
+    const m: Omit<Manifest, "key"> = { v: 2, blob: b.blob, sha256: b.sha256, size: b.size, segment: SEGMENT, base: b.base, parts: b.parts, created_at: Date.now() };
+    const full: Manifest = { ...m, key: wrapKey(this.master, b.key, manifestBinding(m)) };
+    await this.store.put(manifestKey(b.sha256), Buffer.from(JSON.stringify(full)));
+    this.cache.put(full);
+    return { sha256: b.sha256, size: b.size, deduplicated: false };
   }
 
   async manifest(sha256: string): Promise<Manifest | null> {
+    const cached = this.cache.get(sha256);
+    if (cached) return cached.m;
     const body = await this.store.get(manifestKey(sha256));
     if (!body) return null;
     try {
-      return JSON.parse((await readWhole(body)).toString("utf8")) as Manifest;
+      return fromStored(JSON.parse((await readWhole(body)).toString("utf8")));
     } catch (cause) {
       throw new ColmenaError("internal", `the manifest of blob ${sha256} is unreadable`, { cause });
     }
+  }
+
+  private async layout(sha256: string): Promise<Layout> {
+    const cached = this.cache.get(sha256);
+    if (cached) return cached;
+    const m = await this.manifest(sha256);
+    if (!m) throw new ColmenaError("internal", `blob ${sha256} is missing from the blob store`);
+    return this.cache.put(m);
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -120,51 +162,20 @@ export class Blobs {
 
   /**
    * The plaintext bytes [start, end) of a blob, decrypted segment by segment
-   * as they stream in; a segment that fails its check ends the stream with
-   * `internal` before any of its bytes are yielded.
+   * as they stream in, reading only the segments the range covers; a segment
+   * that fails its check ends the stream with `internal` before any of its
+   * bytes are yielded.
    */
   async *read(sha256: string, start = 0, end?: number): AsyncIterable<Buffer> {
-    const m = await this.manifest(sha256);
-    if (!m) throw new ColmenaError("internal", `blob ${sha256} is missing from the blob store`);
-    const key = unwrapKey(this.master, m.key, binding(m));
-    end = Math.min(end ?? m.size, m.size);
-    if (end <= start) return;
-    const count = segmentsOf(m.size);
-    const first = Math.floor(start / m.segment);
-    const lastSeg = Math.floor((end - 1) / m.segment);
-    for (let p = Math.floor(first / m.per_piece); p <= Math.floor(lastSeg / m.per_piece); p++) {
-      const from = Math.max(first, p * m.per_piece);
-      const to = Math.min(lastSeg, (p + 1) * m.per_piece - 1);
-      const offset = (from - p * m.per_piece) * RECORD;
-      const length = (to - from) * RECORD + segLength(m.size, to) + SEAL_OVERHEAD;
-      const body = await this.store.get(pieceKey(m.blob, p), { start: offset, end: offset + length });
-      if (!body) throw new ColmenaError("internal", `piece ${p} of blob ${sha256} is missing from the blob store`);
-      let buf = Buffer.alloc(0);
-      let seg = from;
-      const emit = (sealed: Buffer) => {
-        const plain = openSegment(key, m.blob, seg, seg === count - 1, sealed);
-        const base = seg * m.segment;
-        seg++;
-        return plain.subarray(Math.max(start - base, 0), Math.min(end! - base, plain.length));
-      };
-      for await (const chunk of body) {
-        buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk);
-        while (seg <= to && buf.length >= segLength(m.size, seg) + SEAL_OVERHEAD) {
-          const n = segLength(m.size, seg) + SEAL_OVERHEAD;
-          const out = emit(buf.subarray(0, n));
-          buf = buf.subarray(n);
-          if (out.length) yield out;
-        }
-      }
-      if (seg <= to) throw new ColmenaError("internal", `piece ${p} of blob ${sha256} is cut short`);
-    }
+    yield* readLayout(this.store, await this.layout(sha256), start, end ?? Infinity, `blob ${sha256}`);
   }
 
-  /** Removes a blob: its manifest first (so it stops being whole), then its pieces. */
+  /** Removes a blob: its manifest first (so it stops being whole), then its parts. */
   async remove(sha256: string): Promise<void> {
     const m = await this.manifest(sha256).catch(() => null);
     await this.store.delete(manifestKey(sha256));
-    if (m) await this.dropPieces(m.blob);
+    this.cache.forget(sha256);
+    if (m) await this.dropParts(m.base, m.parts);
   }
 
   /** Every stored blob's hash. */
@@ -172,12 +183,82 @@ export class Blobs {
     return (await this.store.keys("m/")).map((k) => k.slice(2));
   }
 
-  /** Blob ids that have pieces. */
+  /** Blob ids that have pieces (`p/`). */
   async pieceBlobs(): Promise<string[]> {
     return [...new Set((await this.store.keys("p/")).map((k) => k.split("/")[1]))];
   }
 
+  /** Removes every piece of a streamed blob (found by listing: for the collector). */
   async dropPieces(blob: string): Promise<void> {
-    for (const k of await this.store.keys(piecePrefix(blob))) await this.store.delete(k);
+    await deleteAll(this.store, await this.store.keys(piecePrefix(blob)));
   }
+
+  /** Removes the named parts under `base`, a few at a time. */
+  dropParts(base: string, parts: [string, number][]): Promise<void> {
+    return deleteAll(this.store, parts.map(([name]) => base + name));
+  }
+}
+
+/**
+ * The plaintext bytes [start, end) of the blob a layout describes, decrypted
+ * segment by segment as they stream in, reading only the segments the range
+ * covers; a segment that fails its check ends the stream with `internal`
+ * before any of its bytes are yielded.
+ */
+export async function* readLayout(store: BlobStore, layout: Layout, start: number, end: number, what: string): AsyncIterable<Buffer> {
+  const { m, key } = layout;
+  end = Math.min(end, m.size);
+  if (end <= start) return;
+  for (let p = layout.partAt(start); p < m.parts.length && layout.starts[p] < end; p++) {
+    const span = layout.span(p, start, end);
+    const partEnd = layout.starts[p] + m.parts[p][1];
+    const body = await store.get(m.base + m.parts[p][0], { start: span.from, end: span.to });
+    if (!body) throw new ColmenaError("internal", `part ${p} of ${what} is missing from the blob store`);
+    // Segments are cut from the chunks as they come, copied only when one straddles two chunks.
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    const take = (n: number): Buffer => {
+      if (held[0].length >= n) {
+        const out = held[0].subarray(0, n);
+        held[0] = held[0].subarray(n);
+        if (held[0].length === 0) held.shift();
+        heldBytes -= n;
+        return out;
+      }
+      const out = Buffer.allocUnsafe(n);
+      for (let at = 0; at < n; ) {
+        const c = held[0];
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) held.shift();
+        else held[0] = c.subarray(k);
+      }
+      heldBytes -= n;
+      return out;
+    };
+    let seg = span.first;
+    for await (const chunk of body) {
+      held.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      heldBytes += chunk.length;
+      while (seg <= span.last) {
+        const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
+        if (heldBytes < n) break;
+        const plain = openSegment(key, m.blob, layout.position(seg), seg + n - SEAL_OVERHEAD === m.size, take(n));
+        const out = plain.subarray(Math.max(start - seg, 0), Math.min(end - seg, plain.length));
+        seg += m.segment;
+        if (out.length) yield out;
+      }
+    }
+    if (seg <= span.last) throw new ColmenaError("internal", `part ${p} of ${what} is cut short`);
+  }
+}
+
+/** Deletes keys, a few at a time (an upload of 512 KiB chunks has thousands of parts). */
+export async function deleteAll(store: BlobStore, keys: string[]): Promise<void> {
+  const left = [...keys];
+  const worker = async () => {
+    for (let k = left.pop(); k !== undefined; k = left.pop()) await store.delete(k);
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
 }

@@ -1,15 +1,27 @@
 /**
  * The blob garbage collector. A blob's reference count is the number of file
  * versions naming its hash (the read model counts them); a blob no version
- * names, and pieces no manifest names, are removed once older than the grace
- * period, which covers a write whose version is not yet in the read model
- * (blobs are written before their version's event).
+ * names, pieces no manifest names, and the parts of uploads whose state is
+ * gone that no manifest names, are removed once older than the grace period,
+ * which covers a write whose version is not yet in the read model (blobs are
+ * written before their version's event).
  */
 import { blobIdTime, type Blobs } from "./blobs.ts";
+import type { Uploads } from "./uploads.ts";
 
 export interface GcResult {
   blobs: number;
   orphanPieces: number;
+}
+
+/** The blob ids the stored manifests name. */
+export async function namedBlobs(blobs: Blobs): Promise<Set<string>> {
+  const named = new Set<string>();
+  for (const sha of await blobs.hashes()) {
+    const m = await blobs.manifest(sha).catch(() => null);
+    if (m) named.add(m.blob);
+  }
+  return named;
 }
 
 export async function collectGarbage(blobs: Blobs, refCount: (sha256: string) => number, graceMs: number, now = Date.now()): Promise<GcResult> {
@@ -21,6 +33,7 @@ export async function collectGarbage(blobs: Blobs, refCount: (sha256: string) =>
     if (refCount(sha) > 0) continue;
     if (m && now - m.created_at < graceMs) continue;
     await blobs.remove(sha);
+    if (m) named.delete(m.blob);
     removed++;
   }
   let orphans = 0;
@@ -30,4 +43,10 @@ export async function collectGarbage(blobs: Blobs, refCount: (sha256: string) =>
     orphans++;
   }
   return { blobs: removed, orphanPieces: orphans };
+}
+
+/** The collector and the upload sweep, as the service runs them. */
+export async function collectAll(blobs: Blobs, uploads: Uploads, refCount: (sha256: string) => number, graceMs: number, now = Date.now()) {
+  const r = await collectGarbage(blobs, refCount, graceMs, now);
+  return { ...r, uploads: await uploads.sweep(graceMs, () => namedBlobs(blobs), now) };
 }

@@ -14,7 +14,7 @@ import { masterKeyOf } from "./blob-crypto.ts";
 import { Blobs } from "./blobs.ts";
 import { filesConfig, type FilesConfig } from "./config.ts";
 import { FILES_STREAM, FILES_SUBJECTS, type FileEvent } from "./events.ts";
-import { collectGarbage } from "./gc.ts";
+import { collectAll } from "./gc.ts";
 import { FileWrites } from "./file-writes.ts";
 import { filesHttpHandlers } from "./http-routes.ts";
 import { FileQueries, applyEvent, migrate } from "./model.ts";
@@ -80,10 +80,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const http = serveHttpRoutes(nc, { service: "files", log, handlers });
 
   const graceMs = deps.gcGraceMs ?? config.uploadTtlMs;
-  const collect = async (grace = graceMs) => {
-    const r = await collectGarbage(blobs, (sha) => queries.refCount(sha), grace);
-    return { ...r, uploads: await uploads.sweep(grace) };
-  };
+  const collect = (grace = graceMs) => collectAll(blobs, uploads, (sha) => queries.refCount(sha), grace);
   const timer = setInterval(() => collect().catch((err) => log.warn({ err }, "files garbage collection failed")), deps.gcEveryMs ?? 600_000);
   timer.unref();
   log.info({ blobStore: blobs.store.kind, api: host.id }, "files ready");

@@ -4,8 +4,9 @@
  * same uploads as `files.upload.*` (uploads.ts), so an upload's id works with
  * `files.upload.status` and a client may go on over either protocol, through
  * any gateway and any replica. A PATCH body is taken in parts of at most
- * `TUS_PART` bytes, each staged in the blob store as it fills; without
- * `Upload-Checksum` each part counts as soon as it is staged (a dropped
+ * `TUS_PART` bytes, each sealed and stored in the blob store as it fills
+ * (the next one read while the last one is stored); without
+ * `Upload-Checksum` each part counts as soon as it is stored (a dropped
  * connection keeps what arrived), with one the parts count only once the
  * whole body's digest matched (else 460, and they are dropped). The last byte
  * commits the upload as `files.upload.commit` does.
@@ -18,7 +19,7 @@ import { DEFAULT_TYPE } from "./file-writes.ts";
 import { CHECKSUM_MISMATCH, TUS_CONTENT_TYPE, TUS_EXTENSIONS, TUS_VERSION, httpDate, intHeader, parseChecksum, parseMetadata, tusError } from "./tus-wire.ts";
 import { newUploadId, type Append, type UploadState } from "./uploads.ts";
 
-/** The most bytes of a PATCH held in memory before they are staged: one blob piece. */
+/** The most bytes of a PATCH held in memory before they are stored as one part. */
 export const TUS_PART = 4 * 1024 * 1024;
 const UPLOAD_ID = /^u_[0-9a-z-]{8,64}$/u;
 
@@ -76,7 +77,8 @@ export function tusHandler(d: TusDeps): HttpHandler {
       held = [];
       heldBytes = 0;
       await append.add(part);
-      if (!hash) await append.commit();
+      // The parts before this one are stored: count them while this one is stored and the next one read.
+      if (!hash) await append.countStored();
     };
     let broken = false;
     const body = call.body[Symbol.asyncIterator]();
@@ -139,8 +141,7 @@ export function tusHandler(d: TusDeps): HttpHandler {
     const type = meta.get("content_type") || meta.get("filetype") || DEFAULT_TYPE;
     const withBody = call.headers["content-type"] === TUS_CONTENT_TYPE;
     if (!withBody && Number(call.headers["content-length"] ?? 0) > 0) return tusError(415, "bad_request", `a body sent with the creation is Content-Type: ${TUS_CONTENT_TYPE}`);
-    const state: UploadState = { upload_id: newUploadId(), user: user.id, path: named.data, size, content_type: type.length <= 255 ? type : DEFAULT_TYPE, received: 0, created_at: Date.now() };
-    await d.uploads.begin(state);
+    const state = await d.uploads.begin({ upload_id: newUploadId(), user: user.id, path: named.data, size, content_type: type.length <= 255 ? type : DEFAULT_TYPE, created_at: Date.now() });
     const location = { Location: `/v1/tus/${state.upload_id}` };
     let offset = 0;
     if (withBody) {
@@ -180,8 +181,8 @@ export function tusHandler(d: TusDeps): HttpHandler {
   }
 
   async function terminate(user: User, id: string): Promise<HttpAnswer> {
-    await d.uploads.get(user.id, id);
-    await d.uploads.remove(id);
+    const { state } = await d.uploads.get(user.id, id);
+    await d.uploads.remove(state);
     return { status: 204 };
   }
 

@@ -1,25 +1,30 @@
 /**
  * Resumable uploads that any replica continues: the upload's state lives in
- * the `colmena_files_uploads` KV bucket (its entries expire with the upload),
- * each chunk's bytes in the blob store as a staged part, sealed under the
- * master key. A part's key names its offset, a nonce of its own and its
- * predecessor's nonce (`u/<id>/<offset>.<nonce>.<prev>`), and the state names
- * the last counted part, so the upload's bytes are the chain back from it:
- * a part written by a writer that then lost the race for its offset (or whose
- * checksum failed, or that crashed before counting it) is never part of it,
- * and never replaces the winner's. Bytes count only through one conditional
- * KV update on the revision read (`Append.commit`), so of two replicas taking
- * the same offset one wins and the other answers `conflict`. The commit
- * streams the parts, in order, into the content-addressed blob (the hash
- * computed from those bytes): staging plus the final blob, the bytes written
- * once more than the store finally keeps.
+ * the `colmena_files_uploads` KV bucket (its entries expire with the
+ * upload), its bytes in the blob store, already in their final form: each
+ * chunk is sealed, as it arrives, under the upload's own data key in the
+ * segments of the blob it will become (blob-crypto.ts, bound to the upload id
+ * and each segment's offset) and stored as a part `u/<id>/<offset>.<nonce>`.
+ * The state lists the counted parts, so the commit only names them in the
+ * blob's manifest (blobs.ts `adopt`): the bytes are written once, where they
+ * stay (dropped instead when the content is stored already).
+ *
+ * Bytes count only through one conditional KV update on the revision read
+ * (`Append.commit`), so of two replicas taking the same offset one wins and
+ * the other answers `conflict`; a part written by a writer that then lost
+ * the race (or whose checksum failed, or that crashed before counting it)
+ * has a nonce of its own, is in no state's list and never replaces the
+ * winner's. The content's SHA-256 grows as the chunks are counted
+ * (upload-hashes.ts); the commit reads back only what this replica did not see.
  */
 import { randomBytes } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { ColmenaError, conflict, notFound } from "@colmena/protocol";
+import { ColmenaError, badRequest, conflict, notFound } from "@colmena/protocol";
 import type { BlobStore } from "./blob-store.ts";
-import { collect } from "./blob-store.ts";
-import { openSegment, sealSegment } from "./blob-crypto.ts";
+import { SEGMENT, unwrapKey, wrapKey } from "./blob-crypto.ts";
+import { Layout } from "./blob-manifest.ts";
+import { PartWriter, deleteAll, readLayout } from "./blobs.ts";
+import { UploadHashes } from "./upload-hashes.ts";
 
 export interface UploadState {
   upload_id: string;
@@ -30,9 +35,14 @@ export interface UploadState {
   content_type: string;
   received: number;
   created_at: number;
-  /** The nonce of the last counted part (absent while nothing is). */
-  last?: string;
+  /** The upload's data key, wrapped by the master key (bound to the upload id); the blob keeps it. */
+  key: string;
+  /** The counted parts, in order: [name under `u/<id>/`, plaintext bytes]. */
+  parts: [string, number][];
 }
+
+/** What begins an upload (the service adds its key and parts). */
+export type NewUpload = Omit<UploadState, "key" | "parts" | "received">;
 
 /** An upload as read from the KV bucket: its state, the revision to update, and when it expires unless written again. */
 export interface UploadEntry {
@@ -41,17 +51,23 @@ export interface UploadEntry {
   expiresAt: number;
 }
 
-const partPrefix = (id: string) => `u/${id}/`;
-const FIRST = "-";
-const partKey = (id: string, offset: number, nonce: string, prev: string) => `${partPrefix(id)}${String(offset).padStart(16, "0")}.${nonce}.${prev}`;
+/** The most parts an upload may have: its state (one KV value) lists them all. */
+export const MAX_PARTS = 16_384;
+
+export const partBase = (id: string) => `u/${id}/`;
+const keyBinding = (id: string) => `upload:${id}`;
 export const newUploadId = () => `u_${Date.now().toString(36)}-${randomBytes(10).toString("hex")}`;
 export const uploadIdTime = (id: string) => parseInt(id.slice(2).split("-")[0], 36);
 
 export class Uploads {
+  readonly hashes = new UploadHashes();
+
   constructor(private readonly kv: KV, readonly store: BlobStore, readonly master: Buffer, readonly ttlMs: number) {}
 
-  async begin(state: UploadState): Promise<void> {
+  async begin(u: NewUpload): Promise<UploadState> {
+    const state: UploadState = { ...u, received: 0, key: wrapKey(this.master, randomBytes(32), keyBinding(u.upload_id)), parts: [] };
     await this.kv.create(state.upload_id, JSON.stringify(state));
+    return state;
   }
 
   /** The caller's upload; another user's is `not_found` like a missing one. */
@@ -61,6 +77,11 @@ export class Uploads {
     const state = e.json<UploadState>();
     if (state.user !== user) throw notFound(`no upload ${id}`);
     return { state, revision: e.revision, expiresAt: e.created.getTime() + this.ttlMs };
+  }
+
+  /** The upload's data key. */
+  dataKey(state: UploadState): Buffer {
+    return unwrapKey(this.master, state.key, keyBinding(state.upload_id));
   }
 
   /** The upload's bytes after `received`, to stage and then count (`offset` must be `received`). */
@@ -77,64 +98,55 @@ export class Uploads {
     return append.commit();
   }
 
-  /** The upload's bytes, part after part along the chain, each checked as it is opened. */
-  async *bytes(state: UploadState): AsyncIterable<Buffer> {
-    const prefix = partPrefix(state.upload_id);
-    const parts = new Map<string, { key: string; offset: number; prev: string }>();
-    for (const key of await this.store.keys(prefix)) {
-      const [offset, nonce, prev] = key.slice(prefix.length).split(".");
-      if (nonce && prev) parts.set(nonce, { key, offset: Number(offset), prev });
+  /** The SHA-256 of the counted bytes: from this replica's running hash, reading back only the parts it did not see. */
+  async sha256(state: UploadState): Promise<string> {
+    const { hash, parts } = this.hashes.prefix(state);
+    if (parts < state.parts.length) {
+      const layout = this.layout(state);
+      for await (const plain of readLayout(this.store, layout, layout.starts[parts], state.received, `upload ${state.upload_id}`)) hash.update(plain);
     }
-    const chain: { key: string; offset: number }[] = [];
-    for (let at = state.last; at && at !== FIRST; at = parts.get(at)?.prev) {
-      const part = parts.get(at);
-      if (!part) throw new ColmenaError("internal", `upload ${state.upload_id} is missing a staged part`);
-      chain.unshift(part);
-    }
-    let at = 0;
-    // The next part is fetched while the caller works on this one: at most two parts in memory.
-    const fetchPart = async (key: string) => {
-      const body = await this.store.get(key);
-      return body ? openSegment(this.master, key, 0, true, await collect(body)) : null;
-    };
-    let next = chain.length ? fetchPart(chain[0].key) : null;
-    next?.catch(() => undefined);
-    for (let i = 0; i < chain.length; i++) {
-      if (chain[i].offset !== at) throw new ColmenaError("internal", `upload ${state.upload_id} has a staged part at ${chain[i].offset}, not ${at}`);
-      const plain = await next!;
-      next = i + 1 < chain.length ? fetchPart(chain[i + 1].key) : null;
-      next?.catch(() => undefined);
-      if (!plain) break;
-      at += plain.length;
-      yield plain;
-    }
-    if (at !== state.received) throw new ColmenaError("internal", `upload ${state.upload_id} is missing staged bytes (${at} of ${state.received})`);
+    return hash.digest("hex");
   }
 
-  /** Forgets an upload and its staged parts. */
-  async remove(id: string): Promise<void> {
+  /** The counted parts as a blob layout (the blob is bound to the upload id). */
+  layout(state: UploadState): Layout {
+    const m = { v: 2 as const, blob: state.upload_id, sha256: "", size: state.size, segment: SEGMENT, base: partBase(state.upload_id), parts: state.parts, key: "", created_at: state.created_at };
+    return new Layout(m, this.dataKey(state));
+  }
+
+  /** Forgets an upload whose parts became a blob. */
+  async forget(id: string): Promise<void> {
+    this.hashes.forget(id);
     await this.kv.purge(id).catch(() => undefined);
-    await this.dropParts(id);
   }
 
-  async dropParts(id: string): Promise<void> {
-    const keys = await this.store.keys(partPrefix(id));
-    // A few deletes at a time: an upload of 512 KiB chunks has thousands of parts.
-    const worker = async () => {
-      for (let k = keys.pop(); k !== undefined; k = keys.pop()) await this.store.delete(k);
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
+  /** Forgets an upload and drops its parts. */
+  async remove(state: UploadState): Promise<void> {
+    await this.forget(state.upload_id);
+    await deleteAll(this.store, state.parts.map(([name]) => partBase(state.upload_id) + name));
   }
 
-  /** Removes the staged parts of uploads whose state expired (or was never written), older than `graceMs`. */
-  async sweep(graceMs: number, now = Date.now()): Promise<number> {
-    const ids = [...new Set((await this.store.keys("u/")).map((k) => k.split("/")[1]))];
-    let n = 0;
+  /**
+   * Removes the parts of uploads whose state is gone (expired, never written,
+   * or committed as a duplicate) and that no manifest names, older than
+   * `graceMs`. `named` lists the blob ids manifests name; it is asked again
+   * after the states were found gone, since a commit names its parts before
+   * it forgets its state.
+   */
+  async sweep(graceMs: number, named: () => Promise<Set<string>>, now = Date.now()): Promise<number> {
+    const keys = await this.store.keys("u/");
+    const ids = [...new Set(keys.map((k) => k.split("/")[1]))].filter((id) => !(now - uploadIdTime(id) < graceMs));
+    const gone: string[] = [];
     for (const id of ids) {
-      if (now - uploadIdTime(id) < graceMs) continue;
       const e = await this.kv.get(id);
-      if (e && e.operation === "PUT") continue;
-      await this.dropParts(id);
+      if (!e || e.operation !== "PUT") gone.push(id);
+    }
+    if (gone.length === 0) return 0;
+    const kept = await named();
+    let n = 0;
+    for (const id of gone) {
+      if (kept.has(id)) continue;
+      await deleteAll(this.store, keys.filter((k) => k.startsWith(partBase(id))));
       n++;
     }
     return n;
@@ -142,24 +154,28 @@ export class Uploads {
 }
 
 /**
- * Bytes appended to an upload at its `received`: each `add` stages a part in
- * the blob store, and only `commit` counts the staged parts, in one update
- * conditional on the revision read. A writer that loses the race, or
+ * Bytes appended to an upload at its `received`: each `add` seals a part and
+ * stores it (the next one is sealed while the last is stored), and only a
+ * count (`commit`, `countStored`) makes stored parts the upload's, in one
+ * update conditional on the revision read. A writer that loses the race, or
  * `discard`s (a checksum that did not match), deletes its own parts, which
- * no chain names anyway. After a commit more bytes may be added.
+ * no state lists anyway. After a count more bytes may be added.
  */
 export class Append {
-  private staged: string[] = [];
+  /** Parts stored (the last one maybe still being stored) and not yet counted. */
+  private staged: [string, number][] = [];
   private state: UploadState;
   private revision: number;
   private at: number;
-  private last: string | undefined;
+  private readonly writer: PartWriter;
+  private hash;
 
   constructor(private readonly kv: KV, private readonly uploads: Uploads, entry: UploadEntry) {
     this.state = entry.state;
     this.revision = entry.revision;
     this.at = entry.state.received;
-    this.last = entry.state.last;
+    this.writer = new PartWriter(uploads.store, uploads.dataKey(entry.state), entry.state.upload_id);
+    this.hash = uploads.hashes.whole(entry.state);
   }
 
   /** Where the next byte goes (counted or staged). */
@@ -171,27 +187,47 @@ export class Append {
     return this.state;
   }
 
+  /** Seals and starts storing `data` at `offset` (after the part before is stored). */
   async add(data: Uint8Array): Promise<void> {
-    if (this.at + data.length > this.state.size) throw new ColmenaError("bad_request", `the chunk goes past the upload's size of ${this.state.size} bytes`);
+    const { size, upload_id } = this.state;
+    if (this.at + data.length > size) throw new ColmenaError("bad_request", `the chunk goes past the upload's size of ${size} bytes`);
     if (data.length === 0) return;
-    const nonce = randomBytes(6).toString("hex");
-    const key = partKey(this.state.upload_id, this.at, nonce, this.last ?? FIRST);
-    await this.uploads.store.put(key, sealSegment(this.uploads.master, key, 0, true, data));
-    this.staged.push(key);
+    if (this.state.parts.length + this.staged.length >= MAX_PARTS) throw badRequest(`an upload has at most ${MAX_PARTS} chunks: send larger ones`);
+    const name = `${this.at.toString(36)}.${randomBytes(4).toString("hex")}`;
+    this.staged.push([name, data.length]);
+    await this.writer.put(partBase(upload_id) + name, this.at, data, this.at + data.length === size);
+    this.hash?.update(data);
     this.at += data.length;
-    this.last = nonce;
   }
 
-  /** Counts what was staged; answers the upload's `received`. */
+  /** Counts every part added once stored; answers the upload's `received`. */
   async commit(): Promise<number> {
-    if (this.staged.length === 0) return this.state.received;
-    const next = { ...this.state, received: this.at, last: this.last };
+    try {
+      await this.writer.drain();
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+    return this.count(this.staged.length);
+  }
+
+  /** Counts the parts added before the last (already stored), leaving the last one's store under way. */
+  async countStored(): Promise<number> {
+    return this.count(this.staged.length - 1);
+  }
+
+  private async count(n: number): Promise<number> {
+    if (n <= 0) return this.state.received;
+    const counted = this.staged.slice(0, n);
+    const received = this.state.received + counted.reduce((s, [, len]) => s + len, 0);
+    const next: UploadState = { ...this.state, received, parts: [...this.state.parts, ...counted] };
     try {
       this.revision = await this.kv.update(this.state.upload_id, JSON.stringify(next), this.revision);
     } catch (err) {
       // Another replica moved the upload on first (or it expired, or the update's answer was lost): its state says where it is.
       const now = await this.uploads.get(this.state.user, this.state.upload_id).catch(() => null);
-      if (now && now.state.last === next.last) {
+      const last = counted[counted.length - 1][0];
+      if (now && now.state.parts[now.state.parts.length - 1]?.[0] === last) {
         this.revision = now.revision;
       } else {
         await this.discard();
@@ -200,15 +236,18 @@ export class Append {
       }
     }
     this.state = next;
-    this.staged = [];
-    return next.received;
+    this.staged = this.staged.slice(n);
+    // The hash covers the counted bytes only once nothing more is staged.
+    if (this.hash && this.staged.length === 0) this.uploads.hashes.keep(next, this.hash);
+    return received;
   }
 
   /** Drops what was staged and not counted. */
   async discard(): Promise<void> {
-    for (const key of this.staged) await this.uploads.store.delete(key).catch(() => undefined);
+    await this.writer.drain().catch(() => undefined);
+    await deleteAll(this.uploads.store, this.staged.map(([name]) => partBase(this.state.upload_id) + name)).catch(() => undefined);
     this.staged = [];
     this.at = this.state.received;
-    this.last = this.state.last;
+    this.hash = this.uploads.hashes.whole(this.state);
   }
 }

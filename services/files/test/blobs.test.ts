@@ -5,8 +5,8 @@ import { connect } from "@nats-io/transport-node";
 import { startNats } from "@colmena/testing";
 import { ColmenaError } from "@colmena/protocol";
 import { collect } from "../src/blob-store.ts";
-import { Blobs, SEGMENTS_PER_PIECE } from "../src/blobs.ts";
-import { SEGMENT } from "../src/blob-crypto.ts";
+import { Blobs, PIECE } from "../src/blobs.ts";
+import { SEGMENT, sealPart, wrapKey } from "../src/blob-crypto.ts";
 import { collectGarbage } from "../src/gc.ts";
 import { openNatsBlobStore } from "../src/nats-blob-store.ts";
 import { openS3BlobStore } from "../src/s3-blob-store.ts";
@@ -22,7 +22,7 @@ const read = async (blobs: Blobs, h: string, start?: number, end?: number) => co
 test("blobs - content round-trips at every segment and piece edge, and ranges decrypt alone", async () => {
   await using s3 = await startS3rver();
   const blobs = new Blobs(await openS3BlobStore(s3.options), master);
-  const piece = SEGMENT * SEGMENTS_PER_PIECE;
+  const piece = PIECE;
   for (const size of [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, piece, piece + 3]) {
     const data = randomBytes(size);
     const stored = await blobs.write(inChunks(data, 10_000));
@@ -98,4 +98,25 @@ test("blobs - the collector removes blobs no version names and orphan pieces, af
   assert.equal(await blobs.has(unused.sha256), false);
   assert.equal((await blobs.pieceBlobs()).length, 1);
   assert.equal((await read(blobs, kept.sha256)).length, 1000);
+});
+
+test("blobs - a blob stored before parts (manifest version 1: pieces of segments authenticated by index) still reads, ranges too", async () => {
+  await using s3 = await startS3rver();
+  const store = await openS3BlobStore(s3.options);
+  const blobs = new Blobs(store, master);
+  const key = randomBytes(32);
+  const blob = "000000001-0123456789abcdef";
+  const data = randomBytes(3 * SEGMENT + 10);
+  // As main wrote it: `per_piece` segments per piece, segment i sealed with AAD `<blob>:<i>:<last>`.
+  const seg = (i: number) => sealPart(key, blob, i, data.subarray(i * SEGMENT, (i + 1) * SEGMENT), i === 3);
+  await store.put(`p/${blob}/0`, Buffer.concat([seg(0), seg(1)]));
+  await store.put(`p/${blob}/1`, Buffer.concat([seg(2), seg(3)]));
+  const h = sha(data);
+  const m = { v: 1, blob, sha256: h, size: data.length, segment: SEGMENT, per_piece: 2, created_at: Date.now() };
+  await store.put(`m/${h}`, Buffer.from(JSON.stringify({ ...m, key: wrapKey(master, key, `${blob}:${h}:${data.length}`) })));
+  assert.deepEqual(await read(blobs, h), data);
+  assert.deepEqual(await read(blobs, h, 2 * SEGMENT - 3, 2 * SEGMENT + 3), data.subarray(2 * SEGMENT - 3, 2 * SEGMENT + 3));
+  assert.deepEqual(await read(blobs, h, data.length - 1, data.length), data.subarray(data.length - 1));
+  await blobs.remove(h);
+  assert.deepEqual(await store.keys(`p/${blob}/`), [], "its pieces go with it");
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { startNats } from "@colmena/testing";
 import { b64, call, filesFixture, unb64 } from "./helpers.ts";
 
@@ -77,4 +77,35 @@ test("files replicas - two writers racing for one offset on two replicas: the up
     const back = unb64((await call(fx.nc, "files.read", { path: `race-${round}`, offset: 0, length: a.length })).data);
     assert.deepEqual(back, ra.status === "fulfilled" ? a : b);
   }
+});
+
+test("files replicas - an upload's chunks, taken by two replicas, become its blob without being written again; the same content again keeps one copy", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  const a = await fx.start();
+  const b = await fx.start();
+  const data = randomBytes(10 * 65_536 + 123);
+  const sha = createHash("sha256").update(data).digest("hex");
+  const upload = async (path: string) => {
+    const up = await call(fx.nc, "files.upload.begin", { path, size: data.length, sha256: sha });
+    // Chunks not aligned to segments, each to whichever replica takes it.
+    for (let at = 0; at < data.length; at += 70_000) await call(fx.nc, "files.upload.chunk", { upload_id: up.upload_id, offset: at, data: b64(data.subarray(at, at + 70_000)) });
+    return up.upload_id as string;
+  };
+  const first = await upload("one");
+  // Neither replica keeps a running hash now: the commit reads the counted parts back.
+  a.uploads.hashes.forget(first);
+  b.uploads.hashes.forget(first);
+  const parts = (await a.blobs.store.keys("u/")).sort();
+  assert.equal(parts.length, Math.ceil(data.length / 70_000));
+  assert.equal((await call(fx.nc, "files.upload.commit", { upload_id: first })).sha256, sha);
+  assert.deepEqual((await a.blobs.store.keys("u/")).sort(), parts, "the parts are the blob");
+  assert.deepEqual(await a.blobs.store.keys("p/"), [], "no byte was written again");
+  assert.equal((await a.blobs.manifest(sha))?.base, `u/${first}/`);
+  assert.deepEqual(unb64((await call(fx.nc, "files.read", { path: "one", offset: 0, length: data.length })).data), data);
+  assert.deepEqual(unb64((await call(fx.nc, "files.read", { path: "one", offset: 69_990, length: 20 })).data), data.subarray(69_990, 70_010));
+  const second = await upload("two");
+  assert.equal((await call(fx.nc, "files.upload.commit", { upload_id: second })).sha256, sha);
+  assert.deepEqual((await a.blobs.store.keys("u/")).sort(), parts, "the duplicate's parts are dropped");
+  assert.deepEqual(unb64((await call(fx.nc, "files.read", { path: "two", offset: 0, length: data.length })).data), data);
 });
