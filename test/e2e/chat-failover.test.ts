@@ -130,22 +130,24 @@ test("chat failover - a gateway process SIGKILLed in a burst: its members resume
   }
 });
 
-// Known gap (todo, so that it reports without failing the suite): it failed 1 run in 3 under load, an acknowledged,
-// stored message never reaching the member live. Most likely cause: the pushes lag the sends (one at a time through
-// `chat-push`), and when the killed node is the one the gateway is connected to, the core-NATS pushes published while
-// the gateway reconnects reach no subscription, and the member, still connected to the gateway, never resumes.
-// The fix is a gateway-side notice after its NATS reconnect so that the SDK rejoins with since_seq (see the chat README).
-test("chat failover - a 3-node NATS cluster loses a node during sends with CHAT at 3 replicas: no acknowledged message lost", {
-  todo: "a push published while the member's gateway reconnects to NATS is lost for that member (services/chat/README.md, Known gaps)",
-}, async () => {
+// The node killed is both the CHAT stream's leader and the one the gateway is connected to: the stream fails over,
+// and pushes published while the gateway reconnects reach no subscription of it; bob's connection to the gateway
+// stands, so only the gateway's `session.resync` (answered by the SDK's rejoin with since_seq) brings them.
+test("chat failover - a 3-node NATS cluster loses the node of the stream leader and of the gateway during sends, CHAT at 3 replicas: every acknowledged message once, in order", async () => {
   await using cluster = await startNatsCluster(3);
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-chat-cluster-"));
   const env = { ...process.env, COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0", COLMENA_DATA_DIR: dataDir,
     COLMENA_SCRYPT_N: "1024", COLMENA_INSTANCE: uniqueName("cl-"), COLMENA_STREAM_REPLICAS: "3", COLMENA_CHAT_PUSH_ACK_WAIT_MS: "1000" };
-  const connect = (name: string) => connectNats({ servers: cluster.urls, name: `cl-${name}`, log });
+  const nc = await connectNats({ servers: cluster.urls, name: "cl-test", log });
+  /** The CHAT leader's URL (chat started before the gateway and created the stream). */
+  const leaderUrl = async () => {
+    const leader = (await (await jetstreamManager(nc)).streams.info(CHAT_STREAM)).cluster?.leader;
+    return cluster.servers.find((s) => s.name === leader)!.url;
+  };
+  // The gateway starts on the leader's node only (it learns the others from the cluster, and reconnects to one).
+  const connect = async (name: string) => connectNats({ servers: name === "gateway" ? [await leaderUrl()] : cluster.urls, name: `cl-${name}`, log });
   const entries = runnerServices.filter((s) => ["auth", "chat", "gateway"].includes(s.name));
   const started = await startServices(entries, { connect, log, env });
-  const nc = await connect("test");
   const clients: ColmenaClient[] = [];
   try {
     const url = `tcp://127.0.0.1:${started.gatewayPorts!.tcp}`;
@@ -167,9 +169,12 @@ test("chat failover - a 3-node NATS cluster loses a node during sends with CHAT 
     await ana.request("chat.create", { room: r });
     for (const c of [ana, bob]) await c.request("chat.join", { room: r });
     const toBob = messagesOf(bob, r);
+    let resyncs = 0;
+    bob.on("session.resync", () => resyncs++);
     let death: Promise<unknown> | undefined;
     const acked = await burst(ana, r, 200, (i) => { if (i === 60) death = victim.kill("SIGKILL"); });
     await death;
+    await waitUntil("bob's gateway said session.resync after its NATS reconnect", () => resyncs > 0, 30_000);
     // Sends in flight during the leader election may be refused (the client retries those); some after it must be taken.
     assert.ok(acked.length > 64, `sends acknowledged after the node's death too (${acked.length})`);
     await assertDelivered(acked, [["bob", toBob]], bob, r);

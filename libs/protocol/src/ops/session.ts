@@ -131,6 +131,15 @@ export const sessionEvents = {
       "This gateway is shutting down (a rolling restart, a scale-down): from now on it answers new requests with `unavailable` (never run, safe to send again), answers those in flight, then closes. Reconnect to any gateway after `reconnect_after_ms` (a spread, so clients do not all arrive at once) and log in again.",
     data: z.object({ reason: z.string(), reconnect_after_ms: z.number().int().min(0) }),
   }),
+  "session.resync": defineEvent({
+    event: "session.resync",
+    service: GATEWAY_SERVICE,
+    summary:
+      "Sent to each connection that holds channels when the gateway's own link to the servers behind it was interrupted and is back (a NATS reconnect): events pushed to its channels meanwhile may not have reached it. The connection, its login and its channels stand; resume what you follow from where you were, as after a reconnect (a chat room: `chat.join` with `since_seq`; the SDK does it by itself).",
+    data: z.object({ reason: z.string() }),
+  }),
 };
 /** The one event a draining gateway sends (the gateway and the SDK name it through this). */
 export const sessionClosing = sessionEvents["session.closing"];
+/** The event a gateway sends after its NATS reconnect (the gateway and the SDK name it through this). */
+export const sessionResync = sessionEvents["session.resync"];
