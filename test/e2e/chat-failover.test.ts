@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as connectRaw } from "@nats-io/transport-node";
 import { ColmenaClient } from "@colmena/client";
 import { CHAT_STREAM } from "@colmena/chat";
 import { services as runnerServices, startServices } from "@colmena/cli";
@@ -177,6 +178,65 @@ test("chat failover - a 3-node NATS cluster loses the node of the stream leader 
     await waitUntil("bob's gateway said session.resync after its NATS reconnect", () => resyncs > 0, 30_000);
     // Sends in flight during the leader election may be refused (the client retries those); some after it must be taken.
     assert.ok(acked.length > 64, `sends acknowledged after the node's death too (${acked.length})`);
+    await assertDelivered(acked, [["bob", toBob]], bob, r);
+  } finally {
+    for (const c of clients) c.close();
+    await nc.close().catch(() => undefined);
+    await Promise.race([started.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// The gap session.resync closes: the stream and chat stay up (the node killed is neither the CHAT leader nor chat's),
+// so pushes go on while bob's gateway reconnects; those reach no subscription of it, and bob's own connection stands.
+// Without the gateway's notice and the SDK's rejoin, bob misses them.
+test("chat failover - a gateway's NATS node dies while its member's room is busy: session.resync brings what was pushed during the reconnect, once, in order", async () => {
+  await using cluster = await startNatsCluster(3);
+  const dataDir = mkdtempSync(join(tmpdir(), "colmena-chat-cluster-"));
+  const env = { ...process.env, COLMENA_HOST: "127.0.0.1", COLMENA_TCP_PORT: "0", COLMENA_TLS_PORT: "0", COLMENA_HTTP_PORT: "0", COLMENA_DATA_DIR: dataDir,
+    COLMENA_SCRYPT_N: "1024", COLMENA_INSTANCE: uniqueName("cl-"), COLMENA_STREAM_REPLICAS: "3", COLMENA_CHAT_PUSH_ACK_WAIT_MS: "1000" };
+  const [home, , doomed] = cluster.servers;
+  // auth, chat and ana's gateway on the first node; bob's gateway on the third, which dies and comes back after a while:
+  // that gateway knows only it (no cluster updates), so its reconnect takes as long as the node's absence, as a gateway
+  // that loses its NATS network for a moment would.
+  const connect = (name: string) => name === "gateway-b"
+    ? connectRaw({ servers: doomed.url, name: `cl-${name}`, ignoreClusterUpdates: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    : connectNats({ servers: [home.url], name: `cl-${name}`, log });
+  const entries = runnerServices.filter((s) => ["auth", "chat", "gateway"].includes(s.name));
+  const started = await startServices([...entries, { ...entries.find((e) => e.name === "gateway")!, name: "gateway-b" }], { connect, log, env });
+  const nc = await connect("test");
+  const clients: ColmenaClient[] = [];
+  try {
+    // Keep the CHAT leader off the doomed node, so the stream stays writable and pushes go on during bob's gateway's reconnect.
+    const jsm = await jetstreamManager(nc);
+    for (let i = 0; (await jsm.streams.info(CHAT_STREAM)).cluster?.leader === doomed.name; i++) {
+      assert.ok(i < 20, "CHAT leader moved off the doomed node");
+      await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${CHAT_STREAM}`, undefined, { timeout: 5000 }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const [gwA, gwB] = started.running.filter((r) => r.service.ports).map((r) => r.service.ports!.tcp);
+    const user = async (prefix: string, port: number) => {
+      const c = await ColmenaClient.connect({ url: `tcp://127.0.0.1:${port}`, requestTimeoutMs: 20_000 });
+      clients.push(c);
+      const name = uniqueName(prefix);
+      await c.register(name, "cluster-pw");
+      await c.login(name, "cluster-pw");
+      return c;
+    };
+    const [ana, bob] = [await user("ana", gwA), await user("bob", gwB)];
+    const r = room();
+    await ana.request("chat.create", { room: r });
+    for (const c of [ana, bob]) await c.request("chat.join", { room: r });
+    const toBob = messagesOf(bob, r);
+    let resyncs = 0;
+    bob.on("session.resync", () => resyncs++);
+    let death: Promise<unknown> | undefined;
+    const acked = await burst(ana, r, 300, (i) => {
+      if (i === 100) death = doomed.kill("SIGKILL").then(() => new Promise((res) => setTimeout(res, 1500))).then(() => doomed.restart());
+    });
+    await death;
+    await waitUntil("bob's gateway said session.resync after its NATS reconnect", () => resyncs > 0, 30_000);
+    assert.ok(acked.length >= 250, `the stream stayed up: most sends acknowledged (${acked.length})`);
     await assertDelivered(acked, [["bob", toBob]], bob, r);
   } finally {
     for (const c of clients) c.close();

@@ -5,19 +5,20 @@
  * a reconnect every joined room is joined again with `since_seq`, and what
  * was missed is emitted as `chat.message` events in order (paging back with
  * `chat.history` when more than a page was missed). The same is done when
- * the gateway says `session.resync` (its own NATS link was cut: pushes may
- * have been lost while this connection stood). Rejoins run one at a time,
- * and a join refused for a passing reason (`unavailable`, `timeout`: the
- * chat service or its stream is failing over) is tried again while the
- * connection that asked stands, holding the room's live messages meanwhile.
+ * the gateway says `session.resync` (its own NATS link dropped: pushes may
+ * be lost while this connection stands). Rejoins run one at a time, and a
+ * join refused for a passing reason (`unavailable`, `timeout`: the gateway
+ * is still reconnecting, or chat or its stream is failing over) is tried
+ * again while the connection that asked stands, for up to RETRY_FOR_MS,
+ * holding the room's live messages meanwhile.
  */
 import { ColmenaError, type EventFrame } from "@colmena/protocol";
 
 interface Joined { lastSeq: number; epoch: string }
 interface Msg { room: string; seq: number }
 type Send = (op: string, data: Record<string, unknown>) => Promise<unknown>;
-/** Tries of a rejoin refused for a passing reason, backing off up to 2 s (about 15 s in all). */
-const RETRIES = 10;
+/** How long a rejoin refused for a passing reason is tried again (backing off up to 2 s): a NATS outage of a gateway. */
+const RETRY_FOR_MS = 120_000;
 
 export class RoomTracker {
   private readonly rooms = new Map<string, Joined>();
@@ -73,6 +74,7 @@ export class RoomTracker {
       this.resuming.set(room, held);
       let missed: Msg[] = [];
       try {
+        const giveUp = Date.now() + RETRY_FOR_MS;
         for (let attempt = 0; ; attempt++) {
           const j = this.rooms.get(room);
           if (!j) break; // left meanwhile
@@ -81,7 +83,7 @@ export class RoomTracker {
             break;
           } catch (err) {
             const passing = ColmenaError.is(err, "unavailable") || ColmenaError.is(err, "timeout");
-            if (!passing || attempt >= RETRIES || !alive()) { failure ??= err; break; }
+            if (!passing || Date.now() >= giveUp || !alive()) { failure ??= err; break; }
             await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
           }
         }

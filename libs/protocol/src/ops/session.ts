@@ -135,7 +135,7 @@ export const sessionEvents = {
     event: "session.resync",
     service: GATEWAY_SERVICE,
     summary:
-      "Sent to each connection that holds channels when the gateway's own link to the servers behind it was interrupted and is back (a NATS reconnect): events pushed to its channels meanwhile may not have reached it. The connection, its login and its channels stand; resume what you follow from where you were, as after a reconnect (a chat room: `chat.join` with `since_seq`; the SDK does it by itself).",
+      "Sent to each connection that holds channels when the gateway's own link to the servers behind it drops (a NATS disconnect): events pushed to its channels until the link is back may never reach it, though the connection, its login and its channels stand. Resume what you follow from where you are now, as after a reconnect (a chat room: `chat.join` with `since_seq` = the last `seq` seen, holding the room's live events until it is answered; the SDK does it by itself). Requests meanwhile may wait for the link or fail with `unavailable` or `timeout`: try them again.",
     data: z.object({ reason: z.string() }),
   }),
 };
