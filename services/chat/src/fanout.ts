@@ -23,15 +23,27 @@ import { publishEvent, runConsumer, type Logger, type RunningConsumer } from "@c
 import { CHAT_STREAM, PUSH_PARTITIONS, partitionMessages, pushDurable, type MessageStored } from "./events.ts";
 import { toMessage } from "./model.ts";
 
-export function startFanout(nc: NatsConnection, log: Logger, ackWaitMs: number): Promise<RunningConsumer> {
-  const partitions = Array.from({ length: PUSH_PARTITIONS }, (_, p) => ({ durable: pushDurable(p), filterSubjects: [partitionMessages(p)] }));
+export async function startFanout(nc: NatsConnection, log: Logger, ackWaitMs: number): Promise<RunningConsumer> {
+  // One work consumer per partition, each with one slot (as its durable has one message out at a time): a recipe
+  // with a lane per durable would scan them in turn and hold a lane's delivery while it asks the others.
+  const running: RunningConsumer[] = [];
+  const stop = () => Promise.all(running.map((c) => c.stop())).then(() => undefined);
+  try {
+    for (let p = 0; p < PUSH_PARTITIONS; p++) running.push(await startPartition(nc, log, ackWaitMs, p));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
+}
+
+function startPartition(nc: NatsConnection, log: Logger, ackWaitMs: number, p: number): Promise<RunningConsumer> {
   return runConsumer({
     nc,
     log,
     stream: CHAT_STREAM,
-    consumers: partitions,
-    // A slot per partition: each durable has at most one message out at a time (across replicas), so none waits for another's.
-    concurrency: PUSH_PARTITIONS,
+    consumers: [{ durable: pushDurable(p), filterSubjects: [partitionMessages(p)] }],
+    concurrency: 1,
     maxAckPending: 1,
     ackWaitMs,
     maxDeliver: Infinity,
