@@ -10,7 +10,9 @@
  * - Socket.IO 4: one server process, `socket.to(room).emit` (nothing stored).
  *
  * The members and the sender live in one harness process
- * (bench/procs/chat-members.ts), the same for both; the servers in others.
+ * (bench/procs/chat-members.ts), the same for both (members are raw
+ * WebSockets found by string search for both systems, and each step
+ * reports the harness's CPU); the servers in others.
  * Layouts: 1 room of 1,000 members, and 10 rooms of 100. A rate's row stops
  * the climb when two rungs in a row have a p99 past 50 ms, or when fewer than
  * 99% of the deliveries arrived. Memory per member: the server process's RSS delta (after a full
@@ -29,7 +31,7 @@ const TARGET_DELIVERIES = 50_000;
 
 interface Layout { name: string; rooms: number; perRoom: number; rates: number[] }
 interface System { name: string; fsync: string }
-interface Step { rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number }
+interface Step { rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number; harnessCpu: number }
 interface Run { system: System; layout: Layout; steps: Step[]; memPerMember: number; firstError?: string }
 
 const SYSTEMS: System[] = [
@@ -58,7 +60,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       ctx.progress(`${layout.name}: ${system.name}${system.fsync !== "-" ? ` (fsync ${system.fsync})` : ""}`);
       const r = await measure(system, layout, seconds, ctx);
       runs.push(r);
-      for (const s of r.steps) ctx.progress(`  ${s.rate} msg/s: ${fmt(deliveriesPerSecond(s))} deliveries/s, p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} ms, ${s.delivered}/${s.acked * layout.perRoom}${s.errors ? `, ${s.errors} errors` : ""}`);
+      for (const s of r.steps) ctx.progress(`  ${s.rate} msg/s: ${fmt(deliveriesPerSecond(s))} deliveries/s, p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} ms, ${s.delivered}/${s.acked * layout.perRoom}${s.errors ? `, ${s.errors} errors` : ""}, harness CPU ${fmt(s.harnessCpu)}%`);
     }
   }
   return report(runs, seconds);
@@ -135,8 +137,8 @@ const best = (r: Run) => Math.max(0, ...r.steps.filter((s) => ok(s, r.layout.per
 function report(runs: Run[], seconds: number): BenchReport {
   const steps: Table = {
     title: `Rising send rates, ${seconds} s each after a 1 s warm-up: deliveries/s and send-to-delivery latency (ms); two rows in a row past p99 ${P99_LIMIT_MS} ms, or missing deliveries, end the climb`,
-    columns: ["layout", "system", "sent msg/s", "deliveries/s", "p50", "p99", "max", "delivered / expected", "send errors"],
-    rows: runs.flatMap((r) => r.steps.map((s) => [r.layout.name, label(r), s.rate, fmt(deliveriesPerSecond(s)), fmt(s.p50), fmt(s.p99), fmt(s.max), `${s.delivered} / ${s.acked * r.layout.perRoom}`, s.errors])),
+    columns: ["layout", "system", "sent msg/s", "deliveries/s", "p50", "p99", "max", "delivered / expected", "send errors", "harness CPU %"],
+    rows: runs.flatMap((r) => r.steps.map((s) => [r.layout.name, label(r), s.rate, fmt(deliveriesPerSecond(s)), fmt(s.p50), fmt(s.p99), fmt(s.max), `${s.delivered} / ${s.acked * r.layout.perRoom}`, s.errors, fmt(s.harnessCpu)])),
   };
   const bests: Table = {
     title: `Highest rate with p99 under ${P99_LIMIT_MS} ms and every delivery made; memory per member connection (server RSS delta after a full GC / members)`,

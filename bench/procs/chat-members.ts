@@ -4,8 +4,10 @@
  * rooms) and one sender, then, per step, sends at a fixed rate round-robin
  * over the rooms and measures each delivery's latency from its send (the
  * send time travels in the body; sender and members share this process's
- * clock). Deliveries are recognised by string search, not parsed, so the
- * harness costs as little CPU as it can beside the server it measures.
+ * clock). Members of both systems are raw WebSockets whose deliveries are
+ * recognised by string search, not parsed, so the harness costs as little
+ * CPU as it can beside the server it measures, and the same for both; each
+ * step reports the harness's CPU so a saturated harness shows.
  */
 import { io, type Socket } from "socket.io-client";
 import WebSocket from "ws";
@@ -48,11 +50,39 @@ async function colmenaMember(url: string, token: string, room: string | string[]
   return client;
 }
 
-async function socketioMember(url: string, room: string | string[]): Promise<Socket> {
+/**
+ * A Socket.IO member, as thin as the Colmena one: a raw WebSocket speaking
+ * Engine.IO 4 / Socket.IO 5 packets (`0{..}` open, `40` connect, `2`/`3`
+ * ping/pong, `42[..]` event, `421[..]`/`431[]` event and ack), its
+ * `message` events found by string search. (socket.io-client parsed every
+ * delivery's JSON: the harness, not the server, was what saturated first.)
+ */
+async function socketioMember(url: string, room: string | string[]): Promise<void> {
+  const u = new URL(url);
+  const ws = new WebSocket(`ws://${u.host}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+  let acked: (() => void) | undefined;
+  let connected: (() => void) | undefined;
+  ws.on("message", (data: Buffer) => {
+    const text = data.toString("utf8");
+    if (text.startsWith('42["message"')) {
+      const at = text.indexOf(BODY) + BODY.length;
+      delivered(text.slice(at, text.indexOf('"', at)));
+    } else if (text === "2") ws.send("3");
+    else if (text.startsWith("0{")) ws.send("40");
+    else if (text.startsWith("40")) connected?.();
+    else if (text.startsWith("43")) acked?.();
+  });
+  await new Promise<void>((resolve, reject) => { connected = resolve; ws.once("error", reject); });
+  for (const r of [room].flat()) {
+    await new Promise<void>((resolve) => { acked = resolve; ws.send(`421${JSON.stringify(["join", r])}`); });
+  }
+  closers.push(() => ws.terminate());
+}
+
+async function socketioSender(url: string, joined: string[]): Promise<Socket> {
   const s = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
   await new Promise<void>((resolve, reject) => { s.once("connect", () => resolve()); s.once("connect_error", reject); });
-  s.on("message", (m: { body: string }) => delivered(m.body));
-  for (const r of [room].flat()) await s.emitWithAck("join", r);
+  for (const r of joined) await s.emitWithAck("join", r);
   closers.push(() => s.close());
   return s;
 }
@@ -71,7 +101,7 @@ async function open(a: OpenArgs): Promise<{ members: number }> {
     send = async (room, body) => (await sender.request("chat.send", { room, body })).ok;
   } else {
     await inBatches(n, 50, (i) => socketioMember(a.url, a.rooms[i % a.rooms.length]));
-    const sender = await socketioMember(a.url, a.rooms);
+    const sender = await socketioSender(a.url, a.rooms);
     send = async (room, body) => (await sender.emitWithAck("send", { room, body }) as { ok: boolean }).ok;
   }
   return { members: n };
@@ -84,6 +114,7 @@ async function runStep(a: StepArgs): Promise<unknown> {
   let sent = 0, acked = 0, errors = 0;
   const total = Math.round(a.rate * a.seconds);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * a.rate));
@@ -99,8 +130,11 @@ async function runStep(a: StepArgs): Promise<unknown> {
     await new Promise((r) => setTimeout(r, 100));
     if (latencies.count === last) idle++; else { idle = 0; last = latencies.count; }
   }
+  const c = process.cpuUsage(cpu0);
+  // The harness's own CPU over the step (one core = 100%): near 100 means it, not the server, set the pace.
+  const harnessCpu = (c.user + c.system) / 1000 / (performance.now() - t0) * 100;
   const s = summarise(latencies.values(), sendSeconds);
-  return { sent, acked, errors, delivered: s.count, seconds: sendSeconds, p50: s.p50, p99: s.p99, max: s.max };
+  return { sent, acked, errors, delivered: s.count, seconds: sendSeconds, p50: s.p50, p99: s.p99, max: s.max, harnessCpu };
 }
 
 serveParent({ pid: process.pid }, {

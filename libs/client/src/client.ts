@@ -19,7 +19,7 @@ import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from
 import type { Codec, OutgoingFrame } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
 import { NotifyRepeats } from "./notify-repeats.ts";
-import { CLOSING_EVENT, GatewayList, maySendAgain } from "./failover.ts";
+import { CLOSING_EVENT, GatewayList, RESYNC_EVENT, maySendAgain } from "./failover.ts";
 import { RoomTracker } from "./rooms.ts";
 import { TaskEventFilter } from "./task-events.ts";
 import { isExpired, nextSession, type Session } from "./session.ts";
@@ -275,6 +275,7 @@ export class ColmenaClient {
       if (frame.event === CLOSING_EVENT) return this.closing(t, frame.data as { reason?: string; reconnect_after_ms?: number });
       // A closing gateway's events count until the next connection is open; then that one carries them.
       if (t !== this.transport && this.state === "open") return;
+      if (frame.event === RESYNC_EVENT && t === this.transport && this.state === "open") this.resync(t);
       if (this.rooms.accept(frame) && this.taskEvents.accept(frame) && this.notes.accept(frame)) this.hub.emit(frame);
       return;
     }
@@ -374,6 +375,12 @@ export class ColmenaClient {
     void this.reconnectLoop(Math.max(0, Number(data.reconnect_after_ms) || 0));
   }
 
+  /** The gateway's own NATS link was cut and is back (`session.resync`): the rooms are joined again from where they were, as after a reconnect. */
+  private resync(t: Transport): void {
+    const timeout = this.opts.requestTimeoutMs ?? 30_000;
+    void this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f), () => this.transport === t).catch(() => undefined);
+  }
+
   /** Closes a closing gateway's connection once nothing waits on it and the next connection is open. */
   private retireIfDone(t: Transport): void {
     if (this.state !== "open") return;
@@ -439,7 +446,8 @@ export class ColmenaClient {
       return;
     }
     try {
-      await this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f));
+      const t = this.transport;
+      await this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f), () => this.transport === t);
     } catch {
       // A room that can no longer be joined (or a dropped connection) is left to the application.
     }

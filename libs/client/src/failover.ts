@@ -3,7 +3,7 @@
  * one will do; they share nothing but NATS), and which failed requests are
  * safe to send again on the next connection.
  */
-import { ColmenaError, findOp, sessionClosing } from "@colmena/protocol";
+import { ColmenaError, findOp, sessionClosing, sessionResync } from "@colmena/protocol";
 
 /** The gateway URLs, tried in turn: a reconnect goes to the next one, so a closing gateway is left first. */
 export class GatewayList {
@@ -44,3 +44,5 @@ export function maySendAgain(op: string, err: unknown): boolean {
 
 /** The event a gateway sends before it closes (protocol.md section 2). */
 export const CLOSING_EVENT = sessionClosing.event;
+/** The gateway's NATS link was cut and is back: what it pushes may have been missed meanwhile. */
+export const RESYNC_EVENT = sessionResync.event;

@@ -4,13 +4,21 @@
  * per room; a `chat.message` at or below it is a repeat and dropped. After
  * a reconnect every joined room is joined again with `since_seq`, and what
  * was missed is emitted as `chat.message` events in order (paging back with
- * `chat.history` when more than a page was missed).
+ * `chat.history` when more than a page was missed). The same is done when
+ * the gateway says `session.resync` (its own NATS link dropped: pushes may
+ * be lost while this connection stands). Rejoins run one at a time, and a
+ * join refused for a passing reason (`unavailable`, `timeout`: the gateway
+ * is still reconnecting, or chat or its stream is failing over) is tried
+ * again while the connection that asked stands, for up to RETRY_FOR_MS,
+ * holding the room's live messages meanwhile.
  */
-import type { EventFrame } from "@colmena/protocol";
+import { ColmenaError, type EventFrame } from "@colmena/protocol";
 
 interface Joined { lastSeq: number; epoch: string }
 interface Msg { room: string; seq: number }
 type Send = (op: string, data: Record<string, unknown>) => Promise<unknown>;
+/** How long a rejoin refused for a passing reason is tried again (backing off up to 2 s): a NATS outage of a gateway. */
+const RETRY_FOR_MS = 120_000;
 
 export class RoomTracker {
   private readonly rooms = new Map<string, Joined>();
@@ -45,14 +53,40 @@ export class RoomTracker {
     return true;
   }
 
-  /** Joins every tracked room again from its last seen seq; emits the missed messages, oldest first. */
-  async rejoin(send: Send, emit: (frame: EventFrame) => void): Promise<void> {
-    for (const [room, j] of [...this.rooms]) {
+  /** The rejoin under way, if any: the next one waits for it. */
+  private rejoining: Promise<void> = Promise.resolve();
+
+  /**
+   * Joins every tracked room again from its last seen seq; emits the missed
+   * messages, oldest first. `alive`: whether the connection it runs on still
+   * stands (no retry on a dropped one: its reconnect rejoins anyway).
+   */
+  rejoin(send: Send, emit: (frame: EventFrame) => void, alive: () => boolean = () => true): Promise<void> {
+    const run = this.rejoining.then(() => this.rejoinAll(send, emit, alive));
+    this.rejoining = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rejoinAll(send: Send, emit: (frame: EventFrame) => void, alive: () => boolean): Promise<void> {
+    let failure: unknown;
+    for (const [room] of [...this.rooms]) {
       const held: EventFrame[] = [];
       this.resuming.set(room, held);
       let missed: Msg[] = [];
       try {
-        missed = await this.missedSince(send, room, j);
+        const giveUp = Date.now() + RETRY_FOR_MS;
+        for (let attempt = 0; ; attempt++) {
+          const j = this.rooms.get(room);
+          if (!j) break; // left meanwhile
+          try {
+            missed = await this.missedSince(send, room, j);
+            break;
+          } catch (err) {
+            const passing = ColmenaError.is(err, "unavailable") || ColmenaError.is(err, "timeout");
+            if (!passing || Date.now() >= giveUp || !alive()) { failure ??= err; break; }
+            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+          }
+        }
       } finally {
         this.resuming.delete(room);
         const frames = [...missed.map((m) => ({ event: "chat.message", data: m }) as EventFrame), ...held]
@@ -60,6 +94,7 @@ export class RoomTracker {
         for (const f of frames) if (this.accept(f)) emit(f);
       }
     }
+    if (failure) throw failure;
   }
 
   /** Joins `room` again with `since_seq`; what was missed, oldest first (paging back when more than a page). */

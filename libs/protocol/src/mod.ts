@@ -80,7 +80,7 @@ export {
 export type { ConnClosed, ConnOpened, GatewayHeartbeat } from "./lifecycle.ts";
 export { password, username } from "./ops/session.ts";
 export { DIAG_SERVICE, diagOps } from "./ops/diag.ts";
-export { authOps, sessionClosing, sessionEvents } from "./ops/session.ts";
+export { authOps, sessionClosing, sessionEvents, sessionResync } from "./ops/session.ts";
 export { TASK_PRIORITIES, TASK_STATUSES, taskId, taskRecord, tasksEvents, tasksOps } from "./ops/tasks.ts";
 export type { TaskPriority, TaskRecord, TaskStatus } from "./ops/tasks.ts";
 export { NOTIFY_CHANNELS, PATTERN_RE, RESERVED_TOPIC_ROOTS, TOPIC_RE, notificationId, notificationRecord, notifyEvents, notifyOps, notifyPattern, notifyTopic, userTopicToken } from "./ops/notify.ts";

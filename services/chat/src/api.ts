@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ColmenaError, LOBBY, badRequest, channel, chatOps, conflict, dmRoom, forbidden, notFound, userChannel } from "@colmena/protocol";
 import { ServiceHost, callerOf, publishEvent, type Caller, type EntityLog, type Logger, type ReadModel, type RequestContext } from "@colmena/runtime";
-import { keySubject, readSubject, roomMember, roomMeta, type ChatEvent } from "./events.ts";
+import { keySubject, readSubject, roomMember, roomMessages, roomMeta, type ChatEvent } from "./events.ts";
 import type { ChatQueries, RoomRow } from "./model.ts";
 import type { Presence } from "./presence.ts";
 import type { MessageWriter } from "./send.ts";
@@ -67,6 +67,13 @@ export async function startChatApi(deps: ChatApiDeps, version: string): Promise<
     }
     if (ctx.connId) await presence.join(d.room, me.username, ctx.connId);
     ctx.subscribe(channel("room", d.room));
+    if (d.since_seq !== undefined) {
+      // A resume (after a reconnect, or a gateway's `session.resync`): the pushes it missed are stored, but this
+      // replica may not have folded the latest yet; read after the room's last stored message, or `missed` could
+      // lack one whose push was lost and that no later push or read would bring.
+      const last = await events.last(roomMessages(d.room));
+      if (last) await model.waitFor(last.seq);
+    }
     const base = { room: d.room, last_seq: queries.room(d.room)?.last_seq ?? r.last_seq, epoch: deps.epoch(), online: await presence.online(d.room) };
     if (d.since_seq === undefined) return base;
     const page = queries.page(d.room, PAGE, d.since_seq, undefined, true);

@@ -3,7 +3,8 @@
  *
  *   chat.ev.room.<room>.meta      the room's creation (written once: expect 0)
  *   chat.ev.room.<room>.member    a user's first join of a public room (membership: history, unread)
- *   chat.ev.room.<room>.msg       its messages; the stream sequence is the message's `seq`
+ *   chat.ev.room.<room>.msg.p<n>  its messages; the stream sequence is the message's `seq`;
+ *                                 `n` = the room's push partition (below)
  *   chat.ev.read.<room>.<user>    a user's read position in a room
  *   chat.ev.key.<user>            a user's public keys
  *
@@ -16,14 +17,30 @@ import { encodeToken, eventSubject, serviceEvents, streamName } from "@colmena/p
 export const CHAT_SERVICE = "chat";
 export const CHAT_STREAM = streamName(CHAT_SERVICE);
 export const allChatEvents = serviceEvents(CHAT_SERVICE);
-/** The durable the replicas share to push each stored message to its room's channel. */
-export const PUSH_DURABLE = "chat-push";
+/**
+ * Pushes go through PUSH_PARTITIONS durables the replicas share, a room
+ * always in the same one (`pushPartition`, a hash of its name, written into
+ * its message subject so a durable can filter on it). Each durable has one
+ * message in hand at a time, which keeps its rooms' `seq` order across
+ * replicas; rooms of different partitions are pushed in parallel. Fixed in
+ * code, not a setting: a different count would move rooms between durables
+ * while messages may wait in the old ones, and every replica must agree.
+ */
+export const PUSH_PARTITIONS = 8;
+/** The durable that pushes partition `p`'s stored messages to their rooms' channels. */
+export const pushDurable = (p: number) => `chat-push-${p}`;
+/** A room's push partition: FNV-1a of its name, modulo PUSH_PARTITIONS. */
+export function pushPartition(room: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < room.length; i++) h = Math.imul(h ^ room.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % PUSH_PARTITIONS;
+}
 
 export const roomMeta = (room: string) => eventSubject(CHAT_SERVICE, "room", room, "meta");
 export const roomMember = (room: string) => eventSubject(CHAT_SERVICE, "room", room, "member");
-export const roomMessages = (room: string) => eventSubject(CHAT_SERVICE, "room", room, "msg");
-/** Every room's messages: the roomMessages grammar with a wildcard for the room (eventSubject refuses wildcards, rightly, for client tokens). */
-export const ALL_MESSAGES = roomMessages("_").replace(/\.room\._\./, ".room.*.");
+export const roomMessages = (room: string) => eventSubject(CHAT_SERVICE, "room", room, "msg", `p${pushPartition(room)}`);
+/** Every room's messages of push partition `p`: the roomMessages grammar with a wildcard for the room (eventSubject refuses wildcards, rightly, for client tokens). */
+export const partitionMessages = (p: number) => eventSubject(CHAT_SERVICE, "room", "_", "msg", `p${p}`).replace(/\.room\._\./, ".room.*.");
 export const readSubject = (room: string, user: string) => eventSubject(CHAT_SERVICE, "read", room, encodeToken(user.toLowerCase()));
 export const keySubject = (user: string) => eventSubject(CHAT_SERVICE, "key", encodeToken(user.toLowerCase()));
 

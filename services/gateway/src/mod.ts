@@ -21,6 +21,7 @@ import { Drain } from "./drain.ts";
 import { startHttp } from "./http.ts";
 import { staticSite } from "./static.ts";
 import { HttpRoutes } from "./http-routes.ts";
+import { noticeResyncOnNatsDrop } from "./resync.ts";
 import { Router } from "./router.ts";
 import { startTcp, startTls } from "./tcp.ts";
 import { attachWs } from "./ws.ts";
@@ -160,6 +161,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     const ports: GatewayPorts = { tcp: tcp.port, http: http.port, ...(tlsPort === undefined ? {} : { tls: tlsPort }) };
     announcer.start();
     closers.push(() => announcer.stop());
+    const resync = noticeResyncOnNatsDrop(nc, conns, log);
+    closers.push(() => resync.stop());
     log.info({ ports, host: config.host }, "gateway listening");
     let stopped: Promise<void> | undefined;
     return {

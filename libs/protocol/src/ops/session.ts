@@ -131,6 +131,15 @@ export const sessionEvents = {
       "This gateway is shutting down (a rolling restart, a scale-down): from now on it answers new requests with `unavailable` (never run, safe to send again), answers those in flight, then closes. Reconnect to any gateway after `reconnect_after_ms` (a spread, so clients do not all arrive at once) and log in again.",
     data: z.object({ reason: z.string(), reconnect_after_ms: z.number().int().min(0) }),
   }),
+  "session.resync": defineEvent({
+    event: "session.resync",
+    service: GATEWAY_SERVICE,
+    summary:
+      "Sent to each connection that holds channels when the gateway's own link to the servers behind it drops (a NATS disconnect): events pushed to its channels until the link is back may never reach it, though the connection, its login and its channels stand. Resume what you follow from where you are now, as after a reconnect (a chat room: `chat.join` with `since_seq` = the last `seq` seen, holding the room's live events until it is answered; the SDK does it by itself). Requests meanwhile may wait for the link or fail with `unavailable` or `timeout`: try them again.",
+    data: z.object({ reason: z.string() }),
+  }),
 };
 /** The one event a draining gateway sends (the gateway and the SDK name it through this). */
 export const sessionClosing = sessionEvents["session.closing"];
+/** The event a gateway sends after its NATS reconnect (the gateway and the SDK name it through this). */
+export const sessionResync = sessionEvents["session.resync"];
