@@ -10,7 +10,6 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Fleet, MIXED_OPS, MixedLoad, describeOutcome } from "./ops-fleet.ts";
-import type { ServiceProcess } from "./processes.ts";
 
 let fleet: Fleet | undefined;
 let load: MixedLoad | undefined;
@@ -23,8 +22,7 @@ test("compose smoke - every compose service as its own process on a 3-node clust
   fleet = await Fleet.start();
   const f = fleet;
   const t0 = Date.now();
-  const first = new Map<string, ServiceProcess>();
-  await Promise.all(f.services.map(async ([name]) => first.set(name, await f.start(name))));
+  const first = await f.startAll();
   const startupMs = Date.now() - t0;
   // Every op answers once before any restart (the smoke part), then the loops run.
   load = await MixedLoad.start(f.gatewayUrls);

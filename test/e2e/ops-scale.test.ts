@@ -31,8 +31,7 @@ const KILL_BOUND_MS = 5_000;
 test("ops scale - every service scaled 1 -> 3 -> 1 and rolled by SIGTERM under mixed load loses no request; one SIGKILL per service answers what was in flight within 5 s", { timeout: 600_000 }, async () => {
   fleet = await Fleet.start();
   const f = fleet;
-  const replicas = new Map<string, ServiceProcess[]>();
-  await Promise.all(f.services.map(async ([name]) => replicas.set(name, [await f.start(name)])));
+  const replicas = new Map<string, ServiceProcess[]>([...(await f.startAll())].map(([name, p]) => [name, [p]]));
   load = await MixedLoad.start(f.gatewayUrls);
   const l = load;
 

@@ -112,7 +112,7 @@ export class PublicKeys {
           log.warn({ err, kid }, "ignoring an unreadable public key");
         }
       }
-    })();
+    })().catch((err) => log.warn({ err }, "public-key watch ended"));
     return pk;
   }
 
