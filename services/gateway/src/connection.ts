@@ -6,6 +6,7 @@
 import { encode as msgpackEncode } from "@msgpack/msgpack";
 import type { FrameId, ReplyFrame, ServerFrame } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
+import type { SharedText } from "./shared-text.ts";
 
 export type Transport = "tcp" | "tls" | "ws";
 /** How one frame travels: a JSON text (TCP line or WS text message) or a MessagePack WS binary message. */
@@ -23,6 +24,8 @@ export interface ConnUser {
 /** What a transport gives a connection: framing, its unsent byte count, and a hard close. */
 export interface Sink {
   writeText(text: string): void;
+  /** A JSON text many connections get (a push), its bytes and framing shared. */
+  writeShared(text: SharedText): void;
   writeBinary(bytes: Uint8Array): void;
   /** Bytes accepted for sending that the peer has not taken yet. */
   buffered(): number;
@@ -134,13 +137,13 @@ export class Conn {
 
   /**
    * An event whose data is the JSON body of a push. `json` is its JSON frame,
-   * built once for all JSON clients (undefined when the body holds a raw
+   * encoded once for all JSON clients (undefined when the body holds a raw
    * newline); `parsed` decodes the body once for all MessagePack clients.
    */
-  sendEvent(event: string, json: string | undefined, parsed: () => unknown): void {
+  sendEvent(event: string, json: SharedText | undefined, parsed: () => unknown): void {
     if (this.closed) return;
     if (this.encoding === "json" && json !== undefined) {
-      this.opts.sink.writeText(json);
+      this.opts.sink.writeShared(json);
       this.checkBound();
     } else {
       this.send({ event, data: parsed() });

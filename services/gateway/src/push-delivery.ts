@@ -1,7 +1,7 @@
 /**
  * A push as the gateway delivers it (design.md section 3): the event name and
- * the excluded connection from the NATS headers, the JSON event frame spliced
- * once for every connection it reaches. Both ways a push arrives use it: a
+ * the excluded connection from the NATS headers, the JSON event frame spliced,
+ * encoded and framed once for every connection it reaches (SharedText). Both ways a push arrives use it: a
  * channel's own subject (channels.ts) and a multicast to many channels
  * (multicast.ts).
  */
@@ -9,6 +9,7 @@ import type { Msg } from "@nats-io/transport-node";
 import { Headers } from "@colmena/protocol";
 import { counter } from "@colmena/runtime";
 import type { Conn } from "./connection.ts";
+import { SharedText } from "./shared-text.ts";
 
 export const pushes = counter("colmena_gateway_pushes_total", "push messages received from NATS, by outcome", ["outcome"]);
 
@@ -17,7 +18,7 @@ export interface Push {
   /** The connection that must not get it (`Colmena-Exclude-Conn`), or "". */
   exclude: string;
   /** The JSON event frame, or undefined when the data holds a raw newline (a TCP line would break: those are re-encoded). */
-  json: string | undefined;
+  json: SharedText | undefined;
   /** The data parsed, at most once, for connections that need it (MessagePack). */
   parse: () => unknown;
 }
@@ -38,7 +39,7 @@ export function pushOf(msg: Msg, raw: string): Push | undefined {
     return undefined;
   }
   const text = raw.length ? raw : "null";
-  const json = text.includes("\n") ? undefined : `{"event":${JSON.stringify(event)},"data":${text}}`;
+  const json = text.includes("\n") ? undefined : new SharedText(`{"event":${JSON.stringify(event)},"data":${text}}`);
   let parsed: { v: unknown } | undefined;
   return { event, exclude, json, parse: () => (parsed ??= { v: JSON.parse(text) }).v };
 }

@@ -13,6 +13,7 @@ import { ColmenaError, errorReply } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
 import { REFUSED_RETRY_MS, type Admission } from "./admission.ts";
 import type { Conn, Sink, Transport } from "./connection.ts";
+import { corkForTick } from "./tick-cork.ts";
 import type { Router } from "./router.ts";
 import { SlowFrames } from "./slow-frames.ts";
 
@@ -31,22 +32,17 @@ export interface TcpDeps {
 /** A peer that got `frame_too_large` has this long to take the error before the socket is destroyed. */
 const LINGER_MS = 2000;
 
+const NEWLINE = Buffer.from("\n");
+
 function socketSink(socket: Socket): Sink {
   // Frames written in one tick (a burst of pushes, pipelined replies) leave in one syscall.
-  let corked = false;
   const write = (data: string | Uint8Array) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
+    corkForTick(socket);
     socket.write(data);
   };
   return {
     writeText: (text) => write(text + "\n"),
+    writeShared: (t) => write((t.line ??= Buffer.concat([t.bytes(), NEWLINE]))),
     writeBinary: (bytes) => write(bytes),
     buffered: () => socket.writableLength,
     close: (_reason, graceful) => {

@@ -10,14 +10,17 @@
  * and the connection is closed.
  */
 import type { IncomingMessage, Server } from "node:http";
-import type { Duplex } from "node:stream";
+import type { Duplex, Writable } from "node:stream";
+import * as wsModule from "ws";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { AccessClaims, Logger } from "@colmena/runtime";
 import { REFUSED_RETRY_MS, type Admission } from "./admission.ts";
 import type { Sessions, TokenVerifier } from "./auth.ts";
 import type { Conn, Sink, Transport } from "./connection.ts";
 import type { Router } from "./router.ts";
+import type { SharedText } from "./shared-text.ts";
 import { SlowFrames } from "./slow-frames.ts";
+import { corkForTick } from "./tick-cork.ts";
 
 export interface WsDeps {
   maxFrameBytes: number;
@@ -32,10 +35,51 @@ export interface WsDeps {
 
 export const WS_PATH = "/ws";
 
-function wsSink(ws: WebSocket): Sink {
+/**
+ * How a push's frame reaches a WebSocket already framed: ws's Sender writes a
+ * frame list to the socket in order with everything else ws sends (as
+ * Socket.IO's pre-encoded broadcasts do), and the socket can be corked for
+ * the tick. Neither is public API; these are ws 8's fields (the lockfile pins
+ * it, and the push tests fail if they change). Undefined when they are not
+ * there: the sink then sends the text through ws.send.
+ */
+export function framedWriter(ws: WebSocket): { socket: Writable; write(frame: Buffer): void } | undefined {
+  const inner = ws as unknown as { _socket?: Writable; _sender?: { sendFrame?: (list: Buffer[]) => void } };
+  const sender = inner._sender;
+  if (!inner._socket || typeof inner._socket.cork !== "function" || typeof sender?.sendFrame !== "function") return undefined;
+  return { socket: inner._socket, write: (frame) => sender.sendFrame!([frame]) };
+}
+
+/** ws's own framing (its `Sender` export, which @types/ws does not declare). */
+const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] } };
+
+const textFrame = (t: SharedText): Buffer =>
+  (t.wsFrame ??= Buffer.concat(Sender.frame(t.bytes(), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })));
+
+export function wsSink(ws: WebSocket): Sink {
+  let framed: ReturnType<typeof framedWriter> | null = null;
+  const writer = () => (framed === null ? (framed = framedWriter(ws)) : framed);
+  // Frames written in one tick (a burst of pushes, pipelined replies) leave in one syscall.
+  const cork = () => {
+    const w = writer();
+    if (w) corkForTick(w.socket);
+  };
   return {
-    writeText: (text) => ws.send(text),
-    writeBinary: (bytes) => ws.send(bytes, { binary: true }),
+    writeText: (text) => {
+      cork();
+      ws.send(text);
+    },
+    writeShared: (t) => {
+      if (ws.readyState !== ws.OPEN) return; // as ws.send drops what comes after a close
+      const w = writer();
+      if (!w) return void ws.send(t.text);
+      corkForTick(w.socket);
+      w.write(textFrame(t));
+    },
+    writeBinary: (bytes) => {
+      cork();
+      ws.send(bytes, { binary: true });
+    },
     buffered: () => ws.bufferedAmount,
     close: (reason, graceful) => (graceful ? ws.close(1000, reason.slice(0, 120)) : ws.terminate()),
     ping: () => ws.ping(),
