@@ -11,10 +11,9 @@
  * and tells the room. The bucket's TTL is a backstop for keys of a gateway
  * that died before any replica saw it; live gateways' keys are refreshed.
  *
- * Each replica reads the bucket through a watched local copy of its keys
- * (`view`), so `online` and the first/last checks cost no NATS round trip
- * and no key listing: a room of a thousand joined connections would make
- * every join list them all.
+ * Each replica reads the bucket through a watched local copy of its keys,
+ * indexed (presence-view.ts), so `online`, the first/last checks and a
+ * closed connection cost no NATS round trip and no scan of the keys.
  */
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
@@ -22,47 +21,20 @@ import {
   ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, GATEWAY_HEARTBEAT_MS, GATEWAY_MISSED_HEARTBEATS, channel, connClosed, gatewayDeadline, gatewayHeartbeat,
 } from "@colmena/protocol";
 import { publishEvent, type Logger } from "@colmena/runtime";
+import { PresenceView, parsePresenceKey, userKey } from "./presence-view.ts";
 
 export const PRESENCE_BUCKET = BUCKETS.chatPresence.name;
 
-/** Usernames hold `.`, a KV key separator; `=` is allowed in keys and never in usernames. */
-const userKey = (u: string) => u.replaceAll(".", "=");
-const userOfKey = (k: string) => k.replaceAll("=", ".");
 /** A gateway's connection ids are `<gateway id>-<n>`. */
 export const gatewayOfConn = (conn: string) => conn.slice(0, conn.lastIndexOf("-")) || conn;
-
-interface Parsed { room: string; user: string; gateway: string; conn: string }
-function parse(key: string): Parsed | null {
-  const [room, user, gateway, conn] = key.split(".");
-  return conn ? { room, user: userOfKey(user), gateway, conn } : null;
-}
-
-/** Whether a key matches a filter with NATS subject wildcards (`*` one token, `>` the rest). */
-function matches(filter: string, key: string): boolean {
-  // The common filters (`<room>.>`, `<room>.<user>.>`) are prefixes: no split per key.
-  if (filter.endsWith(".>") && !filter.includes("*")) return key.startsWith(filter.slice(0, -1));
-  const f = filter.split(".");
-  const k = key.split(".");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === ">") return k.length > i;
-    if (i >= k.length || (f[i] !== "*" && f[i] !== k[i])) return false;
-  }
-  return f.length === k.length;
-}
 
 export class Presence {
   private readonly seen = new Map<string, number>();
   private readonly subs: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt = Date.now();
-  /**
-   * The bucket's keys (with their revisions) as this replica's watcher last
-   * saw them, its own writes applied at once; `gone` remembers deletes for a
-   * while, so a watched write older than what is known (a put arriving after
-   * this replica's own delete) is ignored.
-   */
-  private readonly view = new Map<string, number>();
-  private readonly gone = new Map<string, { rev: number; at: number }>();
+  /** The bucket's keys as this replica's watcher last saw them, its own writes applied at once. */
+  private readonly view = new PresenceView();
   private watcher: Awaited<ReturnType<KV["watch"]>> | undefined;
 
   private constructor(private readonly nc: NatsConnection, private readonly kv: KV, private readonly log: Logger, private readonly ttlMs: number) {}
@@ -96,16 +68,13 @@ export class Presence {
     await Promise.race([initial, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
-  /** Applies a key's write at revision `rev` to the view, unless something newer is known. */
   private apply(key: string, rev: number, present: boolean): void {
-    if (rev <= Math.max(this.view.get(key) ?? 0, this.gone.get(key)?.rev ?? 0)) return;
-    if (present) { this.view.set(key, rev); this.gone.delete(key); }
-    else { this.view.delete(key); this.gone.set(key, { rev, at: Date.now() }); }
+    this.view.apply(key, rev, present);
   }
 
   /** The connection joined `room`: online if it is the user's first there. */
   async join(room: string, username: string, conn: string): Promise<void> {
-    const first = (await this.userKeys(room, username)).length === 0;
+    const first = !this.view.hasUser(room, username);
     const key = this.key(room, username, conn);
     this.apply(key, await this.kv.put(key, ""), true);
     if (first) this.tell(room, username, "online");
@@ -118,9 +87,7 @@ export class Presence {
 
   /** Users online in `room`, each once. */
   async online(room: string): Promise<string[]> {
-    const users = new Set<string>();
-    for (const k of await this.list(`${room}.>`)) { const p = parse(k); if (p) users.add(p.user); }
-    return [...users].sort();
+    return this.view.usersIn(room).sort();
   }
 
   stop(): void {
@@ -134,17 +101,9 @@ export class Presence {
     return `${room}.${userKey(username)}.${gatewayOfConn(conn)}.${conn}`;
   }
 
-  private async userKeys(room: string, username: string): Promise<string[]> {
-    return this.list(`${room}.${userKey(username)}.>`);
-  }
-
-  private async list(filter: string): Promise<string[]> {
-    return [...this.view.keys()].filter((k) => matches(filter, k));
-  }
-
   /** Deletes one key at the revision seen (a racing replica's delete wins alone), then tells the room if the user has no other key there. */
   private async drop(key: string): Promise<void> {
-    const p = parse(key);
+    const p = parsePresenceKey(key);
     const e = await this.kv.get(key);
     if (!p || !e || e.operation !== "PUT") return;
     try {
@@ -153,11 +112,11 @@ export class Presence {
     } catch {
       return; // another replica deleted it first, and tells
     }
-    if ((await this.userKeys(p.room, p.user)).length === 0) this.tell(p.room, p.user, "offline");
+    if (!this.view.hasUser(p.room, p.user)) this.tell(p.room, p.user, "offline");
   }
 
-  private async dropMatching(filter: string): Promise<void> {
-    for (const k of await this.list(filter)) await this.drop(k);
+  private async dropAll(keys: string[]): Promise<void> {
+    for (const k of keys) await this.drop(k);
   }
 
   private tell(room: string, username: string, state: "online" | "offline"): void {
@@ -171,7 +130,7 @@ export class Presence {
       callback: (_e, m) => {
         if (!m.subject.includes(".closed.")) return;
         const r = connClosed.safeParse(safeJson(m.data));
-        if (r.success) void this.dropMatching(`*.*.${gatewayOfConn(r.data.conn_id)}.${r.data.conn_id}`).catch(guard("closing a connection"));
+        if (r.success) void this.dropAll(this.view.keysOfConn(r.data.conn_id)).catch(guard("closing a connection"));
       },
     }));
     this.subs.push(this.nc.subscribe(ALL_GATEWAY_HEARTBEATS, {
@@ -193,24 +152,22 @@ export class Presence {
    */
   private async sweep(): Promise<void> {
     const now = Date.now();
-    for (const [k, g] of this.gone) if (now - g.at > 60_000) this.gone.delete(k);
+    this.view.forgetGone(now, 60_000);
     for (const [gw, deadline] of this.seen) {
       if (deadline >= now) continue;
       this.seen.delete(gw);
       this.log.info({ gateway: gw }, "presence: gateway lost; its connections are offline");
-      await this.dropMatching(`*.*.${gw}.*`);
+      await this.dropAll(this.view.keysOfGateway(gw));
     }
     if (now - this.startedAt < GATEWAY_HEARTBEAT_MS * GATEWAY_MISSED_HEARTBEATS) return;
-    const unknown = new Set<string>();
-    for (const k of await this.list(">")) { const p = parse(k); if (p && !this.seen.has(p.gateway)) unknown.add(p.gateway); }
-    for (const gw of unknown) await this.dropMatching(`*.*.${gw}.*`);
+    for (const gw of this.view.gateways()) if (!this.seen.has(gw)) await this.dropAll(this.view.keysOfGateway(gw));
   }
 
   /** Keeps the keys of live gateways from expiring. */
   private async refresh(): Promise<void> {
-    for (const k of await this.list(">")) {
-      const p = parse(k);
-      if (p && this.seen.has(p.gateway)) this.apply(k, await this.kv.put(k, ""), true);
+    for (const gw of this.view.gateways()) {
+      if (!this.seen.has(gw)) continue;
+      for (const k of this.view.keysOfGateway(gw)) this.apply(k, await this.kv.put(k, ""), true);
     }
   }
 }
