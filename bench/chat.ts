@@ -6,7 +6,12 @@
  * - Colmena: sender -> gateway -> chat (JetStream, file storage) -> the push
  *   durable -> `colmena.push.room.<room>` -> the gateway's one subscription
  *   per room -> every member's WebSocket; at NATS `sync_interval` default
- *   (lazy) and `always`, as bench/tasks.ts does durability levels;
+ *   (lazy) and `always`, as bench/tasks.ts does durability levels; with
+ *   gateway, auth and chat in one process (as `npm start` runs them), and
+ *   with the gateway apart (as compose and Kubernetes do): in one process a
+ *   room's next push waits for the last one's fan-out to a thousand sockets,
+ *   apart it does not, and pushes that reach a busy gateway together leave
+ *   each socket in one write;
  * - Socket.IO 4: one server process, `socket.to(room).emit` (nothing stored).
  *
  * The members and the sender live in one harness process
@@ -15,14 +20,18 @@
  * reports the harness's CPU); the servers in others.
  * Layouts: 1 room of 1,000 members, and 10 rooms of 100. A rate's row stops
  * the climb when two rungs in a row have a p99 past 50 ms, or when fewer than
- * 99% of the deliveries arrived. Memory per member: the server process's RSS delta (after a full
- * GC) over the members it holds.
+ * 99% of the deliveries arrived. Each rung reports the CPU per delivery of
+ * the server's processes (Colmena's with nats-server's apart), which load on
+ * a shared machine distorts less than the rates. Memory per member: the
+ * process holding the members' connections, its RSS delta (after a full
+ * GC) over them.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNats } from "@colmena/testing";
 import { spawnChild, type Child } from "./lib/child.ts";
+import { cpuPerOp, cpuSnapshot } from "./lib/cpu.ts";
 import { FrameClient } from "./lib/frame-client.ts";
 import { fmt, times, type BenchContext, type BenchReport, type Benchmark, type Table } from "./lib/report.ts";
 
@@ -30,15 +39,24 @@ const P99_LIMIT_MS = 50;
 const TARGET_DELIVERIES = 50_000;
 
 interface Layout { name: string; rooms: number; perRoom: number; rates: number[] }
-interface System { name: string; fsync: string }
-interface Step { rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number; harnessCpu: number }
+/** `split`: the gateway in a process of its own, auth and chat in another (as compose and Kubernetes run them); else all three in one (as `npm start`). */
+interface System { name: string; fsync: string; split?: boolean }
+interface Step {
+  rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number; harnessCpu: number;
+  /** CPU microseconds per delivery of the server process and of nats-server (Colmena), over the step. */
+  serverUs: number; natsUs: number;
+}
 interface Run { system: System; layout: Layout; steps: Step[]; memPerMember: number; firstError?: string }
 
 const SYSTEMS: System[] = [
   { name: "Colmena", fsync: "lazy" },
+  { name: "Colmena", fsync: "lazy", split: true },
   { name: "Colmena", fsync: "always" },
+  { name: "Colmena", fsync: "always", split: true },
   { name: "Socket.IO 4", fsync: "-" },
 ];
+/** A system's name in `BENCH_CHAT_SYSTEMS`: lazy, lazy-split, always, always-split, socketio. */
+const key = (s: System) => (s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}`);
 
 function layouts(quick: boolean): Layout[] {
   if (quick) return [{ name: "1 room x 50", rooms: 1, perRoom: 50, rates: [20, 100] }, { name: "2 rooms x 25", rooms: 2, perRoom: 25, rates: [20, 100] }];
@@ -56,11 +74,11 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const runs: Run[] = [];
   const only = process.env.BENCH_CHAT_SYSTEMS?.split(",");
   for (const layout of layouts(ctx.quick)) {
-    for (const system of SYSTEMS.filter((s) => !only || only.includes(s.fsync === "-" ? "socketio" : s.fsync))) {
-      ctx.progress(`${layout.name}: ${system.name}${system.fsync !== "-" ? ` (fsync ${system.fsync})` : ""}`);
+    for (const system of SYSTEMS.filter((s) => !only || only.includes(key(s)))) {
+      ctx.progress(`${layout.name}: ${labelOf(system)}`);
       const r = await measure(system, layout, seconds, ctx);
       runs.push(r);
-      for (const s of r.steps) ctx.progress(`  ${s.rate} msg/s: ${fmt(deliveriesPerSecond(s))} deliveries/s, p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} ms, ${s.delivered}/${s.acked * layout.perRoom}${s.errors ? `, ${s.errors} errors` : ""}, harness CPU ${fmt(s.harnessCpu)}%`);
+      for (const s of r.steps) ctx.progress(`  ${s.rate} msg/s: ${fmt(deliveriesPerSecond(s))} deliveries/s, p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} ms, ${s.delivered}/${s.acked * layout.perRoom}${s.errors ? `, ${s.errors} errors` : ""}, harness CPU ${fmt(s.harnessCpu)}%, server ${fmt(s.serverUs, 1)} µs/delivery${Number.isNaN(s.natsUs) ? "" : ` (+nats ${fmt(s.natsUs, 1)})`}`);
     }
   }
   return report(runs, seconds);
@@ -79,8 +97,11 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-chat-"));
   const run: Run = { system, layout, steps: [], memPerMember: NaN };
   try {
+    const servicesEnv = { BENCH_NATS_URL: nats?.url ?? "", BENCH_CHAT: "1", COLMENA_DATA_DIR: dataDir };
+    // With the gateway apart, `server` is the gateway's process (the members' connections and their memory), `services` the other.
+    const services = system.split ? await spawn("./procs/services.ts", "chat-services", { ...servicesEnv, BENCH_ROLE: "services" }) : undefined;
     const server = colmena
-      ? await spawn("./procs/services.ts", "chat-services", { BENCH_NATS_URL: nats!.url, BENCH_CHAT: "1", COLMENA_DATA_DIR: dataDir }, ["--expose-gc"])
+      ? await spawn("./procs/services.ts", system.split ? "chat-gateway" : "chat-services", { ...servicesEnv, BENCH_ROLE: system.split ? "gateway" : "all" }, ["--expose-gc"])
       : await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]);
     const rooms = Array.from({ length: layout.rooms }, (_, i) => `bench-${i}`);
     const open: Record<string, unknown> = { rooms, perRoom: layout.perRoom };
@@ -103,7 +124,11 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
     await harness.call("step", { rate: layout.rates[0], seconds: 1 });
     // Two failing rungs in a row end the climb (one alone may be a hiccup of a shared machine), as does a lost delivery.
     for (let i = 0, failed = 0; i < layout.rates.length && failed < 2; i++) {
-      const s: Step = { rate: layout.rates[i], ...(await harness.call<Omit<Step, "rate">>("step", { rate: layout.rates[i], seconds })) };
+      const pids = { server: server.pid, services: services?.pid, nats: nats?.pid() };
+      const cpu0 = cpuSnapshot(pids);
+      const got = await harness.call<Omit<Step, "rate" | "serverUs" | "natsUs">>("step", { rate: layout.rates[i], seconds });
+      const cpu = cpuPerOp(cpu0, cpuSnapshot(pids), got.delivered);
+      const s: Step = { rate: layout.rates[i], ...got, serverUs: cpu.server + (cpu.services ?? 0), natsUs: cpu.nats ?? NaN };
       run.steps.push(s);
       failed = ok(s, layout.perRoom) ? 0 : failed + 1;
       if (s.delivered < 0.99 * s.acked * layout.perRoom) break;
@@ -130,15 +155,16 @@ async function login(tcpUrl: string, username: string): Promise<string> {
   }
 }
 
-const label = (r: Run) => `${r.system.name}${r.system.fsync !== "-" ? ` (fsync ${r.system.fsync})` : ""}`;
+const labelOf = (s: System) => `${s.name}${s.fsync !== "-" ? ` (fsync ${s.fsync}${s.split ? ", gateway apart" : ""})` : ""}`;
+const label = (r: Run) => labelOf(r.system);
 /** The highest deliveries/s of a run's steps that kept p99 under the limit with every delivery made. */
 const best = (r: Run) => Math.max(0, ...r.steps.filter((s) => ok(s, r.layout.perRoom)).map(deliveriesPerSecond));
 
 function report(runs: Run[], seconds: number): BenchReport {
   const steps: Table = {
     title: `Rising send rates, ${seconds} s each after a 1 s warm-up: deliveries/s and send-to-delivery latency (ms); two rows in a row past p99 ${P99_LIMIT_MS} ms, or missing deliveries, end the climb`,
-    columns: ["layout", "system", "sent msg/s", "deliveries/s", "p50", "p99", "max", "delivered / expected", "send errors", "harness CPU %"],
-    rows: runs.flatMap((r) => r.steps.map((s) => [r.layout.name, label(r), s.rate, fmt(deliveriesPerSecond(s)), fmt(s.p50), fmt(s.p99), fmt(s.max), `${s.delivered} / ${s.acked * r.layout.perRoom}`, s.errors, fmt(s.harnessCpu)])),
+    columns: ["layout", "system", "sent msg/s", "deliveries/s", "p50", "p99", "max", "delivered / expected", "send errors", "harness CPU %", "CPU µs/delivery: server process(es) (+nats)"],
+    rows: runs.flatMap((r) => r.steps.map((s) => [r.layout.name, label(r), s.rate, fmt(deliveriesPerSecond(s)), fmt(s.p50), fmt(s.p99), fmt(s.max), `${s.delivered} / ${s.acked * r.layout.perRoom}`, s.errors, fmt(s.harnessCpu), `${fmt(s.serverUs, 1)}${Number.isNaN(s.natsUs) ? "" : ` (+${fmt(s.natsUs, 1)})`}`])),
   };
   const bests: Table = {
     title: `Highest rate with p99 under ${P99_LIMIT_MS} ms and every delivery made; memory per member connection (server RSS delta after a full GC / members)`,
