@@ -6,8 +6,10 @@
  * own); and the topic-matching index against a linear scan at 100,000
  * subscriptions.
  *
- * Processes (2 cores shared by all): nats-server, "services" (auth, notify
- * and the gateway in one Node process), ntfy (Go), the harness. Colmena's
+ * Processes (2 cores shared by all): nats-server, "services" (auth and
+ * notify) and the gateway in a Node process each, as compose and Kubernetes
+ * run them (`BENCH_NOTIFY_LAYOUT=one` puts all three in one, as `npm start`
+ * does), ntfy (Go), the harness. Colmena's
  * subscribers are users each with their own durable subscription and inbox,
  * pushed over frame connections (`notify.event`), and, when the gateway
  * serves it, over `GET /v1/notify/events` as NDJSON (ntfy's JSON stream is
@@ -100,15 +102,18 @@ async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step:
   await using nats = await startNats({ jetstream: true, bin: ctx.natsBin });
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-notify-"));
   let services: Child | undefined;
+  let gateway: Child | undefined;
   const cells: Cell[] = [];
   try {
-    services = await spawnChild(new URL("./procs/services.ts", import.meta.url), {
-      label: "services",
-      env: { BENCH_NATS_URL: nats.url, BENCH_NOTIFY: "1", COLMENA_DATA_DIR: dataDir, COLMENA_INSTANCE: "bench", COLMENA_SCRYPT_N: "1024", COLMENA_AUTH_HASH_QUEUE: "10000", COLMENA_AUTH_ADDRESS_FAILURES: "1000000" },
-    });
-    const tcpUrl = `tcp://127.0.0.1:${services.info.tcp}`;
-    const pids: Pids = { server: services.pid, "nats-server": nats.pid() };
-    const httpBase = `http://127.0.0.1:${services.info.http}`;
+    const env = { BENCH_NATS_URL: nats.url, BENCH_NOTIFY: "1", COLMENA_DATA_DIR: dataDir, COLMENA_INSTANCE: "bench", COLMENA_SCRYPT_N: "1024", COLMENA_AUTH_HASH_QUEUE: "10000", COLMENA_AUTH_ADDRESS_FAILURES: "1000000" };
+    const spawn = (label: string, role: string) => spawnChild(new URL("./procs/services.ts", import.meta.url), { label, env: { ...env, BENCH_ROLE: role } });
+    const apart = process.env.BENCH_NOTIFY_LAYOUT !== "one";
+    services = await spawn("services", apart ? "services" : "all");
+    gateway = apart ? await spawn("gateway", "gateway") : undefined;
+    const front = gateway ?? services;
+    const tcpUrl = `tcp://127.0.0.1:${front.info.tcp}`;
+    const pids: Pids = { server: services.pid, gateway: gateway?.pid, "nats-server": nats.pid() };
+    const httpBase = `http://127.0.0.1:${front.info.http}`;
     // nats-server's count of slow consumers (a client whose pending bytes passed the limit: its core messages dropped).
     const slowConsumers = async () => ((await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { slow_consumers: number }).slow_consumers;
     // The HTTP bridge may not serve the route (404) on this build: then frames only.
@@ -128,6 +133,7 @@ async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step:
       }
     }
   } finally {
+    await gateway?.stop();
     await services?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -194,7 +200,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const step = { n: 0 };
   ctx.progress("matching index against a linear scan");
   const m = matching(plan);
-  ctx.progress("colmena: nats-server, services (auth, notify, gateway), harness");
+  ctx.progress(`colmena: nats-server, ${process.env.BENCH_NOTIFY_LAYOUT === "one" ? "services (auth, notify, gateway)" : "services (auth, notify), gateway"}, harness`);
   const cells = plan.systems.has("colmena") || plan.systems.has("http") ? [...await colmena(ctx, plan, step, notes)] : [];
   if (plan.systems.has("ntfy")) {
     ctx.progress("ntfy");
@@ -205,13 +211,13 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     columns: ["system", "subscribers", "publish rate (msg/s)", "delivered / expected", "deliveries/s", "p50 ms", "p99 ms", "CPU µs/delivery: server (+nats)", "harness", "NATS slow consumers"],
     rows: cells.map((c) => [
       c.system, c.subscribers, c.rate, `${c.r.delivered} / ${c.r.published * c.subscribers}`, c.r.summary.rate, c.r.summary.p50, c.r.summary.p99,
-      `${fmt(c.cpu.server, 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1), c.slow ?? "-",
+      `${fmt(c.cpu.server + (c.cpu.gateway ?? 0), 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1), c.slow ?? "-",
     ]),
   };
   notes.push(
     "Each step publishes for the step's duration at a fixed rate (open loop) and waits for the deliveries to stop coming; deliveries/s counts from the first publish to the last delivery. Rates rise until a step saturates (under 99% delivered, or p99 over 5 s).",
     "Colmena stores each notification once, puts it in every subscriber's durable inbox (SQLite read model) and pushes it; ntfy keeps a message cache per topic but no per-subscriber inbox or read state.",
-    "CPU µs per delivery: the services process (auth, notify, gateway: Node, one thread) and nats-server for Colmena, the ntfy process (Go, every core) for ntfy; and the harness. On two cores shared with other work, a single-threaded process gets a smaller share than a many-threaded one.",
+    "CPU µs per delivery: the gateway and services processes together (Node, one thread each) and nats-server for Colmena, the ntfy process (Go, every core) for ntfy; and the harness. On two cores shared with other work, a single-threaded process gets a smaller share than a many-threaded one.",
     "One harness process receives every delivery for both systems (it finds a marker in each line instead of parsing its JSON): at the highest rates the harness, on the same two cores, is part of what saturates.",
   );
   return { tables: [fanout, m.table], notes, data: { plan, cells, matching: m.data } };
