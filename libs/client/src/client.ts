@@ -16,13 +16,14 @@
  * old one, and a request it refused as not run is sent again on the new one.
  */
 import { ColmenaError, type EventFrame, type ReplyFrame, type ServerFrame } from "@colmena/protocol";
-import type { Codec, OutgoingFrame } from "./codec.ts";
+import type { Codec } from "./codec.ts";
 import { EventHub, type EventHandler, type EventSelector, type TypedEventFrame } from "./events.ts";
 import { NotifyRepeats } from "./notify-repeats.ts";
 import { CLOSING_EVENT, GatewayList, RESYNC_EVENT, maySendAgain } from "./failover.ts";
 import { RoomTracker } from "./rooms.ts";
 import { TaskEventFilter } from "./task-events.ts";
-import { isExpired, nextSession, type Session } from "./session.ts";
+import { InFlight } from "./in-flight.ts";
+import { nextSession, reauthenticate, type Session } from "./session.ts";
 import type { Dialer, TransportOptions } from "./transport.ts";
 import type { Transport } from "./transport.ts";
 
@@ -57,15 +58,6 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-interface Pending {
-  resolve: (data: unknown) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-  op: string;
-  data: unknown;
-  transport: Transport;
-}
-
 /**
  * The client, whatever the platform: an entry point (mod.ts for Node,
  * browser.ts for browsers) subclasses it with the transports it can open, so
@@ -76,8 +68,7 @@ export class ColmenaClient {
   protected static dialer: Dialer = (url) => Promise.reject(new Error(`no transport for ${url.protocol} in this build`));
   private transport: Transport | null = null;
   private state: "open" | "reconnecting" | "closed" = "reconnecting";
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly inFlight = new InFlight();
   private waiters: (() => void)[] = [];
   private readonly hub = new EventHub();
   /** Joined chat rooms: repeats dropped, missed messages fetched after a reconnect. */
@@ -230,7 +221,7 @@ export class ColmenaClient {
     this.transport = null;
     for (const t of this.retiring) t.close();
     this.retiring.clear();
-    this.failPending(new ColmenaError("unavailable", "the client was closed"));
+    this.inFlight.fail(new ColmenaError("unavailable", "the client was closed"));
     for (const w of this.waiters.splice(0)) w();
     this.hub.end();
     this.emitStatus({ type: "closed" });
@@ -281,10 +272,8 @@ export class ColmenaClient {
     }
     const reply = frame as ReplyFrame;
     if (typeof reply.id !== "number") return; // our ids are numbers; a null id answers a frame we never send
-    const p = this.pending.get(reply.id);
+    const p = this.inFlight.take(reply.id);
     if (!p) return;
-    this.pending.delete(reply.id);
-    clearTimeout(p.timer);
     if (this.retiring.has(t)) this.retireIfDone(t);
     if (reply.ok) {
       this.setSession(nextSession(this.currentSession, p.op, p.data, reply.data));
@@ -299,16 +288,7 @@ export class ColmenaClient {
   private send(op: string, data: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown> {
     const t = this.transport;
     if (!t || this.state === "closed") return Promise.reject(new ColmenaError("unavailable", "not connected"));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ColmenaError("timeout", `no reply to ${op} in ${timeoutMs} ms`));
-      }, Math.max(0, timeoutMs));
-      this.pending.set(id, { resolve, reject, timer, op, data, transport: t });
-      const frame: OutgoingFrame = data === undefined ? { id, op } : { id, op, data };
-      t.send(frame);
-    });
+    return this.inFlight.send(t, op, data, timeoutMs);
   }
 
   private waitOpen(deadline: number, op: string): Promise<void> {
@@ -327,28 +307,18 @@ export class ColmenaClient {
     });
   }
 
-  /** Fails the requests in flight (on one connection, or on every one). */
-  private failPending(err: ColmenaError, on?: Transport): void {
-    for (const [id, p] of this.pending) {
-      if (on && p.transport !== on) continue;
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.reject(err);
-    }
-  }
-
   private lost(t: Transport, err?: Error): void {
     // Why not replay: a request may have reached the server before the drop; replaying could run it twice.
     const dropped = new ColmenaError("unavailable", "connection lost before the reply came");
     if (this.retiring.delete(t)) {
-      this.failPending(dropped, t);
+      this.inFlight.fail(dropped, t);
       // The closing gateway is gone before the next one took over: the client is disconnected meanwhile.
       if (this.state === "reconnecting") this.emitStatus({ type: "disconnected", error: err });
       return;
     }
     if (this.transport !== t) return;
     this.transport = null;
-    this.failPending(dropped, t);
+    this.inFlight.fail(dropped, t);
     if (this.state === "closed") return;
     this.emitStatus({ type: "disconnected", error: err });
     if (this.opts.reconnect === false) {
@@ -383,8 +353,7 @@ export class ColmenaClient {
 
   /** Closes a closing gateway's connection once nothing waits on it and the next connection is open. */
   private retireIfDone(t: Transport): void {
-    if (this.state !== "open") return;
-    for (const p of this.pending.values()) if (p.transport === t) return;
+    if (this.state !== "open" || this.inFlight.waitsOn(t)) return;
     this.retiring.delete(t);
     t.close();
   }
@@ -419,32 +388,17 @@ export class ColmenaClient {
     }
   }
 
-  /** Logs the new connection in with the stored access token, refreshing it first when it has expired. */
+  /** Logs the new connection in again (session.ts), then joins its rooms again. */
   private async reauthenticate(): Promise<void> {
-    const s = this.currentSession;
-    if (!s) return;
+    if (!this.currentSession) return;
     const timeout = this.opts.requestTimeoutMs ?? 30_000;
-    let refreshed = false;
-    const refresh = async () => {
-      refreshed = true;
-      await this.send("auth.refresh", { refresh_token: this.currentSession!.refreshToken }, timeout);
-    };
-    try {
-      if (s.refreshToken && isExpired(s)) await refresh();
-      try {
-        await this.send("auth.token", { access_token: this.currentSession!.accessToken }, timeout);
-      } catch (err) {
-        if (!ColmenaError.is(err, "unauthorized") || refreshed || !this.currentSession?.refreshToken) throw err;
-        await refresh();
-        await this.send("auth.token", { access_token: this.currentSession!.accessToken }, timeout);
-      }
-      this.emitStatus({ type: "reauthenticated", username: this.currentSession!.username });
-    } catch (err) {
-      // A rejected token or refresh ends the session; a dropped connection keeps it for the next attempt.
-      if (ColmenaError.is(err, "unauthorized")) this.setSession(null);
-      this.emitStatus({ type: "reauth_failed", error: err as Error });
+    const r = await reauthenticate(() => this.currentSession, (op, data) => this.send(op, data, timeout));
+    if (!r.ok) {
+      if (r.endsSession) this.setSession(null);
+      this.emitStatus({ type: "reauth_failed", error: r.error });
       return;
     }
+    this.emitStatus({ type: "reauthenticated", username: r.username });
     try {
       const t = this.transport;
       await this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f), () => this.transport === t);

@@ -1,3 +1,5 @@
+import { ColmenaError } from "@colmena/protocol";
+
 /** What the client remembers of a login, so it can re-authenticate after a reconnect. */
 export interface Session {
   userId: string;
@@ -54,5 +56,37 @@ export function nextSession(current: Session | null, op: string, data: unknown, 
       return null;
     default:
       return current;
+  }
+}
+
+/** How a new connection's login went: the user, or the error and whether it ends the session. */
+export type Reauthentication = { ok: true; username: string } | { ok: false; error: Error; endsSession: boolean };
+
+/**
+ * Logs a new connection in with the session's access token, refreshing it
+ * first when it has expired, or once when the gateway refuses it. `send`
+ * goes out on the new connection without waiting for it to count as open;
+ * its replies update the session as any reply does.
+ */
+export async function reauthenticate(session: () => Session | null, send: (op: string, data: Record<string, unknown>) => Promise<unknown>): Promise<Reauthentication> {
+  let refreshed = false;
+  const refresh = async () => {
+    refreshed = true;
+    await send("auth.refresh", { refresh_token: session()!.refreshToken });
+  };
+  try {
+    const s = session()!;
+    if (s.refreshToken && isExpired(s)) await refresh();
+    try {
+      await send("auth.token", { access_token: session()!.accessToken });
+    } catch (err) {
+      if (!ColmenaError.is(err, "unauthorized") || refreshed || !session()?.refreshToken) throw err;
+      await refresh();
+      await send("auth.token", { access_token: session()!.accessToken });
+    }
+    return { ok: true, username: session()!.username };
+  } catch (err) {
+    // A rejected token or refresh ends the session; a dropped connection keeps it for the next attempt.
+    return { ok: false, error: err as Error, endsSession: ColmenaError.is(err, "unauthorized") };
   }
 }
