@@ -19,6 +19,7 @@ import { ColmenaError } from "@colmena/protocol";
 import { publishEvent, type Logger, type WorkMsg } from "@colmena/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TERMINAL_KINDS, type TaskEvent, type WorkItem } from "./events.ts";
+import { LazyAbort } from "./lazy-abort.ts";
 import type { LastEvent, TaskLog } from "./task-log.ts";
 import type { TaskTypes } from "./types/registry.ts";
 
@@ -138,13 +139,13 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   const { attempt } = plan;
   let seq = plan.seq;
   const t0 = Date.now();
-  const controller = new AbortController();
+  const controller = new LazyAbort();
   const untrack = deps.track(item.task_id, (reason) => controller.abort(reason));
   // Appends made while running (started, progress) go one after another, each expecting the previous one.
   let chain: Promise<void> = Promise.resolve();
   const appendInOrder = (ev: TaskEvent, then?: (seq: number) => void) => {
     chain = chain.then(async () => {
-      if (controller.signal.aborted) return;
+      if (controller.aborted) return;
       const r = await deps.taskLog.append(ev, seq);
       if (!r.ok) { controller.abort(new Superseded("the task changed while running")); return; }
       seq = r.seq;
@@ -168,7 +169,7 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
   let failure: unknown;
   try {
     if (!type) throw new ColmenaError("bad_request", `this worker does not know task type "${item.type}"`);
-    const out = type.run(type.parse(item.input), { signal: controller.signal, progress, attempt });
+    const out = type.run(type.parse(item.input), { get signal() { return controller.signal; }, progress, attempt });
     if (!isPromiseLike(out)) {
       // A synchronous handler is done already: no timers, no race with the abort signal.
       result = out;
@@ -186,13 +187,13 @@ export async function runTask(deps: RunDeps, msg: WorkMsg): Promise<void> {
       }
     }
   } catch (err) {
-    failure = controller.signal.aborted ? controller.signal.reason : err;
+    failure = controller.aborted ? controller.reason : err;
   } finally {
     clearTimeout(startedTimer);
     untrack();
   }
   await chain;
-  if (failure === undefined && controller.signal.aborted) failure = controller.signal.reason;
+  if (failure === undefined && controller.aborted) failure = controller.reason;
 
   if (failure instanceof Cancelled || failure instanceof Superseded) {
     deps.outcome(item.type, "cancelled", Date.now() - t0);
