@@ -210,20 +210,10 @@ export async function* readLayout(store: BlobStore, layout: Layout, start: numbe
   const { m, key } = layout;
   end = Math.min(end, m.size);
   if (end <= start) return;
-  const first = layout.partAt(start);
-  const open = (p: number) => {
-    if (p >= m.parts.length || layout.starts[p] >= end) return null;
-    const body = readAhead(store, m.base + m.parts[p][0], layout.span(p, start, end));
-    body.catch(() => undefined);
-    return body;
-  };
-  // The next part is asked for while this one is decrypted and sent: its store round trips overlap the work.
-  let next = open(first);
-  for (let p = first; next; p++) {
+  for (let p = layout.partAt(start); p < m.parts.length && layout.starts[p] < end; p++) {
     const span = layout.span(p, start, end);
     const partEnd = layout.starts[p] + m.parts[p][1];
-    const body = await next;
-    next = open(p + 1);
+    const body = await store.get(m.base + m.parts[p][0], { start: span.from, end: span.to });
     if (!body) throw new ColmenaError("internal", `part ${p} of ${what} is missing from the blob store`);
     // Segments are cut from the chunks as they come, copied only when one straddles two chunks.
     const held: Buffer[] = [];
@@ -249,53 +239,20 @@ export async function* readLayout(store: BlobStore, layout: Layout, start: numbe
       return out;
     };
     let seg = span.first;
-    try {
-      for await (const chunk of body) {
-        held.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        heldBytes += chunk.length;
-        // Every segment this chunk completes is opened before any of them is yielded, and they go out
-        // as one buffer: one message downstream per store chunk rather than one per 64 KiB segment.
-        const plain: Buffer[] = [];
-        let plainBytes = 0;
-        while (seg <= span.last) {
-          const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
-          if (heldBytes < n) break;
-          const opened = openSegment(key, m.blob, layout.position(seg), seg + n - SEAL_OVERHEAD === m.size, take(n));
-          const out = opened.subarray(Math.max(start - seg, 0), Math.min(end - seg, opened.length));
-          seg += m.segment;
-          if (out.length) {
-            plain.push(out);
-            plainBytes += out.length;
-          }
-        }
-        if (plain.length) yield plain.length === 1 ? plain[0] : Buffer.concat(plain, plainBytes);
+    for await (const chunk of body) {
+      held.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      heldBytes += chunk.length;
+      while (seg <= span.last) {
+        const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
+        if (heldBytes < n) break;
+        const plain = openSegment(key, m.blob, layout.position(seg), seg + n - SEAL_OVERHEAD === m.size, take(n));
+        const out = plain.subarray(Math.max(start - seg, 0), Math.min(end - seg, plain.length));
+        seg += m.segment;
+        if (out.length) yield out;
       }
-    } finally {
-      // Left early (a failure, or the reader stopped): the part asked for ahead is let go.
-      if (seg <= span.last && next) void next.then((b) => b?.[Symbol.asyncIterator]().return?.()).catch(() => undefined);
     }
     if (seg <= span.last) throw new ColmenaError("internal", `part ${p} of ${what} is cut short`);
   }
-}
-
-/**
- * A part's sealed bytes in `span`, asked for now: its first chunk is on its
- * way (held, so at most one chunk more per read) while the caller finishes
- * the part before.
- */
-async function readAhead(store: BlobStore, name: string, span: { from: number; to: number }): Promise<AsyncIterable<Uint8Array> | null> {
-  const body = await store.get(name, { start: span.from, end: span.to });
-  if (!body) return null;
-  const it = body[Symbol.asyncIterator]();
-  const first = it.next();
-  first.catch(() => undefined);
-  return (async function* () {
-    try {
-      for (let r = await first; !r.done; r = await it.next()) yield r.value;
-    } finally {
-      await it.return?.();
-    }
-  })();
 }
 
 /** Deletes keys, a few at a time (an upload of 512 KiB chunks has thousands of parts). */

@@ -31,15 +31,9 @@ export type Kind = (typeof Kind)[keyof typeof Kind];
 /** The inbox scope of call inboxes (`_INBOX_<user>.http.<nuid>.<call>`), which nats-permissions.ts lets the peers publish to. */
 export const HTTP_INBOX_SCOPE = "http";
 
-/**
- * Bytes per DATA message: half NATS's max_payload (1 MiB by default). Bulk
- * bodies cost per message (a publish, a parse, an ACK, a socket write), so
- * the messages are as large as NATS comfortably carries: 128 KiB DATA and a
- * 1 MiB window made a 64 MiB GET through the gateway run at 0.16x the blob
- * store direct.
- */
-export const CHUNK_BYTES = 512 * 1024;
-/** Unacknowledged bytes a sender may have in flight, each way (what one call may hold on each side). */
+/** Bytes per DATA message: well under NATS's max_payload (1 MiB by default). */
+export const CHUNK_BYTES = 128 * 1024;
+/** Unacknowledged bytes a sender may have in flight, each way. */
 export const WINDOW_BYTES = 8 * CHUNK_BYTES;
 
 export interface Liveness {
