@@ -177,6 +177,32 @@ test("http bridge - a slow handler pauses the upload: the replica holds at most 
   }
 });
 
+test("http bridge - a body whose last bytes wait for credit after the request ended still reaches its end", async () => {
+  // The window fills before the handler reads: the gateway has read the body's last bytes (and its end,
+  // so node destroys the finished request) and waits for credit to send them. Before the fix the pump
+  // then saw a destroyed request and never sent END: the handler waited for ever, kept alive by PINGs.
+  const { server } = await serve({
+    content: async (call) => {
+      await sleep(100);
+      let n = 0;
+      for await (const c of call.body) {
+        n += c.length;
+        await sleep(15);
+      }
+      return { status: 200, body: String(n) };
+    },
+  });
+  try {
+    for (let k = 1; k <= 8; k++) {
+      const size = 2 * WINDOW_BYTES + k * 7_919;
+      const r = await fetch(`${base}/up`, { method: "PUT", body: Buffer.alloc(size, 5), signal: AbortSignal.timeout(5000) });
+      assert.equal(await r.text(), String(size));
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 test("http bridge - a client that goes away aborts the handler's signal and the call ends", async () => {
   let aborted = false;
   const { server } = await serve({

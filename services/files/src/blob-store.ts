@@ -14,11 +14,16 @@ export interface ByteRange {
   end: number;
 }
 
+export interface PutOptions {
+  /** The caller never stored this key before (a part under a fresh id): a store may skip looking for an object to replace. */
+  fresh?: boolean;
+}
+
 export interface BlobStore {
   /** `nats` or `s3`, for logs. */
   readonly kind: string;
   /** Stores an object (a bounded piece), replacing any of the same key. */
-  put(key: string, bytes: Uint8Array): Promise<void>;
+  put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<void>;
   /** The object's bytes (a range of them), streamed; null when there is no such object. */
   get(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array> | null>;
   /** The object's size in bytes, or null when there is none. */

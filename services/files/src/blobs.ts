@@ -59,7 +59,8 @@ export class PartWriter {
   async put(name: string, offset: number, plain: Uint8Array, endsBlob: boolean): Promise<void> {
     await this.pending;
     const sealed = sealPart(this.key, this.blob, offset, plain, endsBlob);
-    const put = this.store.put(name, sealed);
+    // Part names are new (a fresh blob or upload id, a random nonce): nothing to replace.
+    const put = this.store.put(name, sealed, { fresh: true });
     put.catch(() => undefined);
     this.pending = put;
   }

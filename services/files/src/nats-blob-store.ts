@@ -11,10 +11,10 @@
  * (a range is not: the blob layer authenticates every segment it reads).
  */
 import { createHash } from "node:crypto";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { sliceStream, type BlobStore, type ByteRange } from "./blob-store.ts";
+import { headers, nuid, type NatsConnection } from "@nats-io/transport-node";
+import { sliceStream, type BlobStore, type ByteRange, type PutOptions } from "./blob-store.ts";
 
 /** The largest chunk the object store writes: one message per MiB. */
 const MAX_CHUNK = 1024 * 1024;
@@ -22,7 +22,7 @@ const MAX_CHUNK = 1024 * 1024;
 export async function openNatsBlobStore(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
   setSha256Backend("native");
   const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-  return new NatsBlobStore(os, await jetstreamManager(nc), bucket, Math.min(MAX_CHUNK, nc.info?.max_payload ?? MAX_CHUNK));
+  return new NatsBlobStore(os, jetstream(nc), await jetstreamManager(nc), bucket, Math.min(MAX_CHUNK, nc.info?.max_payload ?? MAX_CHUNK));
 }
 
 /** Chunks asked for in one batched direct get (each up to MAX_CHUNK): what a read holds at most. */
@@ -32,13 +32,45 @@ class NatsBlobStore implements BlobStore {
   readonly kind = "nats";
   constructor(
     private readonly os: ObjectStore,
+    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly bucket: string,
     private readonly chunk: number,
   ) {}
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
-    await this.os.putBlob({ name: key, options: { max_chunk_size: this.chunk } }, bytes);
+  async put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<void> {
+    if (!opts?.fresh) return void (await this.os.putBlob({ name: key, options: { max_chunk_size: this.chunk } }, bytes));
+    // A key never stored before (a blob's part): the object store's own layout, written without the
+    // client's lookup of an object to replace, its copy of the bytes and its one-publish-at-a-time
+    // wait: every chunk and the meta are published at once and their acks awaited together. Should a
+    // chunk fail while the meta lands, the object reads as missing chunks (never as wrong bytes) and
+    // the failed put makes its caller drop it.
+    const id = nuid.next();
+    const chunkSubject = `$O.${this.bucket}.C.${id}`;
+    const hash = createHash("sha256");
+    const acks: Promise<unknown>[] = [];
+    let chunks = 0;
+    for (let at = 0; at < bytes.length; at += this.chunk, chunks++) {
+      const piece = bytes.subarray(at, at + this.chunk);
+      hash.update(piece);
+      acks.push(this.js.publish(chunkSubject, piece));
+    }
+    const info = {
+      name: key,
+      description: "",
+      options: { max_chunk_size: this.chunk },
+      bucket: this.bucket,
+      nuid: id,
+      size: bytes.length,
+      chunks,
+      mtime: new Date().toISOString(),
+      digest: `SHA-256=${base64url(hash.digest("base64"))}`,
+      deleted: false,
+    };
+    const h = headers();
+    h.set("Nats-Rollup", "sub");
+    acks.push(this.js.publish(metaSubject(this.bucket, key), JSON.stringify(info), { headers: h }));
+    await Promise.all(acks);
   }
 
   async get(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array> | null> {
@@ -93,6 +125,11 @@ class NatsBlobStore implements BlobStore {
     return (await this.os.list()).filter((i) => !i.deleted && i.name.startsWith(prefix)).map((i) => i.name);
   }
 }
+
+/** The object store's meta subject of an object: its name in padded base64url. */
+const metaSubject = (bucket: string, name: string) => `$O.${bucket}.M.${base64url(Buffer.from(name, "latin1").toString("base64"))}`;
+/** Padded base64url, as the object store writes names and digests. */
+const base64url = (b64: string) => b64.replace(/\+/gu, "-").replace(/\//gu, "_");
 
 /** The object's chunks, then the store's verdict (its digest check) once they end. */
 async function* readAll(data: ReadableStream<Uint8Array>, error: Promise<Error | null>): AsyncIterable<Uint8Array> {

@@ -59,8 +59,20 @@ const keyBinding = (id: string) => `upload:${id}`;
 export const newUploadId = () => `u_${Date.now().toString(36)}-${randomBytes(10).toString("hex")}`;
 export const uploadIdTime = (id: string) => parseInt(id.slice(2).split("-")[0], 36);
 
+/** How many uploads' last states a replica keeps (LRU), so the next chunk it takes skips the KV read. */
+const RECENT = 256;
+
 export class Uploads {
   readonly hashes = new UploadHashes();
+  /**
+   * The state and revision this replica last wrote, per upload: a chunk
+   * arriving at exactly that state's `received` goes on from it without
+   * reading the KV entry again. A stale one (another replica moved the upload
+   * on, it was committed, aborted or expired) fails the conditional update,
+   * which then reads the entry and answers as before, so correctness never
+   * rests on it.
+   */
+  private readonly recent = new Map<string, UploadEntry>();
 
   constructor(private readonly kv: KV, readonly store: BlobStore, readonly master: Buffer, readonly ttlMs: number) {}
 
@@ -86,7 +98,8 @@ export class Uploads {
 
   /** The upload's bytes after `received`, to stage and then count (`offset` must be `received`). */
   async append(user: string, id: string, offset: number): Promise<Append> {
-    const entry = await this.get(user, id);
+    const kept = this.recent.get(id);
+    const entry = kept && kept.state.user === user && kept.state.received === offset ? kept : await this.get(user, id);
     if (offset !== entry.state.received) throw conflict(`the upload has ${entry.state.received} bytes, not ${offset}`, { received: entry.state.received });
     return new Append(this.kv, this, entry);
   }
@@ -114,9 +127,17 @@ export class Uploads {
     return new Layout(m, this.dataKey(state));
   }
 
+  /** Keeps the state this replica just wrote (`Append`), for the next chunk. */
+  remember(entry: UploadEntry): void {
+    this.recent.delete(entry.state.upload_id);
+    this.recent.set(entry.state.upload_id, entry);
+    if (this.recent.size > RECENT) this.recent.delete(this.recent.keys().next().value!);
+  }
+
   /** Forgets an upload whose parts became a blob. */
   async forget(id: string): Promise<void> {
     this.hashes.forget(id);
+    this.recent.delete(id);
     await this.kv.purge(id).catch(() => undefined);
   }
 
@@ -237,6 +258,7 @@ export class Append {
     }
     this.state = next;
     this.staged = this.staged.slice(n);
+    this.uploads.remember({ state: next, revision: this.revision, expiresAt: Date.now() + this.uploads.ttlMs });
     // The hash covers the counted bytes only once nothing more is staged.
     if (this.hash && this.staged.length === 0) this.uploads.hashes.keep(next, this.hash);
     return received;

@@ -48,6 +48,20 @@ export async function blobStoreContract(store: BlobStore): Promise<void> {
   const mid = await collect((await store.get(`${p}big`, { start: 100 * 1024 - 2, end: 100 * 1024 + 2 }))!);
   assert.deepEqual([...mid], [0, 0, 1, 1]);
 
+  // a fresh key (a part): the same object as any put, whole, by range, empty, larger than a chunk
+  const fresh = runs(2 * 1024 * 1024 + 77, 64 * 1024);
+  await store.put(`${p}fresh`, fresh, { fresh: true });
+  assert.equal(await store.size(`${p}fresh`), fresh.length);
+  assert.deepEqual(await collect((await store.get(`${p}fresh`))!), fresh);
+  assert.deepEqual(await collect((await store.get(`${p}fresh`, { start: 1024 * 1024 - 3, end: 1024 * 1024 + 5 }))!), fresh.subarray(1024 * 1024 - 3, 1024 * 1024 + 5));
+  await store.put(`${p}fresh-empty`, Buffer.alloc(0), { fresh: true });
+  assert.equal(await store.size(`${p}fresh-empty`), 0);
+  assert.deepEqual(await collect((await store.get(`${p}fresh-empty`))!), Buffer.alloc(0));
+  assert.deepEqual((await store.keys(`${p}fresh`)).sort(), [`${p}fresh`, `${p}fresh-empty`]);
+  await store.delete(`${p}fresh`);
+  await store.delete(`${p}fresh-empty`);
+  assert.equal(await store.get(`${p}fresh`), null);
+
   // replace
   await store.put(`${p}a`, Buffer.from("second"));
   assert.equal((await collect((await store.get(`${p}a`))!)).toString(), "second");

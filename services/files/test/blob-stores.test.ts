@@ -1,5 +1,8 @@
 import { test } from "node:test";
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { startNats } from "@colmena/testing";
 import { openNatsBlobStore } from "../src/nats-blob-store.ts";
@@ -11,7 +14,16 @@ test("blob stores - the JetStream object store keeps the contract", async () => 
   await using ns = await startNats();
   const nc = await connect({ servers: ns.url });
   try {
-    await blobStoreContract(await openNatsBlobStore(nc, "colmena_files_test"));
+    const store = await openNatsBlobStore(nc, "colmena_files_test");
+    await blobStoreContract(store);
+    // A part written without the client (a fresh key) is an object the client itself reads whole, its digest checked.
+    const bytes = randomBytes(1024 * 1024 + 5);
+    await store.put("u/x/0.fresh", bytes, { fresh: true });
+    const os = await new Objm(nc).open("colmena_files_test");
+    const info = (await os.info("u/x/0.fresh"))!;
+    assert.equal(info.size, bytes.length);
+    assert.equal(info.chunks, 2);
+    assert.deepEqual(Buffer.from((await os.getBlob("u/x/0.fresh"))!), bytes);
   } finally {
     await nc.close();
   }

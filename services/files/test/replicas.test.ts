@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { startNats } from "@colmena/testing";
+import { newUploadId } from "../src/uploads.ts";
 import { b64, call, filesFixture, unb64 } from "./helpers.ts";
 
 test("files replicas - concurrent writers on one path get distinct versions and none is lost", async () => {
@@ -108,4 +109,25 @@ test("files replicas - an upload's chunks, taken by two replicas, become its blo
   assert.equal((await call(fx.nc, "files.upload.commit", { upload_id: second })).sha256, sha);
   assert.deepEqual((await a.blobs.store.keys("u/")).sort(), parts, "the duplicate's parts are dropped");
   assert.deepEqual(unb64((await call(fx.nc, "files.read", { path: "two", offset: 0, length: data.length })).data), data);
+});
+
+test("files replicas - a replica's kept upload state gone stale (another replica moved the upload on) answers conflict, never counts a chunk twice", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  const a = await fx.start();
+  const b = await fx.start();
+  const n = 70_000;
+  const [d0, d1, dx, d2] = [randomBytes(n), randomBytes(n), randomBytes(n), randomBytes(n)];
+  const id = newUploadId();
+  await a.uploads.begin({ upload_id: id, user: "u1", path: "stale", size: 3 * n, content_type: "application/octet-stream", created_at: Date.now() });
+  assert.equal(await a.uploads.chunk("u1", id, 0, d0), n);
+  // b takes the next chunk: a still keeps the state it wrote (received n).
+  assert.equal(await b.uploads.chunk("u1", id, n, d1), 2 * n);
+  // A late retry of offset n on a: its kept state agrees with the offset, the KV entry does not.
+  await assert.rejects(a.uploads.chunk("u1", id, n, dx), (err: { code?: string; details?: { received?: number } }) => err.code === "conflict" && err.details?.received === 2 * n);
+  // The right offset goes on from the KV entry, on the replica whose kept state was stale.
+  assert.equal(await a.uploads.chunk("u1", id, 2 * n, d2), 3 * n);
+  const { state } = await b.uploads.get("u1", id);
+  assert.equal(state.parts.length, 3);
+  assert.equal(await b.uploads.sha256(state), createHash("sha256").update(Buffer.concat([d0, d1, d2])).digest("hex"));
 });

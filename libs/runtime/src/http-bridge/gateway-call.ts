@@ -171,9 +171,13 @@ export class GatewayCall {
         n += c.length;
       }
       if (n > 0 && !(await this.sendBytes(parts.length === 1 ? parts[0] : Buffer.concat(parts)))) return;
-      if (this.done || req.destroyed) return;
+      if (this.done) return;
       // `complete` with nothing left buffered is the end: 'end' itself may wait for another read.
+      // Checked before `destroyed`: a request that ended while its last bytes waited for credit is
+      // destroyed by then (node destroys a finished request), and its END must still go out, or the
+      // handler waits for it for ever (PINGs keep the call alive).
       if (req.readableEnded || (req.complete && req.readableLength === 0)) return void this.send(Kind.end);
+      if (req.destroyed) return;
       // Wait only when nothing came: what arrived while the bytes were sent is read first.
       if (n === 0) await more.next();
     }
