@@ -21,6 +21,12 @@ import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/t
 import { newInbox } from "./connect.ts";
 import { JetStreamApiError } from "@nats-io/jetstream";
 
+
+/** No answer from JetStream: a timeout, no stream leader (503), or the connection dropped or closed first. */
+export class JetStreamUnanswered extends Error {
+  override name = "JetStreamUnanswered";
+}
+
 export interface PubAck {
   stream: string;
   seq: number;
@@ -157,7 +163,7 @@ export class JsPublisher {
   }
 
   private request(subject: string, body: string | Uint8Array, h?: MsgHdrs): Promise<Msg> {
-    if (this.nc.isClosed()) return Promise.reject(new Error("connection closed"));
+    if (this.nc.isClosed()) return Promise.reject(new JetStreamUnanswered("connection closed"));
     const token = (++this.next).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
@@ -191,7 +197,7 @@ export class JsPublisher {
     // A status without a body: 503 when no stream leader took the request.
     if (m.data.length === 0) {
       const code = m.headers?.code ?? 0;
-      w.reject(new Error(code === 503 ? "no responders: the stream is not available" : `JetStream answered status ${code}`));
+      w.reject(code === 503 ? new JetStreamUnanswered("no responders: the stream is not available") : new Error(`JetStream answered status ${code}`));
       return;
     }
     w.resolve(m);
@@ -203,7 +209,7 @@ export class JsPublisher {
     for (const [token, w] of this.waiting) {
       if (w.deadline > now) break;
       this.waiting.delete(token);
-      w.reject(new Error(`no JetStream answer in ${this.timeoutMs} ms`));
+      w.reject(new JetStreamUnanswered(`no JetStream answer in ${this.timeoutMs} ms`));
     }
     if (this.waiting.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
@@ -212,7 +218,7 @@ export class JsPublisher {
   }
 
   private failAll(why: string): void {
-    for (const w of this.waiting.values()) w.reject(new Error(why));
+    for (const w of this.waiting.values()) w.reject(new JetStreamUnanswered(why));
     this.waiting.clear();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;

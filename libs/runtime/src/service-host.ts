@@ -9,7 +9,9 @@
  * Every reply fits the server's `max_payload`: one that would not becomes a
  * small `internal` error, and nothing a request does can escape as a rejection.
  */
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { ClosedConnectionError, ConnectionError, NoRespondersError, RequestError, TimeoutError, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamUnanswered } from "./js-publisher.ts";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { z } from "zod";
 import type { Logger } from "pino";
@@ -170,7 +172,9 @@ export class ServiceHost {
         throw new ColmenaError("internal", `the reply to ${def.op} is ${typeof body === "string" ? Buffer.byteLength(body) : body.byteLength} bytes, over the ${maxPayloadOf(this.opts.nc)} a NATS message may carry (request ${requestId})`, { cause: e });
       }
     } catch (e) {
-      const err = e instanceof ColmenaError ? e : new ColmenaError("internal", `internal error (request ${requestId})`, { cause: e });
+      const err = e instanceof ColmenaError ? e
+        : natsOutage(e) ? new ColmenaError("unavailable", `a NATS or JetStream dependency did not answer; try again (request ${requestId})`, { cause: e })
+        : new ColmenaError("internal", `internal error (request ${requestId})`, { cause: e });
       outcome = err.code;
       if (err.code === "internal") logger().error({ err: e }, "handler failed");
       else if (this.opts.log.isLevelEnabled("debug")) logger().debug({ code: err.code, msg: err.message }, "op refused");
@@ -247,4 +251,17 @@ function respondError(msg: ServiceMsg, err: ColmenaError, reply: MsgHdrs, logger
   } catch (e) {
     logger().error({ err: e }, "could not send even a bare error reply");
   }
+}
+
+/**
+ * Whether a handler failed because NATS or JetStream did not answer for a
+ * while (a timeout, no responders, a dropped connection, a stream between
+ * leaders: 503): the service cannot do it now, which is `unavailable`, not a
+ * bug. A client tries `unavailable` again where it may (the SDK's room
+ * rejoin after a NATS node's death does); as `internal` it gave up.
+ */
+export function natsOutage(e: unknown): boolean {
+  if (e instanceof TimeoutError || e instanceof NoRespondersError || e instanceof ClosedConnectionError || e instanceof ConnectionError) return true;
+  if (e instanceof RequestError || e instanceof JetStreamUnanswered) return true;
+  return e instanceof JetStreamApiError && e.status === 503;
 }

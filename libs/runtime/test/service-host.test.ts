@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { connect } from "@nats-io/transport-node";
+import { TimeoutError, connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { z } from "zod";
 import { ColmenaError, defineOp, opSubject } from "@colmena/protocol";
-import { ServiceHost, maxPayloadOf, silentLogger } from "@colmena/runtime";
+import { JetStreamUnanswered, ServiceHost, maxPayloadOf, natsOutage, silentLogger } from "@colmena/runtime";
 import { startNats } from "@colmena/testing";
 
 const op = (name: string) => defineOp({ op: `hosttest.${name}`, service: "hosttest", access: "public", summary: "test", request: z.strictObject({ n: z.number().optional() }), reply: z.unknown() });
@@ -40,6 +41,29 @@ test("service host - a reply or an error too large for NATS becomes a small inte
     assert.deepEqual(escaped, []);
   } finally {
     process.off("unhandledRejection", onEscape);
+    await nc.close();
+  }
+});
+
+test("service host - a handler stopped by NATS or JetStream not answering is unavailable (try again), any other failure internal", async () => {
+  await using ns = await startNats({ jetstream: true });
+  const nc = await connect({ servers: ns.url });
+  try {
+    const host = await ServiceHost.start({ nc, name: "hosttest", version: "0.0.1", log: silentLogger() });
+    host
+      // A real request to a subject nobody serves, and a real JetStream call to a stream that does not exist yet answers 404 (final).
+      .handle(op("noresponders"), async () => nc.request("hosttest.nobody.here", "", { timeout: 1000 }))
+      .handle(op("timeout"), async () => { throw new TimeoutError(); })
+      .handle(op("nostream"), async () => (await jetstreamManager(nc)).streams.info("HOSTTEST_MISSING"))
+      .handle(op("bug"), () => { throw new TypeError("a bug"); });
+    const ask = async (name: string) => (await nc.request(opSubject(`hosttest.${name}`), "{}", { timeout: 5000 })).json<{ code: string }>().code;
+    assert.equal(await ask("noresponders"), "unavailable");
+    assert.equal(await ask("timeout"), "unavailable");
+    assert.equal(await ask("nostream"), "internal", "a JetStream refusal that is not 503 is no outage");
+    assert.equal(await ask("bug"), "internal");
+    assert.equal(natsOutage(new JetStreamUnanswered("no JetStream answer in 5000 ms")), true);
+    await host.stop();
+  } finally {
     await nc.close();
   }
 });
