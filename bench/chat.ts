@@ -123,8 +123,8 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
     // A short unrecorded step warms the paths (JIT, buffers) before the climb.
     await harness.call("step", { rate: layout.rates[0], seconds: 1 });
     // Two failing rungs in a row end the climb (one alone may be a hiccup of a shared machine), as does a lost delivery.
+    const pids = { server: server.pid, services: services?.pid, nats: nats?.pid() };
     for (let i = 0, failed = 0; i < layout.rates.length && failed < 2; i++) {
-      const pids = { server: server.pid, services: services?.pid, nats: nats?.pid() };
       const cpu0 = cpuSnapshot(pids);
       const got = await harness.call<Omit<Step, "rate" | "serverUs" | "natsUs">>("step", { rate: layout.rates[i], seconds });
       const cpu = cpuPerOp(cpu0, cpuSnapshot(pids), got.delivered);

@@ -21,7 +21,6 @@ import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/t
 import { newInbox } from "./connect.ts";
 import { JetStreamApiError } from "@nats-io/jetstream";
 
-
 /** No answer from JetStream: a timeout, no stream leader (503), or the connection dropped or closed first. */
 export class JetStreamUnanswered extends Error {
   override name = "JetStreamUnanswered";

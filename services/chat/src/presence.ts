@@ -60,7 +60,7 @@ export class Presence {
     const initial = new Promise<void>((r) => (caughtUp = r));
     void (async () => {
       for await (const e of this.watcher!) {
-        this.apply(e.key, e.revision, e.operation === "PUT");
+        this.view.apply(e.key, e.revision, e.operation === "PUT");
         if (!e.delta) caughtUp();
       }
     })().catch((err) => this.log.warn({ err: String(err) }, "presence: the watcher stopped"));
@@ -68,15 +68,11 @@ export class Presence {
     await Promise.race([initial, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
-  private apply(key: string, rev: number, present: boolean): void {
-    this.view.apply(key, rev, present);
-  }
-
   /** The connection joined `room`: online if it is the user's first there. */
   async join(room: string, username: string, conn: string): Promise<void> {
     const first = !this.view.hasUser(room, username);
     const key = this.key(room, username, conn);
-    this.apply(key, await this.kv.put(key, ""), true);
+    this.view.apply(key, await this.kv.put(key, ""), true);
     if (first) this.tell(room, username, "online");
   }
 
@@ -108,7 +104,7 @@ export class Presence {
     if (!p || !e || e.operation !== "PUT") return;
     try {
       await this.kv.delete(key, { previousSeq: e.revision });
-      this.apply(key, e.revision + 0.5, false); // the delete's own revision is later still
+      this.view.apply(key, e.revision + 0.5, false); // the delete's own revision is later still
     } catch {
       return; // another replica deleted it first, and tells
     }
@@ -167,7 +163,7 @@ export class Presence {
   private async refresh(): Promise<void> {
     for (const gw of this.view.gateways()) {
       if (!this.seen.has(gw)) continue;
-      for (const k of this.view.keysOfGateway(gw)) this.apply(k, await this.kv.put(k, ""), true);
+      for (const k of this.view.keysOfGateway(gw)) this.view.apply(k, await this.kv.put(k, ""), true);
     }
   }
 }

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
+import { Base64UrlPaddedCodec, Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers, nuid, type NatsConnection } from "@nats-io/transport-node";
 import { sliceStream, type BlobStore, type ByteRange, type PutOptions } from "./blob-store.ts";
 
@@ -64,7 +64,7 @@ class NatsBlobStore implements BlobStore {
       size: bytes.length,
       chunks,
       mtime: new Date().toISOString(),
-      digest: `SHA-256=${base64url(hash.digest("base64"))}`,
+      digest: `SHA-256=${Base64UrlPaddedCodec.toB64URLEncoding(hash.digest("base64"))}`,
       deleted: false,
     };
     const h = headers();
@@ -126,10 +126,8 @@ class NatsBlobStore implements BlobStore {
   }
 }
 
-/** The object store's meta subject of an object: its name in padded base64url. */
-const metaSubject = (bucket: string, name: string) => `$O.${bucket}.M.${base64url(Buffer.from(name, "latin1").toString("base64"))}`;
-/** Padded base64url, as the object store writes names and digests. */
-const base64url = (b64: string) => b64.replace(/\+/gu, "-").replace(/\//gu, "_");
+/** The object store's meta subject of an object: its name in padded base64url, with the store's own codec. */
+const metaSubject = (bucket: string, name: string) => `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(name)}`;
 
 /** The object's chunks, then the store's verdict (its digest check) once they end. */
 async function* readAll(data: ReadableStream<Uint8Array>, error: Promise<Error | null>): AsyncIterable<Uint8Array> {

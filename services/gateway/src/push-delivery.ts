@@ -1,9 +1,9 @@
 /**
  * A push as the gateway delivers it (design.md section 3): the event name and
  * the excluded connection from the NATS headers, the JSON event frame spliced,
- * encoded and framed once for every connection it reaches (SharedText). Both ways a push arrives use it: a
- * channel's own subject (channels.ts) and a multicast to many channels
- * (multicast.ts).
+ * encoded and framed once for every connection it reaches (SharedText). Both
+ * ways a push arrives use it: a channel's own subject (channels.ts) and a
+ * multicast to many channels (multicast.ts).
  */
 import type { Msg } from "@nats-io/transport-node";
 import { Headers } from "@colmena/protocol";

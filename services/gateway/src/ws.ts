@@ -56,13 +56,12 @@ const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, o: { f
 const textFrame = (t: SharedText): Buffer =>
   (t.wsFrame ??= Buffer.concat(Sender.frame(t.bytes(), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })));
 
+/** A connected WebSocket's sink (ws has its socket by the time it reports the connection). */
 export function wsSink(ws: WebSocket): Sink {
-  let framed: ReturnType<typeof framedWriter> | null = null;
-  const writer = () => (framed === null ? (framed = framedWriter(ws)) : framed);
+  const framed = framedWriter(ws);
   // Frames written in one tick (a burst of pushes, pipelined replies) leave in one syscall.
   const cork = () => {
-    const w = writer();
-    if (w) corkForTick(w.socket);
+    if (framed) corkForTick(framed.socket);
   };
   return {
     writeText: (text) => {
@@ -71,10 +70,9 @@ export function wsSink(ws: WebSocket): Sink {
     },
     writeShared: (t) => {
       if (ws.readyState !== ws.OPEN) return; // as ws.send drops what comes after a close
-      const w = writer();
-      if (!w) return void ws.send(t.text);
-      corkForTick(w.socket);
-      w.write(textFrame(t));
+      if (!framed) return void ws.send(t.text);
+      cork();
+      framed.write(textFrame(t));
     },
     writeBinary: (bytes) => {
       cork();
