@@ -9,7 +9,8 @@ import type { z } from "zod";
 import { ColmenaError, badRequest, forbidden, notFound, notifyOps, type NotifyChannel } from "@colmena/protocol";
 import { EntityLog, ServiceHost, callerOf, type Logger, type RequestContext } from "@colmena/runtime";
 import { NOTIFY_STREAM, newNotificationId, noteSubject, readSubject, subSubject, type NoteEvent, type ReadEvent, type SubscriptionEvent } from "./events.ts";
-import { isReserved, type NotifyQueries } from "./model.ts";
+import { isReserved } from "./model.ts";
+import type { NotifyQueries } from "./queries.ts";
 
 export interface NotifyApiDeps {
   nc: NatsConnection;
@@ -37,7 +38,7 @@ export class NotePublisher {
     if (r.ok) seq = r.seq;
     else seq = (await this.log.last(noteSubject(note.notification_id)))?.seq ?? 0; // published before: the same notification
     await this.deps.waitForSeq(seq, 10_000);
-    return { seq, recipients: this.deps.queries.recipients(note.notification_id).length };
+    return { seq, recipients: this.deps.queries.recipientCount(note.notification_id) ?? 0 };
   }
 
   /** A user's publish (the op and `POST /v1/notify/<topic>`): open topics only; `data` as validated by the op's schema. */

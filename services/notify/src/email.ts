@@ -12,7 +12,7 @@ import nodemailer from "nodemailer";
 import { ColmenaError, type NotificationRecord } from "@colmena/protocol";
 import { EntityLog, backoffDelay, counter, runConsumer, type Logger, type RunningConsumer, type WorkMsg } from "@colmena/runtime";
 import { EMAIL_DURABLE, NOTIFY_STREAM, allMailJobs, sentSubject, type MailJob, type SentMarker } from "./events.ts";
-import type { NotifyQueries } from "./model.ts";
+import type { NotifyQueries } from "./queries.ts";
 
 const emails = counter("colmena_notify_emails_total", "notification emails by outcome", ["outcome"]);
 

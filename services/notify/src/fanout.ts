@@ -11,7 +11,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { EntityLog, counter, publishEvent, runConsumer, type Logger, type RunningConsumer } from "@colmena/runtime";
 import { FANOUT_DURABLE, NOTIFY_STREAM, allNotes, mailJobId, mailSubject, type MailJob } from "./events.ts";
-import type { NotifyQueries } from "./model.ts";
+import type { NotifyQueries } from "./queries.ts";
 
 const pushed = counter("colmena_notify_pushed_total", "notify.event pushes to users (repeats after a failed fan-out included)");
 

@@ -15,7 +15,7 @@
  */
 import { badRequest, notificationId, notifyPattern, unauthorized, type HttpAnswer, type HttpCall, type HttpHandler, type NotificationRecord } from "@colmena/protocol";
 import type { InboxSignals } from "./inbox-signals.ts";
-import type { NotifyQueries } from "./model.ts";
+import type { NotifyQueries } from "./queries.ts";
 import { patternMatches } from "./topic-index.ts";
 
 export interface EventsDeps {

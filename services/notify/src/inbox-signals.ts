@@ -12,7 +12,7 @@ export class InboxSignals {
   private readonly touched = new Set<string>();
   private scheduled = false;
 
-  /** The fold put a row in this user's inbox (cheap when nobody listens). */
+  /** The fold put a notification in this user's inbox (cheap when nobody listens). */
   touch(userId: string): void {
     if (!this.waiting.has(userId)) return;
     this.touched.add(userId);
@@ -26,7 +26,7 @@ export class InboxSignals {
     });
   }
 
-  /** Resolves `true` at the user's next inbox row, `false` after `ms` or when `signal` aborts. */
+  /** Resolves `true` at the next notification folded into the user's inbox, `false` after `ms` or when `signal` aborts. */
   next(userId: string, ms: number, signal: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
       let set = this.waiting.get(userId);

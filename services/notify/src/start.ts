@@ -16,7 +16,8 @@ import { startFanout } from "./fanout.ts";
 import { httpEvents } from "./http-events.ts";
 import { httpPublish } from "./http-publish.ts";
 import { InboxSignals } from "./inbox-signals.ts";
-import { MODEL_VERSION, NotifyModel, NotifyQueries } from "./model.ts";
+import { MODEL_VERSION, NotifyModel } from "./model.ts";
+import { NotifyQueries } from "./queries.ts";
 
 export const NOTIFY_VERSION = "0.1.0";
 
@@ -55,15 +56,11 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
   try {
     const rm = await ReadModel.open({
       nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, version: MODEL_VERSION, migrate: model.migrate, apply: model.apply,
-      // A notification adds a row to each recipient's inbox, on pages all over the per-user index: a commit per 25 ms
-      // (one notification at 50/s) rewrote ~1,000 pages for each, where 100 ms lets 5 share them (1,000 subscribers,
-      // 300 notifications: 18 against 9 µs of CPU an inbox row).
-      commitEveryMs: 100,
       // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts); migrate loads the topic index from it.
       snapshots: { bucket: BUCKETS.notifySnapshots.name, replicas: config.streamReplicas },
     });
     closers.push(async () => { await rm.close(); release(); });
-    queries = new NotifyQueries(rm.db);
+    queries = new NotifyQueries(rm.db, model.recent);
     const waitForSeq = (seq: number, timeoutMs?: number) => rm.waitFor(seq, timeoutMs);
     const jsm = await jetstreamManager(nc);
     /** Until this replica has folded everything the stream holds now. */
