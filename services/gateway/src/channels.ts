@@ -11,6 +11,7 @@ import { isChannel, pushSubject } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
 import type { Conn } from "./connection.ts";
 import { receiveMulticast } from "./multicast.ts";
+import { PushBacklog, type PushBacklogOptions } from "./push-backlog.ts";
 import { deliverTo, pushOf, pushes } from "./push-delivery.ts";
 
 /** A connection may hold this many channels; more is a misbehaving service or client. */
@@ -24,9 +25,12 @@ interface Channel {
 export class ChannelHub {
   private readonly channels = new Map<string, Channel>();
   private readonly multicast: Subscription;
+  /** Every push of this gateway goes through it (push-backlog.ts). */
+  readonly backlog: PushBacklog;
 
-  constructor(private readonly nc: NatsConnection, private readonly log: Logger) {
-    this.multicast = receiveMulticast(nc, (ch) => this.channels.get(ch)?.conns, log);
+  constructor(private readonly nc: NatsConnection, private readonly log: Logger, backlog: Omit<PushBacklogOptions, "onDrop">) {
+    this.backlog = new PushBacklog({ ...backlog, onDrop: (n) => dropped(log, n) });
+    this.multicast = receiveMulticast(nc, (ch) => this.channels.get(ch)?.conns, this.backlog, log);
   }
 
   /** How many NATS subscriptions this gateway holds for channels. */
@@ -54,7 +58,7 @@ export class ChannelHub {
     let c = this.channels.get(ch);
     if (!c) {
       const members = new Set<Conn>();
-      const sub = this.nc.subscribe(pushSubject(ch), { callback: (err, msg) => (err ? this.log.warn({ err, channel: ch }, "push subscription failed") : this.deliver(members, msg)) });
+      const sub = this.nc.subscribe(pushSubject(ch), { callback: (err, msg) => (err ? this.log.warn({ err, channel: ch }, "push subscription failed") : this.backlog.submit(msg.data.length, () => this.deliver(members, msg))) });
       c = { sub, conns: members };
       this.channels.set(ch, c);
       ready = this.nc.flush().catch(() => undefined);
@@ -95,4 +99,14 @@ export class ChannelHub {
       this.log.warn({ err, subject: msg.subject }, "could not deliver a push");
     }
   }
+}
+
+let lastDropWarning = 0;
+
+/** Counts pushes the backlog dropped, with a warning at most every 10 s. */
+function dropped(log: Logger, n: number): void {
+  pushes.inc({ outcome: "dropped_backlog" }, n);
+  if (Date.now() - lastDropWarning < 10_000) return;
+  lastDropWarning = Date.now();
+  log.warn({ dropped: n }, "pushes arrive faster than this gateway writes them: the oldest waiting were dropped");
 }

@@ -24,6 +24,8 @@ export const gatewaySettings = {
   admins: setting("COLMENA_ADMINS", list(), "comma-separated usernames allowed to call sys.* ops"),
   idleTimeoutMs: setting("COLMENA_IDLE_TIMEOUT_MS", positive(300_000), "a connection that sends nothing this long is closed"),
   outbufBytes: setting("COLMENA_OUTBUF_BYTES", positive(4 << 20), "outbound bytes a connection may leave unread before it is dropped"),
+  pushSliceMs: setting("COLMENA_PUSH_SLICE_MS", positive(20), "time a gateway spends writing pushes in one turn of its event loop before the rest wait for the next (it keeps reading NATS: src/push-backlog.ts)"),
+  pushBacklogBytes: setting("COLMENA_PUSH_BACKLOG_BYTES", positive(64 << 20), "bytes of pushes that may wait for a busy gateway; past it the oldest waiting are dropped (counted)"),
   drainMs: setting("COLMENA_DRAIN_MS", int(10_000).pipe(z.number().min(0)), "on shutdown, how long requests in flight may take to be answered before connections close (protocol.md section 2)"),
   legacyAnonymous: setting("COLMENA_LEGACY_ANONYMOUS", bool(false), "accept legacy task frames without login"),
   webDir: setting("COLMENA_WEB_DIR", z.string().optional(), "serve the web page from this folder at / on the HTTP port (the runner points it at apps/web/dist)"),

@@ -88,7 +88,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const id = `gw-${randomBytes(4).toString("hex")}`;
   const log = deps.log.child({ gateway: id });
   const tokens = await TokenVerifier.create(nc, log, config.jwtPublicKey, config.streamReplicas);
-  const hub = new ChannelHub(nc, log);
+  const hub = new ChannelHub(nc, log, { sliceMs: config.pushSliceMs, maxBytes: config.pushBacklogBytes });
   const conns = new Set<Conn>();
   const announcer = new ConnAnnouncer({ nc, gatewayId: id, intervalMs: deps.heartbeatMs ?? GATEWAY_HEARTBEAT_MS, connections: () => conns.size, log });
   const sessions = new Sessions(hub, announcer);

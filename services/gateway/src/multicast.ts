@@ -10,11 +10,12 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 import { MULTICAST_SUBJECT, decodeMulticast } from "@colmena/protocol";
 import type { Logger } from "@colmena/runtime";
 import type { Conn } from "./connection.ts";
+import type { PushBacklog } from "./push-backlog.ts";
 import { deliverTo, pushOf, pushes } from "./push-delivery.ts";
 
 const decoder = new TextDecoder();
 
-export function receiveMulticast(nc: NatsConnection, membersOf: (ch: string) => Set<Conn> | undefined, log: Logger): Subscription {
+export function receiveMulticast(nc: NatsConnection, membersOf: (ch: string) => Set<Conn> | undefined, backlog: PushBacklog, log: Logger): Subscription {
   const deliver = (msg: Msg) => {
     try {
       const m = decodeMulticast(msg.data);
@@ -32,5 +33,5 @@ export function receiveMulticast(nc: NatsConnection, membersOf: (ch: string) => 
       log.warn({ err }, "could not deliver a multicast push");
     }
   };
-  return nc.subscribe(MULTICAST_SUBJECT, { callback: (err, msg) => (err ? log.warn({ err }, "multicast subscription failed") : deliver(msg)) });
+  return nc.subscribe(MULTICAST_SUBJECT, { callback: (err, msg) => (err ? log.warn({ err }, "multicast subscription failed") : backlog.submit(msg.data.length, () => deliver(msg))) });
 }
