@@ -9,7 +9,9 @@
  * Processes (2 cores shared by all): nats-server, "services" (auth and
  * notify) and the gateway in a Node process each, as compose and Kubernetes
  * run them (`BENCH_NOTIFY_LAYOUT=one` puts all three in one, as `npm start`
- * does), ntfy (Go), the harness. Colmena's
+ * does; `BENCH_NOTIFY_GATEWAYS=1,2` measures Colmena with one gateway process
+ * and again with two, the subscribers spread over them as a Kubernetes
+ * Service spreads them), ntfy (Go), the harness. Colmena's
  * subscribers are users each with their own durable subscription and inbox,
  * pushed over frame connections (`notify.event`), and, when the gateway
  * serves it, over `GET /v1/notify/events` as NDJSON (ntfy's JSON stream is
@@ -98,11 +100,12 @@ async function measure(ctx: BenchContext, plan: Plan, system: string, size: Plan
 }
 
 /** Colmena: nats-server and the services process; the subscribers are users of their own. */
-async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step: { n: number }, notes: string[]): Promise<Cell[]> {
+async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step: { n: number }, notes: string[], gatewayCount: number): Promise<Cell[]> {
   await using nats = await startNats({ jetstream: true, bin: ctx.natsBin });
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-bench-notify-"));
   let services: Child | undefined;
   let gateway: Child | undefined;
+  const more: Child[] = [];
   const cells: Cell[] = [];
   try {
     const env = { BENCH_NATS_URL: nats.url, BENCH_NOTIFY: "1", COLMENA_DATA_DIR: dataDir, COLMENA_INSTANCE: "bench", COLMENA_SCRYPT_N: "1024", COLMENA_AUTH_HASH_QUEUE: "10000", COLMENA_AUTH_ADDRESS_FAILURES: "1000000" };
@@ -110,20 +113,25 @@ async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step:
     const apart = process.env.BENCH_NOTIFY_LAYOUT !== "one";
     services = await spawn("services", apart ? "services" : "all");
     gateway = apart ? await spawn("gateway", "gateway") : undefined;
+    // BENCH_NOTIFY_GATEWAYS=2: more gateway processes, the subscribers spread over them (as a Service spreads them on Kubernetes).
+    for (let g = 1; apart && g < gatewayCount; g++) more.push(await spawn(`gateway${g + 1}`, "gateway"));
     const front = gateway ?? services;
     const tcpUrl = `tcp://127.0.0.1:${front.info.tcp}`;
+    const subscriberUrls = [front, ...more].map((c) => `tcp://127.0.0.1:${c.info.tcp}`).join(",");
     const pids: Pids = { server: services.pid, gateway: gateway?.pid, "nats-server": nats.pid() };
+    more.forEach((c, i) => { pids[`gateway${i + 2}`] = c.pid; });
     const httpBase = `http://127.0.0.1:${front.info.http}`;
     // nats-server's count of slow consumers (a client whose pending bytes passed the limit: its core messages dropped).
     const slowConsumers = async () => ((await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { slow_consumers: number }).slow_consumers;
     // The HTTP bridge may not serve the route (404) on this build: then frames only.
     const httpServed = plan.systems.has("http") && (await fetch(`${httpBase}/v1/notify/events`).then((r) => r.status, () => 0)) === 401;
-    if (httpServed) notes.push(`Colmena over HTTP (\`GET /v1/notify/events\` NDJSON, ntfy's kind of client) up to ${HTTP_MAX_SUBSCRIBERS} subscribers: each stream is a bridged call that pings both ways every second, so 10,000 of them were left out on two shared cores.`);
-    else notes.push("Colmena over HTTP (`GET /v1/notify/events`) was not measured in this run.");
+    const httpNote = httpServed ? `Colmena over HTTP (\`GET /v1/notify/events\` NDJSON, ntfy's kind of client) up to ${HTTP_MAX_SUBSCRIBERS} subscribers: each stream is a bridged call that pings both ways every second, so 10,000 of them were left out on two shared cores.`
+      : "Colmena over HTTP (`GET /v1/notify/events`) was not measured in this run.";
+    if (!notes.includes(httpNote)) notes.push(httpNote);
     for (const size of plan.sizes) {
       const topic = `bench.s${size.subscribers}`;
       const via: PublishVia = { kind: "frames", tcpUrl, topic };
-      if (plan.systems.has("colmena")) cells.push(...await measure(ctx, plan, "colmena (frames)", size, { kind: "frames", tcpUrl, topic, count: size.subscribers, prefix: `f${size.subscribers}u` }, via, step, pids, slowConsumers));
+      if (plan.systems.has("colmena")) cells.push(...await measure(ctx, plan, gatewayCount > 1 ? `colmena (frames, ${gatewayCount} gateways)` : "colmena (frames)", size, { kind: "frames", tcpUrl: subscriberUrls, topic, count: size.subscribers, prefix: `f${size.subscribers}u` }, via, step, pids, slowConsumers));
       // 10,000 bridged streams would ping each way every second (the bridge's liveness): 20,000 messages/s before any delivery, too many for these two cores.
       if (httpServed && size.subscribers <= HTTP_MAX_SUBSCRIBERS) {
         const t2 = `${topic}.http`;
@@ -133,6 +141,7 @@ async function colmena(ctx: BenchContext, plan: ReturnType<typeof planOf>, step:
       }
     }
   } finally {
+    for (const c of more) await c.stop();
     await gateway?.stop();
     await services?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -201,7 +210,11 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   ctx.progress("matching index against a linear scan");
   const m = matching(plan);
   ctx.progress(`colmena: nats-server, ${process.env.BENCH_NOTIFY_LAYOUT === "one" ? "services (auth, notify, gateway)" : "services (auth, notify), gateway"}, harness`);
-  const cells = plan.systems.has("colmena") || plan.systems.has("http") ? [...await colmena(ctx, plan, step, notes)] : [];
+  const cells: Cell[] = [];
+  // BENCH_NOTIFY_GATEWAYS=1,2: Colmena once per count of gateway processes, the subscribers spread over them.
+  for (const g of (process.env.BENCH_NOTIFY_GATEWAYS ?? "1").split(",").map(Number)) {
+    if (plan.systems.has("colmena") || plan.systems.has("http")) cells.push(...await colmena(ctx, plan, step, notes, g));
+  }
   if (plan.systems.has("ntfy")) {
     ctx.progress("ntfy");
     cells.push(...await ntfy(ctx, plan, step, notes));
@@ -211,12 +224,12 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     columns: ["system", "subscribers", "publish rate (msg/s)", "delivered / expected", "deliveries/s", "p50 ms", "p99 ms", "CPU µs/delivery: server (+nats)", "harness", "NATS slow consumers"],
     rows: cells.map((c) => [
       c.system, c.subscribers, c.rate, `${c.r.delivered} / ${c.r.published * c.subscribers}`, c.r.summary.rate, c.r.summary.p50, c.r.summary.p99,
-      `${fmt(c.cpu.server + (c.cpu.gateway ?? 0), 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1), c.slow ?? "-",
+      `${fmt(Object.entries(c.cpu).filter(([k]) => k === "server" || k.startsWith("gateway")).reduce((a, [, v]) => a + v, 0), 1)}${c.cpu["nats-server"] !== undefined ? ` (+${fmt(c.cpu["nats-server"], 1)})` : ""}`, fmt(c.cpu.harness, 1), c.slow ?? "-",
     ]),
   };
   notes.push(
     "Each step publishes for the step's duration at a fixed rate (open loop) and waits for the deliveries to stop coming; deliveries/s counts from the first publish to the last delivery. Rates rise until a step saturates (under 99% delivered, or p99 over 5 s).",
-    "Colmena stores each notification once, puts it in every subscriber's durable inbox (SQLite read model) and pushes it; ntfy keeps a message cache per topic but no per-subscriber inbox or read state.",
+    "Colmena stores each notification once, in every subscriber's durable inbox (derived from the subscriptions' spans in its SQLite read model), and pushes it; ntfy keeps a message cache per topic but no per-subscriber inbox or read state.",
     "CPU µs per delivery: the gateway and services processes together (Node, one thread each) and nats-server for Colmena, the ntfy process (Go, every core) for ntfy; and the harness. On two cores shared with other work, a single-threaded process gets a smaller share than a many-threaded one.",
     "One harness process receives every delivery for both systems (it finds a marker in each line instead of parsing its JSON): at the highest rates the harness, on the same two cores, is part of what saturates.",
   );

@@ -87,8 +87,9 @@ function httpStream(url: string, headers: Record<string, string>): Promise<void>
 async function open(a: OpenArgs): Promise<{ opened: number }> {
   const ids = Array.from({ length: a.count }, (_, i) => i);
   if (a.kind === "frames") {
+    const urls = a.tcpUrl.split(","); // several gateways: the subscribers spread over them
     await pool(ids, 64, async (i) => {
-      const c = await colmenaUser(a.tcpUrl, `${a.prefix}${i}`, a.topic);
+      const c = await colmenaUser(urls[i % urls.length], `${a.prefix}${i}`, a.topic);
       c.onEvent = received;
     });
   } else if (a.tcpUrl && a.prefix) {
