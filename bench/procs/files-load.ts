@@ -3,8 +3,8 @@
  * disk or into nothing, over each path bench/files.ts compares:
  *
  * - `ws`: files.upload.begin/chunk/commit and files.read over a MessagePack
- *   WebSocket (libs/client), chunks of `chunk_size` one after another (an
- *   upload's chunks must arrive in order), reads four at a time;
+ *   WebSocket (libs/client), chunks of `chunk_size` in order, three in
+ *   flight, reads four at a time;
  * - `http`: PUT and GET /v1/files/<path>, streamed both ways (node:http);
  * - `tus`: tus-js-client's Node build uploading the file in one PATCH, to the
  *   gateway's /v1/tus/ or to the peer;
@@ -48,6 +48,8 @@ let nc: NatsConnection;
 let direct: ObjectStore;
 
 const READ = 768 * 1024;
+/** Upload chunks sent before the first of them is answered (protocol.md section 7: a replica takes a chunk that follows one it is storing). */
+const CHUNKS_IN_FLIGHT = 3;
 /** The direct path is configured as the files service configures its store: 1 MiB chunks, node:crypto's SHA-256 (the client's default is 128 KiB and pure JS). */
 const DIRECT_CHUNK = 1024 * 1024;
 let commitTimeouts = 0;
@@ -56,10 +58,26 @@ async function wsUp(a: TransferArgs): Promise<number> {
   const up = await client.request<{ upload_id: string; chunk_size: number }>("files.upload.begin", { path: a.name, size: a.size });
   const fh = await open(a.file!, "r");
   try {
-    const buf = Buffer.alloc(up.chunk_size);
-    for (let at = 0; at < a.size; ) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-      at = (await client.request<{ received: number }>("files.upload.chunk", { upload_id: up.upload_id, offset: at, data: buf.subarray(0, bytesRead) })).received;
+    // Up to CHUNKS_IN_FLIGHT chunks sent before the first is answered; a `conflict` (a chunk
+    // before it failed) lets the others settle and goes on from what the upload has.
+    const sent: Promise<{ received: number }>[] = [];
+    let received = 0;
+    for (let at = 0; received < a.size; ) {
+      while (sent.length < CHUNKS_IN_FLIGHT && at < a.size) {
+        const buf = Buffer.allocUnsafe(Math.min(up.chunk_size, a.size - at));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+        const reply = client.request<{ received: number }>("files.upload.chunk", { upload_id: up.upload_id, offset: at, data: buf.subarray(0, bytesRead) });
+        reply.catch(() => undefined);
+        sent.push(reply);
+        at += bytesRead;
+      }
+      try {
+        received = (await sent.shift()!).received;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "conflict") throw err;
+        await Promise.allSettled(sent.splice(0));
+        at = received = (await client.request<{ received: number }>("files.upload.status", { upload_id: up.upload_id })).received;
+      }
     }
   } finally {
     await fh.close();
