@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Objm, StorageType, setSha256Backend, type ObjectStore } from "@nats-io/obj";
 import * as tus from "tus-js-client";
-import { ColmenaClient } from "@colmena/client";
+import { ColmenaClient, sendUploadChunks } from "@colmena/client";
 import { serveParent } from "../lib/child.ts";
 
 export interface TransferArgs {
@@ -48,7 +48,7 @@ let nc: NatsConnection;
 let direct: ObjectStore;
 
 const READ = 768 * 1024;
-/** Upload chunks sent before the first of them is answered (protocol.md section 7: a replica takes a chunk that follows one it is storing). */
+/** Upload chunks sent before the first of them is answered (sendUploadChunks). */
 const CHUNKS_IN_FLIGHT = 3;
 /** The direct path is configured as the files service configures its store: 1 MiB chunks, node:crypto's SHA-256 (the client's default is 128 KiB and pure JS). */
 const DIRECT_CHUNK = 1024 * 1024;
@@ -58,27 +58,17 @@ async function wsUp(a: TransferArgs): Promise<number> {
   const up = await client.request<{ upload_id: string; chunk_size: number }>("files.upload.begin", { path: a.name, size: a.size });
   const fh = await open(a.file!, "r");
   try {
-    // Up to CHUNKS_IN_FLIGHT chunks sent before the first is answered; a `conflict` (a chunk
-    // before it failed) lets the others settle and goes on from what the upload has.
-    const sent: Promise<{ received: number }>[] = [];
-    let received = 0;
-    for (let at = 0; received < a.size; ) {
-      while (sent.length < CHUNKS_IN_FLIGHT && at < a.size) {
-        const buf = Buffer.allocUnsafe(Math.min(up.chunk_size, a.size - at));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-        const reply = client.request<{ received: number }>("files.upload.chunk", { upload_id: up.upload_id, offset: at, data: buf.subarray(0, bytesRead) });
-        reply.catch(() => undefined);
-        sent.push(reply);
-        at += bytesRead;
-      }
-      try {
-        received = (await sent.shift()!).received;
-      } catch (err) {
-        if ((err as { code?: string }).code !== "conflict") throw err;
-        await Promise.allSettled(sent.splice(0));
-        at = received = (await client.request<{ received: number }>("files.upload.status", { upload_id: up.upload_id })).received;
-      }
-    }
+    await sendUploadChunks(client, {
+      uploadId: up.upload_id,
+      size: a.size,
+      chunkSize: up.chunk_size,
+      inFlight: CHUNKS_IN_FLIGHT,
+      read: async (offset, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        const { bytesRead } = await fh.read(buf, 0, length, offset);
+        return buf.subarray(0, bytesRead);
+      },
+    });
   } finally {
     await fh.close();
   }
