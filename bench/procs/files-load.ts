@@ -3,8 +3,8 @@
  * disk or into nothing, over each path bench/files.ts compares:
  *
  * - `ws`: files.upload.begin/chunk/commit and files.read over a MessagePack
- *   WebSocket (libs/client), chunks of `chunk_size` one after another (an
- *   upload's chunks must arrive in order), reads four at a time;
+ *   WebSocket (libs/client), chunks of `chunk_size` in order, three in
+ *   flight, reads four at a time;
  * - `http`: PUT and GET /v1/files/<path>, streamed both ways (node:http);
  * - `tus`: tus-js-client's Node build uploading the file in one PATCH, to the
  *   gateway's /v1/tus/ or to the peer;
@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Objm, StorageType, setSha256Backend, type ObjectStore } from "@nats-io/obj";
 import * as tus from "tus-js-client";
-import { ColmenaClient } from "@colmena/client";
+import { ColmenaClient, sendUploadChunks } from "@colmena/client";
 import { serveParent } from "../lib/child.ts";
 
 export interface TransferArgs {
@@ -48,6 +48,8 @@ let nc: NatsConnection;
 let direct: ObjectStore;
 
 const READ = 768 * 1024;
+/** Upload chunks sent before the first of them is answered (sendUploadChunks). */
+const CHUNKS_IN_FLIGHT = 3;
 /** The direct path is configured as the files service configures its store: 1 MiB chunks, node:crypto's SHA-256 (the client's default is 128 KiB and pure JS). */
 const DIRECT_CHUNK = 1024 * 1024;
 let commitTimeouts = 0;
@@ -56,11 +58,17 @@ async function wsUp(a: TransferArgs): Promise<number> {
   const up = await client.request<{ upload_id: string; chunk_size: number }>("files.upload.begin", { path: a.name, size: a.size });
   const fh = await open(a.file!, "r");
   try {
-    const buf = Buffer.alloc(up.chunk_size);
-    for (let at = 0; at < a.size; ) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-      at = (await client.request<{ received: number }>("files.upload.chunk", { upload_id: up.upload_id, offset: at, data: buf.subarray(0, bytesRead) })).received;
-    }
+    await sendUploadChunks(client, {
+      uploadId: up.upload_id,
+      size: a.size,
+      chunkSize: up.chunk_size,
+      inFlight: CHUNKS_IN_FLIGHT,
+      read: async (offset, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        const { bytesRead } = await fh.read(buf, 0, length, offset);
+        return buf.subarray(0, bytesRead);
+      },
+    });
   } finally {
     await fh.close();
   }

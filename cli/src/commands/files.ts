@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import { FILES_CHUNK_SIZE, FILES_READ_MAX } from "@colmena/protocol";
 import { colmenaHome } from "@colmena/runtime";
-import type { ColmenaClient } from "@colmena/client";
+import { sendUploadChunks, type ColmenaClient } from "@colmena/client";
 import { flag, UsageError, type Args } from "../args.ts";
 import { withClient } from "../connect.ts";
 import { printJson, type Command } from "./command.ts";
@@ -89,13 +89,18 @@ async function put(client: ColmenaClient, local: string, path: string): Promise<
   if (received > 0) process.stderr.write(`resuming upload ${id} at ${received} of ${st.size} bytes\n`);
   const shown = progress(`put ${path}`, st.size, received);
   const fd = openSync(local, "r");
-  const buf = Buffer.alloc(FILES_CHUNK_SIZE);
   try {
-    while (received < st.size) {
-      const n = readSync(fd, buf, 0, buf.length, received);
-      received = (await client.request<{ received: number }>("files.upload.chunk", { upload_id: id, offset: received, data: buf.subarray(0, n).toString("base64") })).received;
-      shown.update(received);
-    }
+    await sendUploadChunks(client, {
+      uploadId: id,
+      size: st.size,
+      chunkSize: FILES_CHUNK_SIZE,
+      from: received,
+      read: async (offset, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        return buf.subarray(0, readSync(fd, buf, 0, length, offset)).toString("base64");
+      },
+      onProgress: (n) => shown.update(n),
+    });
   } finally {
     closeSync(fd);
     shown.stop();

@@ -9,3 +9,5 @@ export type { RawTcp, RawWs } from "./raw.ts";
 export { ColmenaError } from "@colmena/protocol";
 export { E2E_VERSION, decryptMessage, encryptMessage, exportPrivateKey, generateKeyPair, importKeyPair, isE2eEnc, keyDirectory, keyIdOf } from "./e2e.ts";
 export type { E2eEnc, E2eKeyPair, E2eCryptoKey, E2ePayload, E2eRecipient, E2eWrap, SenderKeyLookup } from "./e2e.ts";
+export { sendUploadChunks } from "./files.ts";
+export type { UploadChunks } from "./files.ts";

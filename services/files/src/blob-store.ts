@@ -34,11 +34,11 @@ export interface BlobStore {
   keys(prefix: string): Promise<string[]>;
 }
 
-/** Reads a whole (small) stream into one buffer. */
+/** Reads a whole (small) stream into one buffer (its pieces copied once, into it). */
 export async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const p of body) parts.push(Buffer.from(p));
-  return Buffer.concat(parts);
+  for await (const p of body) parts.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  return parts.length === 1 && parts[0].byteOffset === 0 && parts[0].length === parts[0].buffer.byteLength ? parts[0] : Buffer.concat(parts);
 }
 
 /** Yields only the bytes of `range` from a stream of the whole object (for stores that cannot read a range). */

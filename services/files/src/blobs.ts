@@ -202,56 +202,74 @@ export class Blobs {
 
 /**
  * The plaintext bytes [start, end) of the blob a layout describes, decrypted
- * segment by segment as they stream in, reading only the segments the range
- * covers; a segment that fails its check ends the stream with `internal`
- * before any of its bytes are yielded.
+ * segment by segment, reading only the parts and segments the range covers;
+ * a segment that fails its check ends the stream with `internal` before any
+ * of its bytes are yielded. The next part is fetched while the one before is
+ * decrypted and consumed (one part ahead: a reader holds at most two parts),
+ * so the store's round trips overlap the sending of the bytes.
  */
 export async function* readLayout(store: BlobStore, layout: Layout, start: number, end: number, what: string): AsyncIterable<Buffer> {
   const { m, key } = layout;
   end = Math.min(end, m.size);
   if (end <= start) return;
-  for (let p = layout.partAt(start); p < m.parts.length && layout.starts[p] < end; p++) {
+  const first = layout.partAt(start);
+  let last = first;
+  while (last + 1 < m.parts.length && layout.starts[last + 1] < end) last++;
+  const fetchPart = async (p: number): Promise<Buffer[]> => {
     const span = layout.span(p, start, end);
-    const partEnd = layout.starts[p] + m.parts[p][1];
     const body = await store.get(m.base + m.parts[p][0], { start: span.from, end: span.to });
     if (!body) throw new ColmenaError("internal", `part ${p} of ${what} is missing from the blob store`);
-    // Segments are cut from the chunks as they come, copied only when one straddles two chunks.
-    const held: Buffer[] = [];
-    let heldBytes = 0;
-    const take = (n: number): Buffer => {
-      if (held[0].length >= n) {
-        const out = held[0].subarray(0, n);
-        held[0] = held[0].subarray(n);
-        if (held[0].length === 0) held.shift();
-        heldBytes -= n;
-        return out;
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    return chunks;
+  };
+  let next = fetchPart(first);
+  try {
+    for (let p = first; p <= last; p++) {
+      const held = await next;
+      if (p < last) {
+        next = fetchPart(p + 1);
+        // Awaited at the next part; a reader that stops before it drops it (and its failure).
+        next.catch(() => undefined);
       }
-      const out = Buffer.allocUnsafe(n);
-      for (let at = 0; at < n; ) {
-        const c = held[0];
-        const k = Math.min(c.length, n - at);
-        c.copy(out, at, 0, k);
-        at += k;
-        if (k === c.length) held.shift();
-        else held[0] = c.subarray(k);
-      }
+      yield* openPart(layout, p, layout.span(p, start, end), held, start, end, what);
+    }
+  } finally {
+    next.catch(() => undefined);
+  }
+}
+
+/** The plaintext [start, end) of part `p` from its sealed segments (the chunks fetched), cut out of the chunks, copied only when a segment straddles two. */
+function* openPart(layout: Layout, p: number, span: { first: number; last: number }, held: Buffer[], start: number, end: number, what: string): Iterable<Buffer> {
+  const { m, key } = layout;
+  const partEnd = layout.starts[p] + m.parts[p][1];
+  let heldBytes = held.reduce((n, c) => n + c.length, 0);
+  const take = (n: number): Buffer => {
+    if (held[0].length >= n) {
+      const out = held[0].subarray(0, n);
+      held[0] = held[0].subarray(n);
+      if (held[0].length === 0) held.shift();
       heldBytes -= n;
       return out;
-    };
-    let seg = span.first;
-    for await (const chunk of body) {
-      held.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      heldBytes += chunk.length;
-      while (seg <= span.last) {
-        const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
-        if (heldBytes < n) break;
-        const plain = openSegment(key, m.blob, layout.position(seg), seg + n - SEAL_OVERHEAD === m.size, take(n));
-        const out = plain.subarray(Math.max(start - seg, 0), Math.min(end - seg, plain.length));
-        seg += m.segment;
-        if (out.length) yield out;
-      }
     }
-    if (seg <= span.last) throw new ColmenaError("internal", `part ${p} of ${what} is cut short`);
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0; at < n; ) {
+      const c = held[0];
+      const k = Math.min(c.length, n - at);
+      c.copy(out, at, 0, k);
+      at += k;
+      if (k === c.length) held.shift();
+      else held[0] = c.subarray(k);
+    }
+    heldBytes -= n;
+    return out;
+  };
+  for (let seg = span.first; seg <= span.last; seg += m.segment) {
+    const n = Math.min(m.segment, partEnd - seg) + SEAL_OVERHEAD;
+    if (heldBytes < n) throw new ColmenaError("internal", `part ${p} of ${what} is cut short`);
+    const plain = openSegment(key, m.blob, layout.position(seg), seg + n - SEAL_OVERHEAD === m.size, take(n));
+    const out = plain.subarray(Math.max(start - seg, 0), Math.min(end - seg, plain.length));
+    if (out.length) yield out;
   }
 }
 

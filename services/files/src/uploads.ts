@@ -54,6 +54,13 @@ export interface UploadEntry {
 /** The most parts an upload may have: its state (one KV value) lists them all. */
 export const MAX_PARTS = 16_384;
 
+interface Storing {
+  user: string;
+  end: number;
+  /** The chunk's Append once its part is staged (undefined if it failed first). */
+  added: Promise<Append | undefined>;
+}
+
 export const partBase = (id: string) => `u/${id}/`;
 const keyBinding = (id: string) => `upload:${id}`;
 export const newUploadId = () => `u_${Date.now().toString(36)}-${randomBytes(10).toString("hex")}`;
@@ -73,6 +80,8 @@ export class Uploads {
    * rests on it.
    */
   private readonly recent = new Map<string, UploadEntry>();
+  /** Per upload, the last chunk this replica took and is storing: whose, where it ends, and its Append once its part is staged. */
+  private readonly storing = new Map<string, Storing>();
 
   constructor(private readonly kv: KV, readonly store: BlobStore, readonly master: Buffer, readonly ttlMs: number) {}
 
@@ -104,11 +113,30 @@ export class Uploads {
     return new Append(this.kv, this, entry);
   }
 
-  /** Appends a chunk at `offset`; answers the new `received`. */
+  /**
+   * Appends a chunk at `offset`; answers the new `received`. A chunk that
+   * starts where a chunk of the same upload still being stored on this
+   * replica ends (a client keeping several in flight) goes on from that one:
+   * it is sealed and stored once that one's part is stored, while that one is
+   * counted, and counted after it. Should that one fail, it answers
+   * `conflict` as any chunk at the wrong offset does.
+   */
   async chunk(user: string, id: string, offset: number, data: Buffer): Promise<number> {
-    const append = await this.append(user, id, offset);
-    await append.add(data);
-    return append.commit();
+    const before = this.storing.get(id);
+    const follows = before && before.user === user && before.end === offset ? before.added : undefined;
+    let added: (a: Append | undefined) => void = () => undefined;
+    const mine: Storing = { user, end: offset + data.length, added: new Promise((resolve) => (added = resolve)) };
+    this.storing.set(id, mine);
+    try {
+      let append = follows ? await follows : undefined;
+      if (!append || append.offset !== offset) append = await this.append(user, id, offset);
+      const part = await append.add(data);
+      added(append);
+      return await append.commit(part);
+    } finally {
+      added(undefined);
+      if (this.storing.get(id) === mine) this.storing.delete(id);
+    }
   }
 
   /** The SHA-256 of the counted bytes: from this replica's running hash, reading back only the parts it did not see. */
@@ -182,6 +210,12 @@ export class Uploads {
  * `discard`s (a checksum that did not match), deletes its own parts, which
  * no state lists anyway. After a count more bytes may be added.
  */
+/** A part `add` staged: its name and the upload's offset after it. */
+export interface StagedPart {
+  name: string;
+  end: number;
+}
+
 export class Append {
   /** Parts stored (the last one maybe still being stored) and not yet counted. */
   private staged: [string, number][] = [];
@@ -190,6 +224,8 @@ export class Append {
   private at: number;
   private readonly writer: PartWriter;
   private hash;
+  /** The last count asked for: the next one runs after it (each updates the revision the next one is conditional on). */
+  private counting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly kv: KV, private readonly uploads: Uploads, entry: UploadEntry) {
     this.state = entry.state;
@@ -208,33 +244,51 @@ export class Append {
     return this.state;
   }
 
-  /** Seals and starts storing `data` at `offset` (after the part before is stored). */
-  async add(data: Uint8Array): Promise<void> {
+  /** Seals and starts storing `data` at `offset` (after the part before is stored); answers its part (none for no bytes). */
+  async add(data: Uint8Array): Promise<StagedPart | undefined> {
     const { size, upload_id } = this.state;
     if (this.at + data.length > size) throw new ColmenaError("bad_request", `the chunk goes past the upload's size of ${size} bytes`);
-    if (data.length === 0) return;
+    if (data.length === 0) return undefined;
     if (this.state.parts.length + this.staged.length >= MAX_PARTS) throw badRequest(`an upload has at most ${MAX_PARTS} chunks: send larger ones`);
     const name = `${this.at.toString(36)}.${randomBytes(4).toString("hex")}`;
     this.staged.push([name, data.length]);
     await this.writer.put(partBase(upload_id) + name, this.at, data, this.at + data.length === size);
     this.hash?.update(data);
     this.at += data.length;
+    return { name, end: this.at };
   }
 
-  /** Counts every part added once stored; answers the upload's `received`. */
-  async commit(): Promise<number> {
+  /**
+   * Counts the parts added once stored (with `through`, only up to that
+   * part: a chunk added after it may still be storing); answers the upload's
+   * `received`. Counts run one after another, in the order they were asked.
+   */
+  async commit(through?: StagedPart): Promise<number> {
     try {
       await this.writer.drain();
     } catch (err) {
       await this.discard();
       throw err;
     }
-    return this.count(this.staged.length);
+    return this.serial(() => {
+      if (!through) return this.count(this.staged.length);
+      const n = this.staged.findIndex(([name]) => name === through.name) + 1;
+      if (n > 0) return this.count(n);
+      // Counted already (by a count through a later part), or dropped with a failed chunk before it.
+      if (this.state.received >= through.end) return Promise.resolve(this.state.received);
+      throw conflict(`the upload has ${this.state.received} bytes, not ${through.end}`, { received: this.state.received });
+    });
   }
 
   /** Counts the parts added before the last (already stored), leaving the last one's store under way. */
   async countStored(): Promise<number> {
-    return this.count(this.staged.length - 1);
+    return this.serial(() => this.count(this.staged.length - 1));
+  }
+
+  private serial(f: () => Promise<number>): Promise<number> {
+    const run = this.counting.then(f);
+    this.counting = run.catch(() => undefined);
+    return run;
   }
 
   private async count(n: number): Promise<number> {

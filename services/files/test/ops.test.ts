@@ -135,6 +135,31 @@ test("files ops - uploads: chunks at offset == received, status, commit checks s
   await refused(call(nc, "files.put", { path: "x", content: b64(Buffer.alloc(FILES_INLINE_MAX + 1)) }), "bad_request");
 });
 
+test("files ops - uploads: chunks sent before the one before is answered go on from it; one that follows none in flight is conflict", async () => {
+  await using ns = await startNats();
+  await using fx = await filesFixture(ns.url);
+  await fx.start();
+  const nc = fx.nc;
+  const data = randomBytes(FILES_CHUNK_SIZE * 3 + 77);
+  const up = await call(nc, "files.upload.begin", { path: "up/piped.bin", size: data.length, sha256: sha(data) });
+  const at = [0, FILES_CHUNK_SIZE, 2 * FILES_CHUNK_SIZE, 3 * FILES_CHUNK_SIZE, data.length];
+  // Four chunks at once: each answers the bytes counted through it.
+  const replies = await Promise.all([0, 1, 2, 3].map((i) => call(nc, "files.upload.chunk", { upload_id: up.upload_id, offset: at[i], data: b64(data.subarray(at[i], at[i + 1])) })));
+  assert.deepEqual(replies, [1, 2, 3, 4].map((i) => ({ received: at[i] })));
+  assert.deepEqual(await call(nc, "files.upload.commit", { upload_id: up.upload_id }), { path: "up/piped.bin", version: 1, size: data.length, sha256: sha(data) });
+  assert.ok(unb64((await call(nc, "files.read", { path: "up/piped.bin", offset: 0, length: 64 })).data).equals(data.subarray(0, 64)));
+  // A chunk past `received` that follows no chunk in flight is still conflict.
+  const gap = await call(nc, "files.upload.begin", { path: "up/gap", size: 20 });
+  await call(nc, "files.upload.chunk", { upload_id: gap.upload_id, offset: 0, data: b64("0123456789") });
+  const [, late] = await Promise.allSettled([
+    call(nc, "files.upload.chunk", { upload_id: gap.upload_id, offset: 10, data: b64("abcde") }),
+    call(nc, "files.upload.chunk", { upload_id: gap.upload_id, offset: 16, data: b64("fghi") }),
+  ]);
+  assert.equal(late.status, "rejected");
+  assert.equal((late.reason as { code?: string }).code, "conflict");
+  assert.equal((await call(nc, "files.upload.status", { upload_id: gap.upload_id })).received, 15);
+});
+
 test("files ops - the quota answers quota_exceeded on put, begin and commit", async () => {
   await using ns = await startNats();
   await using fx = await filesFixture(ns.url, { COLMENA_FILES_QUOTA_BYTES: "1000" });

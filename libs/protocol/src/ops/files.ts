@@ -77,7 +77,7 @@ export const filesOps = {
     op: "files.upload.chunk",
     service: "files",
     access: "user",
-    summary: "Appends a chunk at `offset`, which must be the bytes received so far (else `conflict` with `details.received`).",
+    summary: "Appends a chunk at `offset`, which must be the bytes received so far (else `conflict` with `details.received`), or the end of a chunk of the same upload that the replica taking it is still storing: such a chunk goes on from that one and is answered after it, so a client may keep a few chunks in flight (if one fails, those sent after it fail too, `conflict` or its error, and the client goes on from `files.upload.status`).",
     request: z.strictObject({ upload_id: uploadId, offset: z.number().int().min(0), data: binaryField(FILES_CHUNK_SIZE) }),
     reply: z.object({ received: z.number().int() }),
   }),

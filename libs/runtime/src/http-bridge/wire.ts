@@ -103,7 +103,11 @@ export function encodeData(bytes: Uint8Array): Uint8Array {
 
 export interface Decoded {
   kind: number;
-  /** The payload after the kind byte: a copy, since nats.js hands out views of its read buffer. */
+  /**
+   * The payload after the kind byte, as a view (no copy): nats.js hands out
+   * each message in a buffer of its own (a socket read, or the buffer it
+   * assembled a larger message in) and never writes to it again.
+   */
   bytes(): Buffer;
   json<T>(): T;
 }
@@ -112,7 +116,7 @@ export function decode(data: Uint8Array): Decoded {
   const kind = data.length > 0 ? data[0] : 0;
   return {
     kind,
-    bytes: () => Buffer.from(data.subarray(1)),
+    bytes: () => Buffer.from(data.buffer, data.byteOffset + 1, data.length - 1),
     json: <T>() => JSON.parse(text.decode(data.subarray(1))) as T,
   };
 }
