@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { TimeoutError, connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { z } from "zod";
 import { ColmenaError, defineOp, opSubject } from "@colmena/protocol";
 import { JetStreamUnanswered, ServiceHost, maxPayloadOf, natsOutage, silentLogger } from "@colmena/runtime";
@@ -55,11 +55,14 @@ test("service host - a handler stopped by NATS or JetStream not answering is una
       .handle(op("noresponders"), async () => nc.request("hosttest.nobody.here", "", { timeout: 1000 }))
       .handle(op("timeout"), async () => { throw new TimeoutError(); })
       .handle(op("nostream"), async () => (await jetstreamManager(nc)).streams.info("HOSTTEST_MISSING"))
+      // A publish no stream answers (a KV put while its stream is between leaders): nats.js says JetStreamNotEnabled, caused by no responders.
+      .handle(op("jsunanswered"), async () => jetstream(nc).publish("hosttest.captured.by.nothing", "x", { timeout: 1000 }))
       .handle(op("bug"), () => { throw new TypeError("a bug"); });
     const ask = async (name: string) => (await nc.request(opSubject(`hosttest.${name}`), "{}", { timeout: 5000 })).json<{ code: string }>().code;
     assert.equal(await ask("noresponders"), "unavailable");
     assert.equal(await ask("timeout"), "unavailable");
     assert.equal(await ask("nostream"), "internal", "a JetStream refusal that is not 503 is no outage");
+    assert.equal(await ask("jsunanswered"), "unavailable", "a JetStream publish nobody answered is an outage (chat's rejoin gave up on it as internal)");
     assert.equal(await ask("bug"), "internal");
     assert.equal(natsOutage(new JetStreamUnanswered("no JetStream answer in 5000 ms")), true);
     await host.stop();
