@@ -12,6 +12,7 @@ import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { BUCKETS } from "@colmena/protocol";
+import { retryWhileForming } from "./streams.ts";
 import {
   fromPrivateRecord,
   fromPublicRecord,
@@ -30,7 +31,7 @@ const PUBLIC_PREFIX = "signing.public.";
 
 /** Opens (creating when missing) one of auth's KV buckets at `replicas`: keys here, revoked families in revocations.ts. */
 export async function authBucket(nc: NatsConnection, name: string, replicas: number, opts: Partial<KvOptions> = {}): Promise<KV> {
-  return new Kvm(nc).create(name, { history: 1, replicas, ...opts });
+  return retryWhileForming(() => new Kvm(nc).create(name, { history: 1, replicas, ...opts }));
 }
 
 const bucket = (nc: NatsConnection, replicas: number) => authBucket(nc, AUTH_KEYS_BUCKET, replicas);
@@ -56,7 +57,7 @@ async function sharedPrivateKey(nc: NatsConnection, keys: KV, replicas: number):
   const candidate = legacy ?? toPrivateRecord(generateSigningKey());
   let record = candidate;
   try {
-    await priv.create(PRIVATE_KEY, JSON.stringify(candidate));
+    await retryWhileForming(() => priv.create(PRIVATE_KEY, JSON.stringify(candidate)));
   } catch {
     const stored = await priv.get(PRIVATE_KEY);
     if (!stored) throw new Error("auth signing key vanished from KV");
@@ -73,7 +74,7 @@ async function sharedPrivateKey(nc: NatsConnection, keys: KV, replicas: number):
 export async function loadSigningKey(nc: NatsConnection, pem?: string, replicas = 1): Promise<SigningKey> {
   const kv = await bucket(nc, replicas);
   const key = pem ? signingKeyFromPem(pem) : await fromPrivateRecord(await sharedPrivateKey(nc, kv, replicas));
-  await kv.put(PUBLIC_PREFIX + key.kid, JSON.stringify(toPublicRecord(key)));
+  await retryWhileForming(() => kv.put(PUBLIC_PREFIX + key.kid, JSON.stringify(toPublicRecord(key))));
   return key;
 }
 

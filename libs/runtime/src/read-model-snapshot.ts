@@ -20,6 +20,7 @@ import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { counter, histogram } from "./metrics.ts";
 import { META_TABLE } from "./read-model-meta.ts";
+import { retryWhileForming } from "./streams.ts";
 
 export interface SnapshotOptions {
   /** The object store bucket (one per service, in libs/protocol's BUCKETS). */
@@ -37,7 +38,7 @@ const restored = counter("colmena_read_model_snapshots_restored_total", "replica
 const copySeconds = histogram("colmena_read_model_snapshot_seconds", "time to copy and upload a snapshot", ["model"], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
 
 async function storeOf(nc: NatsConnection, opts: SnapshotOptions): Promise<ObjectStore> {
-  return new Objm(nc).create(opts.bucket, { storage: StorageType.File, replicas: opts.replicas ?? 1 });
+  return retryWhileForming(() => new Objm(nc).create(opts.bucket, { storage: StorageType.File, replicas: opts.replicas ?? 1 }));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
+import { natsOutage } from "./service-host.ts";
 
 export type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
 
@@ -36,18 +37,28 @@ export async function ensureStream(nc: NatsConnection | JetStreamManager, spec: 
 const TRANSIENT = /no suitable peers|peer offline|insufficient resources|timeout|no responders|leader/i;
 
 /**
- * `ensureStream`, retried for up to `retryForMs` (default 30 s) while the
- * answer is one a forming cluster gives ("no suitable peers" and the like),
- * so a service started with its cluster waits instead of failing its start.
+ * Runs `fn` again, every 500 ms for up to `retryForMs` (default 30 s), while
+ * it fails the way a cluster that is still forming fails: "no suitable peers"
+ * and the like from the JetStream API, or no answer at all (`natsOutage`),
+ * as when a bucket's stream was just created on one node and the node this
+ * client talks to has not yet heard that its leader listens. For what a
+ * service does once at start (create a stream or bucket, claim a key), so it
+ * waits for its cluster instead of failing its start.
  */
-export async function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retryForMs = 30_000): Promise<JetStreamManager> {
+export async function retryWhileForming<T>(fn: () => Promise<T>, retryForMs = 30_000): Promise<T> {
   const deadline = Date.now() + retryForMs;
   for (;;) {
     try {
-      return await ensureStream(nc, spec);
+      return await fn();
     } catch (err) {
-      if (!TRANSIENT.test(String((err as Error).message)) || Date.now() > deadline) throw err;
+      const transient = natsOutage(err) || TRANSIENT.test(String((err as Error).message));
+      if (!transient || Date.now() > deadline) throw err;
       await sleep(500);
     }
   }
+}
+
+/** `ensureStream`, retried while the cluster is forming (`retryWhileForming`). */
+export function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retryForMs = 30_000): Promise<JetStreamManager> {
+  return retryWhileForming(() => ensureStream(nc, spec), retryForMs);
 }

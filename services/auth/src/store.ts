@@ -7,7 +7,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeToken, eventSubject, serviceEvents, streamName } from "@colmena/protocol";
-import { EntityLog, ensureStream, type AppendResult, type LastEvent } from "@colmena/runtime";
+import { EntityLog, ensureStreamRetrying, type AppendResult, type LastEvent } from "@colmena/runtime";
 import type { PasswordHash } from "./passwords.ts";
 
 export const AUTH_STREAM = streamName("auth");
@@ -53,7 +53,7 @@ export class AuthStore {
 
   /** Ensures the AUTH stream exists with this instance's settings. */
   static async open(nc: NatsConnection, replicas: number): Promise<AuthStore> {
-    await ensureStream(nc, {
+    await ensureStreamRetrying(nc, {
       name: AUTH_STREAM,
       subjects: [serviceEvents("auth")],
       num_replicas: replicas,

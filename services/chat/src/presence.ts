@@ -20,7 +20,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
   ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, GATEWAY_HEARTBEAT_MS, GATEWAY_MISSED_HEARTBEATS, channel, connClosed, gatewayDeadline, gatewayHeartbeat,
 } from "@colmena/protocol";
-import { publishEvent, type Logger } from "@colmena/runtime";
+import { publishEvent, retryWhileForming, type Logger } from "@colmena/runtime";
 import { PresenceView, parsePresenceKey, userKey } from "./presence-view.ts";
 
 export const PRESENCE_BUCKET = BUCKETS.chatPresence.name;
@@ -43,7 +43,7 @@ export class Presence {
     const kvm = new Kvm(nc);
     let kv: KV;
     try {
-      kv = await kvm.create(PRESENCE_BUCKET, { ttl: ttlMs, history: 1, replicas });
+      kv = await retryWhileForming(() => kvm.create(PRESENCE_BUCKET, { ttl: ttlMs, history: 1, replicas }));
     } catch {
       kv = await kvm.open(PRESENCE_BUCKET);
     }

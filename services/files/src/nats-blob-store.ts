@@ -15,13 +15,14 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Base64UrlPaddedCodec, Objm, StorageType, setSha256Backend, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers, nuid, type NatsConnection } from "@nats-io/transport-node";
 import { sliceStream, type BlobStore, type ByteRange, type PutOptions } from "./blob-store.ts";
+import { retryWhileForming } from "@colmena/runtime";
 
 /** The largest chunk the object store writes: one message per MiB. */
 const MAX_CHUNK = 1024 * 1024;
 
 export async function openNatsBlobStore(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
   setSha256Backend("native");
-  const os = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
+  const os = await retryWhileForming(() => new Objm(nc).create(bucket, { storage: StorageType.File, replicas }));
   return new NatsBlobStore(os, jetstream(nc), await jetstreamManager(nc), bucket, Math.min(MAX_CHUNK, nc.info?.max_payload ?? MAX_CHUNK));
 }
 

@@ -7,7 +7,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStream, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
+import { EntityLog, ReadModel, ensureStreamRetrying, retryWhileForming, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -60,9 +60,9 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const config = deps.config ?? filesConfig.load(deps.env);
   if (!config.masterKey) throw new Error("COLMENA_FILES_KEY (64 hex digits) is required: the master key that encrypts stored files");
   const master = masterKeyOf(config.masterKey);
-  await ensureStream(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
+  await ensureStreamRetrying(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
   const blobs = new Blobs(await openBlobStore(nc, config), master);
-  const kv = await new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas });
+  const kv = await retryWhileForming(() => new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas }));
   const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
   const model = await ReadModel.open({

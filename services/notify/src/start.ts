@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ReadModel, claimReadModelFile, ensureStream, serveHttpRoutes, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import { ReadModel, claimReadModelFile, ensureStreamRetrying, serveHttpRoutes, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
 import { NotePublisher, startNotifyApi } from "./api.ts";
 import { startBridges, type Bridges } from "./bridges.ts";
 import { notifyConfig, type NotifyConfig } from "./config.ts";
@@ -44,7 +44,7 @@ export interface RunningNotify {
 export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify> {
   const config = deps.config ?? notifyConfig.load(deps.env ?? process.env, deps.overrides);
   const { nc, log } = deps;
-  await ensureStream(nc, { name: NOTIFY_STREAM, subjects: [allEvents], num_replicas: config.streamReplicas });
+  await ensureStreamRetrying(nc, { name: NOTIFY_STREAM, subjects: [allEvents], num_replicas: config.streamReplicas });
   const { file, release } = claimReadModelFile("notify", config.instance, config.dataDir);
   const signals = new InboxSignals();
   const model = new NotifyModel(signals);

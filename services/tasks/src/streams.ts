@@ -7,7 +7,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureStreamRetrying } from "@colmena/runtime";
+import { ensureStreamRetrying, retryWhileForming } from "@colmena/runtime";
 import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents } from "./events.ts";
 
 /**
@@ -25,7 +25,7 @@ export function ensureTaskStreams(nc: NatsConnection, replicas: number): Promise
 export async function openTtlBucket(nc: NatsConnection, name: typeof LEADER_BUCKET | typeof WORKER_IDS_BUCKET, ttlMs: number, replicas: number): Promise<KV> {
   const kvm = new Kvm(nc);
   try {
-    return await kvm.create(name, { ttl: ttlMs, history: 1, replicas });
+    return await retryWhileForming(() => kvm.create(name, { ttl: ttlMs, history: 1, replicas }));
   } catch {
     // Exists with another TTL (another instance configured differently): use it as it is.
     return await kvm.open(name);

@@ -8,7 +8,7 @@
  */
 import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
-import type { Logger } from "@colmena/runtime";
+import { retryWhileForming, type Logger } from "@colmena/runtime";
 
 export interface WorkerIdClaim {
   id: string;
@@ -21,7 +21,7 @@ export async function claimWorkerId(kv: KV, ttlMs: number, log: Logger, fixed?: 
   const every = Math.max(250, Math.floor(ttlMs / 3));
   if (fixed) {
     // Nobody else generates this id; kept fresh only so the bucket shows it alive.
-    await kv.put(fixed, String(process.pid));
+    await retryWhileForming(() => kv.put(fixed, String(process.pid)));
     const timer = setInterval(() => kv.put(fixed, String(process.pid)).catch((err) => log.warn({ err, worker: fixed }, "could not refresh the worker id")), every);
     timer.unref();
     return { id: fixed, release: async () => { clearInterval(timer); await kv.delete(fixed).catch(() => undefined); } };
@@ -31,7 +31,8 @@ export async function claimWorkerId(kv: KV, ttlMs: number, log: Logger, fixed?: 
     const id = `worker-${host}-${n}`;
     let rev: number;
     try {
-      rev = await kv.create(id, String(process.pid));
+      // A bucket just created on another node may not be reachable from ours yet: wait for it, not skip ids.
+      rev = await retryWhileForming(() => kv.create(id, String(process.pid)));
     } catch {
       continue; // held by a live worker
     }
