@@ -31,6 +31,7 @@ export { JWT_ISSUER, generateSigningKey, signAccessToken, signingKeyFromPem, ver
 export type { AccessClaims, SigningKey } from "./jwt.ts";
 export { startHealthServer } from "./health-server.ts";
 export { ReadModel, claimReadModelFile, readModelFile } from "./read-model.ts";
+export { sql } from "./statements.ts";
 export type { ReadModelOptions, StoredEvent } from "./read-model.ts";
 export { runConsumer } from "./consumer.ts";
 export type { RunningConsumer, WorkConsumerOptions, WorkConsumerSpec } from "./consumer.ts";

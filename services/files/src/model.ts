@@ -3,6 +3,7 @@
  * path, for stat, list, versions, quotas and the blobs' reference counts.
  */
 import type Database from "better-sqlite3";
+import { sql } from "@colmena/runtime";
 import type { FileEvent, VersionEvent } from "./events.ts";
 
 export function migrate(db: Database.Database): void {
@@ -19,7 +20,7 @@ export function migrate(db: Database.Database): void {
 
 export function applyEvent(db: Database.Database, ev: FileEvent): void {
   const deleted = ev.kind === "deleted";
-  db.prepare(`INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
+  sql(db, `INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
     ev.user, ev.path, ev.version, deleted ? 0 : ev.size, deleted ? "" : ev.sha256, deleted ? "" : ev.content_type, ev.created_at, deleted ? 1 : 0,
   );
 }
@@ -33,17 +34,17 @@ export class FileQueries {
   /** One version, or the latest (which may be a deletion marker). */
   version(user: string, path: string, version?: number): VersionRow | undefined {
     return (version === undefined
-      ? this.db.prepare(`SELECT * FROM versions WHERE user = ? AND path = ? ORDER BY version DESC LIMIT 1`).get(user, path)
-      : this.db.prepare(`SELECT * FROM versions WHERE user = ? AND path = ? AND version = ?`).get(user, path, version)) as VersionRow | undefined;
+      ? sql(this.db, `SELECT * FROM versions WHERE user = ? AND path = ? ORDER BY version DESC LIMIT 1`).get(user, path)
+      : sql(this.db, `SELECT * FROM versions WHERE user = ? AND path = ? AND version = ?`).get(user, path, version)) as VersionRow | undefined;
   }
 
   versions(user: string, path: string): VersionRow[] {
-    return this.db.prepare(`SELECT * FROM versions WHERE user = ? AND path = ? ORDER BY version`).all(user, path) as VersionRow[];
+    return sql(this.db, `SELECT * FROM versions WHERE user = ? AND path = ? ORDER BY version`).all(user, path) as VersionRow[];
   }
 
   /** The latest version of each path under `prefix` after `after`, deleted paths left out. */
   list(user: string, prefix: string, after: string, limit: number): VersionRow[] {
-    return this.db.prepare(`
+    return sql(this.db, `
       SELECT v.* FROM versions v
       JOIN (SELECT path, MAX(version) AS version FROM versions WHERE user = ? AND substr(path, 1, length(?)) = ? AND path > ? GROUP BY path) l
         ON v.path = l.path AND v.version = l.version
@@ -52,11 +53,11 @@ export class FileQueries {
 
   /** Bytes a user's versions hold (every version counts: older ones stay readable). */
   usedBytes(user: string): number {
-    return (this.db.prepare(`SELECT COALESCE(SUM(size), 0) AS n FROM versions WHERE user = ?`).get(user) as { n: number }).n;
+    return (sql(this.db, `SELECT COALESCE(SUM(size), 0) AS n FROM versions WHERE user = ?`).get(user) as { n: number }).n;
   }
 
   /** How many versions, of any user, name a blob. */
   refCount(sha256: string): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM versions WHERE sha256 = ?`).get(sha256) as { n: number }).n;
+    return (sql(this.db, `SELECT COUNT(*) AS n FROM versions WHERE sha256 = ?`).get(sha256) as { n: number }).n;
   }
 }

@@ -15,6 +15,7 @@
  * and the email deliveries, which are rows since each becomes a job.
  */
 import type Database from "better-sqlite3";
+import { sql } from "@colmena/runtime";
 import { RESERVED_TOPIC_ROOTS, userTopicToken, type NotificationRecord, type NotifyChannel } from "@colmena/protocol";
 import type { StoredEvent } from "@colmena/runtime";
 import { kindOf, type NoteEvent, type ReadEvent, type SubscriptionEvent, type SubscriptionSpec } from "./events.ts";
@@ -126,7 +127,7 @@ export class NotifyModel {
     `);
     this.index.clear();
     this.recent.clear();
-    for (const r of db.prepare("SELECT * FROM subs").all() as SubRow[]) this.index.add(r.topic, subKey(r.user_id, r.topic), rowToSub(r));
+    for (const r of sql(db, "SELECT * FROM subs").all() as SubRow[]) this.index.add(r.topic, subKey(r.user_id, r.topic), rowToSub(r));
   };
 
   apply = (db: Database.Database, ev: StoredEvent): void => {
@@ -145,28 +146,28 @@ export class NotifyModel {
   private applySub(db: Database.Database, seq: number, ev: SubscriptionEvent): void {
     const key = subKey(ev.user_id, ev.topic);
     if (ev.kind === "unsubscribed") {
-      db.prepare("DELETE FROM subs WHERE user_id = ? AND topic = ?").run(ev.user_id, ev.topic);
-      db.prepare("UPDATE spans SET to_seq = ? WHERE user_id = ? AND topic = ? AND to_seq IS NULL").run(seq, ev.user_id, ev.topic);
+      sql(db, "DELETE FROM subs WHERE user_id = ? AND topic = ?").run(ev.user_id, ev.topic);
+      sql(db, "UPDATE spans SET to_seq = ? WHERE user_id = ? AND topic = ? AND to_seq IS NULL").run(seq, ev.user_id, ev.topic);
       this.index.remove(ev.topic, key);
       return;
     }
-    const old = db.prepare("SELECT created_at FROM subs WHERE user_id = ? AND topic = ?").get(ev.user_id, ev.topic) as { created_at: number } | undefined;
+    const old = sql(db, "SELECT created_at FROM subs WHERE user_id = ? AND topic = ?").get(ev.user_id, ev.topic) as { created_at: number } | undefined;
     const sub: Subscription = { user_id: ev.user_id, username: ev.username, topic: ev.topic, channels: ev.channels, email: ev.email, digest_s: ev.digest_s, created_at: old?.created_at ?? ev.ts };
-    db.prepare("INSERT OR REPLACE INTO subs (user_id, topic, username, channels, email, digest_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    sql(db, "INSERT OR REPLACE INTO subs (user_id, topic, username, channels, email, digest_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .run(sub.user_id, sub.topic, sub.username, JSON.stringify(sub.channels), sub.email ?? null, sub.digest_s ?? null, sub.created_at);
     // A changed subscription (other channels) goes on in its span; a new one starts one.
-    if (!old) db.prepare("INSERT OR IGNORE INTO spans (user_id, topic, username, from_seq) VALUES (?, ?, ?, ?)").run(ev.user_id, ev.topic, ev.username, seq);
+    if (!old) sql(db, "INSERT OR IGNORE INTO spans (user_id, topic, username, from_seq) VALUES (?, ?, ?, ?)").run(ev.user_id, ev.topic, ev.username, seq);
     this.index.add(ev.topic, key, sub);
   }
 
   private applyNote(db: Database.Database, seq: number, ev: NoteEvent): void {
     const users = new Set<string>();
-    const mail = db.prepare("INSERT OR IGNORE INTO mails (notification_id, user_id, topic, email, digest_s, ts) VALUES (?, ?, ?, ?, ?, ?)");
+    const mail = sql(db, "INSERT OR IGNORE INTO mails (notification_id, user_id, topic, email, digest_s, ts) VALUES (?, ?, ?, ?, ?, ?)");
     for (const s of this.matching(ev.topic)) {
       users.add(s.user_id);
       if (s.channels.includes("email") && s.email) mail.run(ev.notification_id, s.user_id, s.topic, s.email, s.digest_s ?? null, ev.ts);
     }
-    const stored = db.prepare("INSERT OR IGNORE INTO notes (seq, notification_id, topic, title, body, data, ts, recipients) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    const stored = sql(db, "INSERT OR IGNORE INTO notes (seq, notification_id, topic, title, body, data, ts, recipients) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .run(seq, ev.notification_id, ev.topic, ev.title, ev.body ?? null, ev.data === undefined ? null : JSON.stringify(ev.data), ev.ts, users.size);
     if (stored.changes === 0) return; // folded before
     const list = [...users];
@@ -176,7 +177,7 @@ export class NotifyModel {
 }
 
 function applyRead(db: Database.Database, ev: ReadEvent): void {
-  const mark = db.prepare("INSERT OR IGNORE INTO reads (user_id, seq) SELECT ?, seq FROM notes WHERE notification_id = ?");
+  const mark = sql(db, "INSERT OR IGNORE INTO reads (user_id, seq) SELECT ?, seq FROM notes WHERE notification_id = ?");
   for (const id of ev.ids) mark.run(ev.user_id, id);
 }
 

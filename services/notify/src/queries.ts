@@ -7,6 +7,7 @@
  * in stream order. Reading pays for what writing no longer does.
  */
 import type Database from "better-sqlite3";
+import { sql } from "@colmena/runtime";
 import type { NotificationRecord } from "@colmena/protocol";
 import { mayReceive, rowToSub, toRecord, type NoteRow, type RecentRecipients, type Subscription } from "./model.ts";
 import { patternMatches } from "./topic-index.ts";
@@ -29,11 +30,11 @@ export class NotifyQueries {
   constructor(private readonly db: Database.Database, private readonly recent: RecentRecipients) {}
 
   subscriptions(userId: string): Subscription[] {
-    return (this.db.prepare("SELECT * FROM subs WHERE user_id = ? ORDER BY created_at, topic").all(userId) as Parameters<typeof rowToSub>[0][]).map(rowToSub);
+    return (sql(this.db, "SELECT * FROM subs WHERE user_id = ? ORDER BY created_at, topic").all(userId) as Parameters<typeof rowToSub>[0][]).map(rowToSub);
   }
 
   subscription(userId: string, topic: string): Subscription | undefined {
-    const r = this.db.prepare("SELECT * FROM subs WHERE user_id = ? AND topic = ?").get(userId, topic) as Parameters<typeof rowToSub>[0] | undefined;
+    const r = sql(this.db, "SELECT * FROM subs WHERE user_id = ? AND topic = ?").get(userId, topic) as Parameters<typeof rowToSub>[0] | undefined;
     return r && rowToSub(r);
   }
 
@@ -47,17 +48,17 @@ export class NotifyQueries {
 
   /** The stream sequence of a stored notification (its place in every inbox), or undefined. */
   seqOf(notificationId: string): number | undefined {
-    return (this.db.prepare("SELECT seq FROM notes WHERE notification_id = ?").get(notificationId) as { seq: number } | undefined)?.seq;
+    return (sql(this.db, "SELECT seq FROM notes WHERE notification_id = ?").get(notificationId) as { seq: number } | undefined)?.seq;
   }
 
   /** Inbox notifications after a stream sequence and a time, oldest first, with their sequence (a cursor). */
   page(userId: string, opts: { afterSeq: number; afterTs: number; limit: number; unreadOnly?: boolean }): { seq: number; note: NotificationRecord }[] {
-    const spans = this.db.prepare("SELECT topic, username, from_seq, to_seq FROM spans WHERE user_id = ? AND (to_seq IS NULL OR to_seq > ?)").all(userId, opts.afterSeq) as Span[];
+    const spans = sql(this.db, "SELECT topic, username, from_seq, to_seq FROM spans WHERE user_id = ? AND (to_seq IS NULL OR to_seq > ?)").all(userId, opts.afterSeq) as Span[];
     const found = new Set<number>();
     for (const span of spans) for (const seq of this.inSpan(userId, span, opts)) found.add(seq);
     const seqs = [...found].sort((a, b) => a - b).slice(0, opts.limit);
     if (seqs.length === 0) return [];
-    const rows = this.db.prepare(`
+    const rows = sql(this.db, `
       SELECT n.*, EXISTS (SELECT 1 FROM reads r WHERE r.user_id = ? AND r.seq = n.seq) AS read
       FROM notes n WHERE n.seq IN (${seqs.map(() => "?").join(",")}) ORDER BY n.seq`).all(userId, ...seqs) as NoteRow[];
     return rows.map((r) => ({ seq: r.seq, note: toRecord(r) }));
@@ -72,14 +73,14 @@ export class NotifyQueries {
     const range = literalPrefix(span.topic);
     if (range.exact !== undefined) {
       if (!mayReceive(range.exact, span.username)) return [];
-      const sql = `SELECT seq FROM notes n WHERE topic = @topic AND seq > @from AND seq < @to AND ts > @ts ${unread} ORDER BY seq LIMIT @limit`;
-      return (this.db.prepare(sql).pluck().all({ ...args, topic: range.exact }) as number[]);
+      const text = `SELECT seq FROM notes n WHERE topic = @topic AND seq > @from AND seq < @to AND ts > @ts ${unread} ORDER BY seq LIMIT @limit`;
+      return (sql(this.db, text).pluck().all({ ...args, topic: range.exact }) as number[]);
     }
     const where = range.low !== undefined ? "topic >= @low AND topic < @high AND" : "";
-    const sql = `SELECT seq, topic FROM notes n WHERE ${where} seq > @from AND seq < @to AND ts > @ts ${unread} ORDER BY seq`;
+    const text = `SELECT seq, topic FROM notes n WHERE ${where} seq > @from AND seq < @to AND ts > @ts ${unread} ORDER BY seq`;
     const out: number[] = [];
     const params = range.low !== undefined ? { ...args, low: range.low, high: range.high } : args;
-    for (const r of this.db.prepare(sql).iterate(params) as IterableIterator<{ seq: number; topic: string }>) {
+    for (const r of sql(this.db, text).iterate(params) as IterableIterator<{ seq: number; topic: string }>) {
       if (!patternMatches(span.topic, r.topic) || !mayReceive(r.topic, span.username)) continue;
       out.push(r.seq);
       if (out.length >= opts.limit) break;
@@ -88,22 +89,22 @@ export class NotifyQueries {
   }
 
   note(id: string): NotificationRecord | undefined {
-    const r = this.db.prepare("SELECT *, 0 AS read FROM notes WHERE notification_id = ?").get(id) as NoteRow | undefined;
+    const r = sql(this.db, "SELECT *, 0 AS read FROM notes WHERE notification_id = ?").get(id) as NoteRow | undefined;
     return r && toRecord(r);
   }
 
   /** How many inboxes a stored notification reached, or undefined when it is not folded here. */
   recipientCount(id: string): number | undefined {
-    return (this.db.prepare("SELECT recipients FROM notes WHERE notification_id = ?").pluck().get(id) as number | undefined);
+    return (sql(this.db, "SELECT recipients FROM notes WHERE notification_id = ?").pluck().get(id) as number | undefined);
   }
 
   /** The users whose inbox a notification reached: from the fold when recent, else from the spans around it. */
   recipients(id: string): string[] {
     const known = this.recent.get(id);
     if (known) return known;
-    const note = this.db.prepare("SELECT seq, topic FROM notes WHERE notification_id = ?").get(id) as { seq: number; topic: string } | undefined;
+    const note = sql(this.db, "SELECT seq, topic FROM notes WHERE notification_id = ?").get(id) as { seq: number; topic: string } | undefined;
     if (!note) return [];
-    const spans = this.db.prepare("SELECT user_id, topic, username FROM spans WHERE from_seq < ? AND (to_seq IS NULL OR to_seq > ?)")
+    const spans = sql(this.db, "SELECT user_id, topic, username FROM spans WHERE from_seq < ? AND (to_seq IS NULL OR to_seq > ?)")
       .all(note.seq, note.seq) as { user_id: string; topic: string; username: string }[];
     const users = new Set<string>();
     for (const s of spans) if (patternMatches(s.topic, note.topic) && mayReceive(note.topic, s.username)) users.add(s.user_id);
@@ -111,12 +112,12 @@ export class NotifyQueries {
   }
 
   mails(notificationId: string): MailRow[] {
-    return this.db.prepare("SELECT * FROM mails WHERE notification_id = ?").all(notificationId) as MailRow[];
+    return sql(this.db, "SELECT * FROM mails WHERE notification_id = ?").all(notificationId) as MailRow[];
   }
 
   /** The notifications one subscription matched in [fromTs, toTs): a digest window. */
   window(userId: string, topic: string, fromTs: number, toTs: number): NotificationRecord[] {
-    return (this.db.prepare(`
+    return (sql(this.db, `
       SELECT n.*, 0 AS read FROM mails m JOIN notes n ON n.notification_id = m.notification_id
       WHERE m.user_id = ? AND m.topic = ? AND m.ts >= ? AND m.ts < ? ORDER BY n.seq`).all(userId, topic, fromTs, toTs) as NoteRow[]).map(toRecord);
   }
