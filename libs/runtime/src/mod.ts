@@ -20,7 +20,7 @@ export { publishEvent } from "./push.ts";
 export { ServiceHost, callerOf, natsOutage } from "./service-host.ts";
 export { JetStreamUnanswered } from "./js-publisher.ts";
 export type { Caller, OpHandler, RequestContext, ServiceHostOptions } from "./service-host.ts";
-export { ensureStream, ensureStreamRetrying, retryWhileForming } from "./streams.ts";
+export { ensureStream, ensureStreamRetrying, retentionCheckEveryMs, retryWhileForming } from "./streams.ts";
 export type { StreamSpec } from "./streams.ts";
 export { EntityLog, scheduleHeaders } from "./entity-log.ts";
 export type { AppendOptions, AppendResult, EntityLogOptions, LastEvent } from "./entity-log.ts";

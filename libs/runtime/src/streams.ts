@@ -62,3 +62,6 @@ export async function retryWhileForming<T>(fn: () => Promise<T>, retryForMs = 30
 export function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retryForMs = 30_000): Promise<JetStreamManager> {
   return retryWhileForming(() => ensureStream(nc, spec), retryForMs);
 }
+
+/** How often a service looks for what is past its retention: often enough that nothing outlives it by much, at most once a minute. */
+export const retentionCheckEveryMs = (retentionMs: number) => Math.min(60_000, Math.max(250, Math.floor(retentionMs / 4)));

@@ -19,6 +19,7 @@ export const notifySettings = {
   fanoutAckWaitMs: setting("COLMENA_NOTIFY_FANOUT_ACK_WAIT_MS", ms(30_000, 500), "a fan-out silent this long (its replica died) is redone by another"),
   heartbeatMs: setting("COLMENA_NOTIFY_HEARTBEAT_MS", ms(25_000, 10), "longest silence on a GET /v1/notify/events stream: a comment line (SSE) or a blank line (NDJSON) then"),
   fanoutBatch: setting("COLMENA_NOTIFY_FANOUT_BATCH", z.coerce.number().int().min(1).max(MULTICAST_MAX_CHANNELS).default(MULTICAST_MAX_CHANNELS), "recipients per live push of a fan-out: one NATS message each, to every gateway; flushed, and the fan-out's ack_wait restarted, between them"),
+  retentionMs: setting("COLMENA_NOTIFY_RETENTION_MS", ms(30 * 24 * 3600_000, 1000), "how long a notification stays in inboxes and in the stream (default 30 days); subscriptions stay until removed"),
   fanoutConcurrency: setting("COLMENA_NOTIFY_FANOUT_CONCURRENCY", z.coerce.number().int().min(1).max(256).default(8), "notifications one instance fans out at once"),
 };
 

@@ -25,12 +25,15 @@ export const noteSubject = (id: string) => eventSubject(SERVICE, "note", id);
 export const readSubject = (userId: string) => eventSubject(SERVICE, "read", encodeToken(userId));
 export const mailSubject = (jobId: string) => eventSubject(SERVICE, "mail", jobId);
 export const sentSubject = (jobId: string) => eventSubject(SERVICE, "sent", jobId);
+/** Retention's marker (retention.ts): the notifications and read marks below `before` were purged. */
+export const purgedSubject = eventSubject(SERVICE, "purged", "notes");
 
 export const kindOf = (subject: string) => subject.split(".")[2];
 export const allNotes = `${SERVICE}.ev.note.*`;
 export const allMailJobs = `${SERVICE}.ev.mail.*`;
 /** What the read model folds (not the email jobs and their markers). */
-export const foldedSubjects = [`${SERVICE}.ev.sub.>`, allNotes, `${SERVICE}.ev.read.*`];
+export const allReads = `${SERVICE}.ev.read.*`;
+export const foldedSubjects = [`${SERVICE}.ev.sub.>`, allNotes, allReads, purgedSubject];
 
 export const FANOUT_DURABLE = "notify_fanout";
 export const EMAIL_DURABLE = "notify_email";
@@ -70,6 +73,13 @@ export interface NoteEvent {
 export interface ReadEvent {
   user_id: string;
   ids: string[];
+  ts: number;
+}
+
+/** Folded as: forget the notifications and read marks below stream sequence `before` (purged from the stream just before). */
+export interface PurgedMarker {
+  kind: "purged";
+  before: number;
   ts: number;
 }
 

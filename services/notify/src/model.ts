@@ -18,7 +18,7 @@ import type Database from "better-sqlite3";
 import { sql } from "@colmena/runtime";
 import { RESERVED_TOPIC_ROOTS, userTopicToken, type NotificationRecord, type NotifyChannel } from "@colmena/protocol";
 import type { StoredEvent } from "@colmena/runtime";
-import { kindOf, type NoteEvent, type ReadEvent, type SubscriptionEvent, type SubscriptionSpec } from "./events.ts";
+import { kindOf, type NoteEvent, type PurgedMarker, type ReadEvent, type SubscriptionEvent, type SubscriptionSpec } from "./events.ts";
 import type { InboxSignals } from "./inbox-signals.ts";
 import { TopicIndex } from "./topic-index.ts";
 
@@ -135,6 +135,7 @@ export class NotifyModel {
     if (kind === "sub") this.applySub(db, ev.seq, ev.json<SubscriptionEvent>());
     else if (kind === "note") this.applyNote(db, ev.seq, ev.json<NoteEvent>());
     else if (kind === "read") applyRead(db, ev.json<ReadEvent>());
+    else if (kind === "purged") applyPurged(db, ev.json<PurgedMarker>().before);
   };
 
   /** The subscriptions a topic reaches now: a reserved topic only its owner's. */
@@ -174,6 +175,17 @@ export class NotifyModel {
     this.recent.set(ev.notification_id, list);
     if (this.signals) for (const u of list) this.signals.touch(u);
   }
+}
+
+/**
+ * Retention's marker: what the stream no longer holds below `before` goes
+ * here too (a replica rebuilt from the purged stream never had it), and so
+ * do the spans that ended before it, which no kept notification falls in.
+ */
+function applyPurged(db: Database.Database, before: number): void {
+  sql(db, "DELETE FROM notes WHERE seq < ?").run(before);
+  sql(db, "DELETE FROM reads WHERE seq < ?").run(before);
+  sql(db, "DELETE FROM spans WHERE to_seq IS NOT NULL AND to_seq <= ?").run(before);
 }
 
 function applyRead(db: Database.Database, ev: ReadEvent): void {

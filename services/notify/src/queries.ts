@@ -111,6 +111,16 @@ export class NotifyQueries {
     return [...users];
   }
 
+  /** Retention's bound: the sequence of the oldest notification stored at or after `ts`, or undefined when none is. */
+  firstNoteSince(ts: number): number | undefined {
+    return sql(this.db, "SELECT seq FROM notes WHERE ts >= ? ORDER BY seq LIMIT 1").pluck().get(ts) as number | undefined;
+  }
+
+  /** The sequence of the oldest notification held, or undefined when none is. */
+  oldestNote(): number | undefined {
+    return sql(this.db, "SELECT min(seq) FROM notes").pluck().get() as number | null ?? undefined;
+  }
+
   mails(notificationId: string): MailRow[] {
     return sql(this.db, "SELECT * FROM mails WHERE notification_id = ?").all(notificationId) as MailRow[];
   }

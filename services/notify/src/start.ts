@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ReadModel, claimReadModelFile, ensureStreamRetrying, serveHttpRoutes, type Logger, type RunningConsumer, type ServiceHost } from "@colmena/runtime";
+import { startRetention } from "./retention.ts";
 import { NotePublisher, startNotifyApi } from "./api.ts";
 import { startBridges, type Bridges } from "./bridges.ts";
 import { notifyConfig, type NotifyConfig } from "./config.ts";
@@ -56,6 +57,8 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
   try {
     const rm = await ReadModel.open({
       nc, stream: NOTIFY_STREAM, filterSubjects: foldedSubjects, file, name: "notify", log, version: MODEL_VERSION, migrate: model.migrate, apply: model.apply,
+      // Retention purges below a bound, then appends a marker whose fold forgets the same (retention.ts).
+      purgesMarked: true,
       // A new replica starts from the newest snapshot and folds the tail (libs/runtime/src/read-model-snapshot.ts); migrate loads the topic index from it.
       snapshots: { bucket: BUCKETS.notifySnapshots.name, replicas: config.streamReplicas },
     });
@@ -66,6 +69,8 @@ export async function startNotify(deps: StartNotifyDeps): Promise<RunningNotify>
     /** Until this replica has folded everything the stream holds now. */
     const catchUp = async () => waitForSeq((await jsm.streams.info(NOTIFY_STREAM)).state.last_seq, 20_000);
     const notes = new NotePublisher(nc, { queries, waitForSeq });
+    const retention = startRetention({ nc, jsm, queries, retentionMs: config.retentionMs, foldedSeq: () => rm.lastSeq, log });
+    closers.unshift(async () => retention.stop());
     const consumers: RunningConsumer[] = [];
     closers.unshift(async () => { for (const c of consumers) await c.stop(); });
     consumers.push(await startFanout({ nc, log, queries, waitForSeq, concurrency: config.fanoutConcurrency, ackWaitMs: config.fanoutAckWaitMs, batch: config.fanoutBatch }));

@@ -38,8 +38,6 @@ export interface RetentionOptions {
 
 const purgedMessages = counter("colmena_tasks_retention_purged_messages_total", "TASKS messages purged by retention (by this instance, while it led the scheduler)");
 
-/** How often the leader looks: often enough that a task outlives its retention by little, at most once a minute. */
-export const retentionCheckEveryMs = (retentionMs: number) => Math.min(60_000, Math.max(250, Math.floor(retentionMs / 4)));
 
 /** Forgets what is past retention, up to `batch` tasks; says whether more may be waiting (run again soon). */
 export async function forgetExpired(opts: RetentionOptions): Promise<{ more: boolean }> {

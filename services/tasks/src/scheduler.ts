@@ -14,10 +14,10 @@
  * forgets the tasks past retention (retention.ts).
  */
 import type { KV } from "@nats-io/kv";
-import type { Logger } from "@colmena/runtime";
+import { retentionCheckEveryMs, type Logger } from "@colmena/runtime";
 import type { ReleasedEvent } from "./events.ts";
 import type { TaskQueries, TaskRow } from "./model.ts";
-import { forgetExpired, retentionCheckEveryMs, type RetentionOptions } from "./retention.ts";
+import { forgetExpired, type RetentionOptions } from "./retention.ts";
 import type { TaskLog } from "./task-log.ts";
 
 const LEADER_KEY = "scheduler";

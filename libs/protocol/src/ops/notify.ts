@@ -95,7 +95,7 @@ export const notifyOps = {
     service: "notify",
     access: "user",
     idempotent: true, // a read
-    summary: "The caller's notifications, oldest first, after `since` (a notification id, or a time in ms). `next` is the `since` of the next page (there may be more).",
+    summary: "The caller's notifications, oldest first, after `since` (a notification id, or a time in ms). `next` is the `since` of the next page (there may be more). A notification is kept for the service's retention period (`COLMENA_NOTIFY_RETENTION_MS`, 30 days unless set), then leaves every inbox; a `since` naming one no longer kept reads from the oldest kept.",
     request: z.strictObject({
       since: z.union([notificationId, z.number().int().min(0)]).optional(),
       limit: z.number().int().min(1).max(500).optional(),
