@@ -137,6 +137,8 @@ export class ReadModel {
   /** `seq` at the previous periodic check, to spot a consumer that stalled silently. */
   private seqAtLastCheck = -1;
   private timer: NodeJS.Timeout | null = null;
+  /** `nudgeIfStuck`'s pending check, one at a time. */
+  private nudge: NodeJS.Timeout | undefined;
   private closed = false;
   private snapshotter: SnapshotWriter | undefined;
 
@@ -182,14 +184,40 @@ export class ReadModel {
   waitFor(seq: number, timeoutMs = 5000): Promise<void> {
     if (this.seq >= seq) return Promise.resolve();
     if (this.closed) return Promise.reject(new ColmenaError("unavailable", `read model ${this.opts.name} is closed`));
+    this.nudgeIfStuck(Math.min(1500, timeoutMs / 3));
     return this.waiters.add(seq, timeoutMs, () =>
       new ColmenaError("unavailable", `read model ${this.opts.name} did not reach seq ${seq} in ${timeoutMs} ms (at ${this.seq})`));
+  }
+
+  /**
+   * A waiter's sequence is stored (its writer had the stream's ack), so a
+   * model that has not moved at all while one waits has a stalled consumer:
+   * seen on a cluster still forming, when a stream's leader moved under a
+   * fresh consumer. Restart it now rather than at the next periodic check,
+   * which may come after the waiter gave up. A consumer that is merely busy
+   * moves, and is left alone.
+   */
+  private nudgeIfStuck(afterMs: number): void {
+    if (this.nudge) return;
+    const at = this.seq;
+    this.nudge = setTimeout(() => {
+      this.nudge = undefined;
+      // Looked at again while anyone waits (a waiter leaves when served or when it gives up).
+      if (this.closed || this.waiters.size === 0) return;
+      if (this.seq === at) {
+        this.opts.log.warn({ model: this.opts.name, at, waiters: this.waiters.size }, "read model did not move while writes waited for it; restarting its consumer");
+        this.resync(true);
+      }
+      this.nudgeIfStuck(afterMs);
+    }, afterMs);
+    this.nudge.unref();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.nudge);
     this.generation++;
     await this.messages?.close().catch(() => undefined);
     await this.syncing.catch(() => undefined);

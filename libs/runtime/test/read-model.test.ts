@@ -300,3 +300,24 @@ test("read model - a filtered model moves past other subjects and skips an event
   assert.deepEqual(dump(rm.db).map((r) => (r as { id: string }).id), ["w", "x"], "the throwing event was rolled back");
   await rm.close();
 });
+
+test("read model - a consumer that stalls silently while a write waits for it is restarted within the wait, not at the next periodic check", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const jsm = await jetstreamManager(nc);
+  const { stream, subj, subjects } = await setup("rmstall");
+  await ensureStream(nc, { name: stream, subjects });
+  const dir = tempDir(t);
+  // The periodic check far away: only the waiter's nudge can restart the consumer in time.
+  const rm = await open(t, itemsModel(nc, stream, join(dir, "m.sqlite"), { checkIntervalMs: 60_000 }));
+  await rm.waitFor(await publish(nc, `${subj}.ev.item.a`, { op: "set", value: "1" }));
+  // A paused consumer delivers nothing and reports nothing wrong: a silent stall, as on a forming cluster.
+  const [consumer] = await jsm.consumers.list(stream).next();
+  assert.ok(consumer, "the model's ordered consumer");
+  await jsm.consumers.pause(stream, consumer.name, new Date(Date.now() + 120_000));
+  const seq = await publish(nc, `${subj}.ev.item.b`, { op: "set", value: "2" });
+  const started = Date.now();
+  await rm.waitFor(seq, 5000);
+  assert.ok(Date.now() - started < 4000, `folded after ${Date.now() - started} ms`);
+  assert.deepEqual(dump(rm.db).map((r) => (r as { id: string }).id), ["a", "b"]);
+});
