@@ -29,10 +29,14 @@ const processOf = (service: string, env: NodeJS.ProcessEnv): Promise<ServiceProc
   spawnService({ name: service, command: [join("services", service, "src", "main.ts")], env: { ...env, COLMENA_LOG_LEVEL: "info" }, wait: { logged: ["process started", "gateway ready"] } });
 const killed = (p: ServiceProcess) => killAll([p]);
 
+/** What a member got: the messages of a room, and why a resume failed, if one did (a missing message's likely cause). */
+type Got = Msg[] & { resumeFailures: string[] };
+
 /** Everything `c` is told about room `r`, in arrival order (after the SDK's repeat drop). */
-function messagesOf(c: ColmenaClient, r: string): Msg[] {
-  const got: Msg[] = [];
+function messagesOf(c: ColmenaClient, r: string): Got {
+  const got = Object.assign([] as Msg[], { resumeFailures: [] as string[] });
   c.on("chat.message", (d) => { if ((d as Msg).room === r) got.push(d as Msg); });
+  c.onStatus((s) => { if (s.type === "resume_failed") got.resumeFailures.push(String(s.error)); });
   return got;
 }
 
@@ -56,10 +60,13 @@ async function burst(from: ColmenaClient, r: string, n: number, at: (i: number) 
 }
 
 /** Every acknowledged seq reached each member once, in ascending order, and is in history. */
-async function assertDelivered(acked: number[], members: [string, Msg[]][], history: ColmenaClient, r: string): Promise<void> {
+async function assertDelivered(acked: number[], members: [string, Got][], history: ColmenaClient, r: string): Promise<void> {
   for (const [name, got] of members) {
     await waitUntil(`${name} got every acknowledged message`, () => acked.every((s) => got.some((m) => m.seq === s)), 60_000)
-      .catch((e) => { throw new Error(`${(e as Error).message}: missing ${acked.filter((s) => !got.some((m) => m.seq === s)).slice(0, 10)}`); });
+      .catch((e) => {
+        const failures = got.resumeFailures.length ? `; resumes failed: ${got.resumeFailures.join("; ")}` : "; no resume failed";
+        throw new Error(`${(e as Error).message}: missing ${acked.filter((s) => !got.some((m) => m.seq === s)).slice(0, 10)}${failures}`);
+      });
     const seqs = got.map((m) => m.seq);
     assert.equal(new Set(seqs).size, seqs.length, `${name} got no message twice`);
     assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `${name} got them in seq order`);
@@ -92,7 +99,7 @@ async function clusterUser(clients: ColmenaClient[], prefix: string, port: numbe
  * A room of ana and bob, a burst of `n` sends from ana with `kill()` at send `at`; returns once the kill is done and
  * bob's gateway has told bob `session.resync` (its NATS connection dropped).
  */
-async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: number, at: number, kill: () => Promise<unknown>): Promise<{ r: string; acked: number[]; toBob: Msg[] }> {
+async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: number, at: number, kill: () => Promise<unknown>): Promise<{ r: string; acked: number[]; toBob: Got }> {
   const r = room();
   await ana.request("chat.create", { room: r });
   for (const c of [ana, bob]) await c.request("chat.join", { room: r });

@@ -52,6 +52,8 @@ export type ClientStatus =
   | { type: "reconnected" }
   | { type: "reauthenticated"; username: string }
   | { type: "reauth_failed"; error: Error }
+  /** Rejoining a room after a reconnect or `session.resync` failed for good: what it missed there was not emitted. */
+  | { type: "resume_failed"; error: Error }
   | { type: "closed" };
 
 export interface RequestOptions {
@@ -348,7 +350,8 @@ export class ColmenaClient {
   /** The gateway's own NATS link was cut and is back (`session.resync`): the rooms are joined again from where they were, as after a reconnect. */
   private resync(t: Transport): void {
     const timeout = this.opts.requestTimeoutMs ?? 30_000;
-    void this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f), () => this.transport === t).catch(() => undefined);
+    void this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f), () => this.transport === t)
+      .catch((err) => this.emitStatus({ type: "resume_failed", error: err as Error }));
   }
 
   /** Closes a closing gateway's connection once nothing waits on it and the next connection is open. */
@@ -402,8 +405,9 @@ export class ColmenaClient {
     try {
       const t = this.transport;
       await this.rooms.rejoin((op, data) => this.send(op, data, timeout), (f) => this.hub.emit(f), () => this.transport === t);
-    } catch {
-      // A room that can no longer be joined (or a dropped connection) is left to the application.
+    } catch (err) {
+      // A room that can no longer be joined (or a dropped connection): said, and left to the application.
+      this.emitStatus({ type: "resume_failed", error: err as Error });
     }
   }
 
