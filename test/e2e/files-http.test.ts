@@ -17,7 +17,8 @@ import { startSystem, type System, type TestUser } from "./harness.ts";
 let sys: System;
 let ana: TestUser;
 let base: string;
-const QUOTA = 4 * 1024 * 1024;
+/** Room for a download larger than everything between the replica and the client can hold (the bridge's 1 MiB window, the gateway's and the kernel's socket buffers). */
+const QUOTA = 32 * 1024 * 1024;
 
 before(async () => {
   sys = await startSystem({ services: ["auth", "files"], env: { COLMENA_FILES_QUOTA_BYTES: String(QUOTA) } });
@@ -142,7 +143,7 @@ test("files http - over the quota is 507, by Content-Length or while streaming",
   // No Content-Length (a stream): the service stops at the quota.
   const stream = new ReadableStream<Uint8Array>({
     start(c) {
-      for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(1024 * 1024));
+      for (let i = 0; i <= QUOTA / (1024 * 1024); i++) c.enqueue(new Uint8Array(1024 * 1024));
       c.close();
     },
   });
@@ -199,7 +200,8 @@ async function filesInFlight(): Promise<number> {
 }
 
 test("files http - a client that goes away mid-download leaves no call behind on the replica", async () => {
-  await put(ana, "long.bin", randomBytes(3 * 1024 * 1024));
+  // 24 MiB: far more than the bridge's window and the sockets' buffers hold, so the replica is still sending when the client leaves.
+  await put(ana, "long.bin", randomBytes(24 * 1024 * 1024));
   const ac = new AbortController();
   const r = await get(ana, "long.bin", {}, "GET");
   const g = await fetch(`${base}/v1/files/long.bin`, { headers: auth(ana), signal: ac.signal });
