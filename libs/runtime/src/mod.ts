@@ -17,10 +17,11 @@ export { OPERATOR_USER, authorizationBlock, inboxPrefix, natsUsers, opServices, 
 export type { NatsUser } from "./nats-permissions.ts";
 export { colmenaHome, repoRoot } from "./paths.ts";
 export { publishEvent } from "./push.ts";
-export { ServiceHost, callerOf, natsOutage } from "./service-host.ts";
+export { ServiceHost, callerOf } from "./service-host.ts";
+export { natsOutage } from "./nats-outage.ts";
 export { JetStreamUnanswered } from "./js-publisher.ts";
 export type { Caller, OpHandler, RequestContext, ServiceHostOptions } from "./service-host.ts";
-export { ensureStream, ensureStreamRetrying, retentionCheckEveryMs, retryWhileForming } from "./streams.ts";
+export { createOrOpenBucket, ensureStream, ensureStreamRetrying, retentionCheckEveryMs, retryWhileForming } from "./streams.ts";
 export type { StreamSpec } from "./streams.ts";
 export { EntityLog, scheduleHeaders } from "./entity-log.ts";
 export type { AppendOptions, AppendResult, EntityLogOptions, LastEvent } from "./entity-log.ts";

@@ -1,7 +1,8 @@
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import { setTimeout as sleep } from "node:timers/promises";
-import { natsOutage } from "./service-host.ts";
+import { natsOutage } from "./nats-outage.ts";
 
 export type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
 
@@ -61,6 +62,20 @@ export async function retryWhileForming<T>(fn: () => Promise<T>, retryForMs = 30
 /** `ensureStream`, retried while the cluster is forming (`retryWhileForming`). */
 export function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retryForMs = 30_000): Promise<JetStreamManager> {
   return retryWhileForming(() => ensureStream(nc, spec), retryForMs);
+}
+
+/**
+ * A KV bucket created with `opts` (retried while the cluster forms), or, when
+ * it exists with other settings (another instance configured differently),
+ * opened as it is.
+ */
+export async function createOrOpenBucket(nc: NatsConnection, name: string, opts: Partial<KvOptions>): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    return await retryWhileForming(() => kvm.create(name, opts));
+  } catch {
+    return await kvm.open(name);
+  }
 }
 
 /** How often a service looks for what is past its retention: often enough that nothing outlives it by much, at most once a minute. */

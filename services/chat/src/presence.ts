@@ -15,12 +15,12 @@
  * indexed (presence-view.ts), so `online`, the first/last checks and a
  * closed connection cost no NATS round trip and no scan of the keys.
  */
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
   ALL_CONN_LIFECYCLE, ALL_GATEWAY_HEARTBEATS, BUCKETS, GATEWAY_HEARTBEAT_MS, GATEWAY_MISSED_HEARTBEATS, channel, connClosed, gatewayDeadline, gatewayHeartbeat,
 } from "@colmena/protocol";
-import { publishEvent, retryWhileForming, type Logger } from "@colmena/runtime";
+import { createOrOpenBucket, publishEvent, type Logger } from "@colmena/runtime";
 import { PresenceView, parsePresenceKey, userKey } from "./presence-view.ts";
 
 export const PRESENCE_BUCKET = BUCKETS.chatPresence.name;
@@ -40,13 +40,7 @@ export class Presence {
   private constructor(private readonly nc: NatsConnection, private readonly kv: KV, private readonly log: Logger, private readonly ttlMs: number) {}
 
   static async open(nc: NatsConnection, log: Logger, ttlMs: number, replicas: number): Promise<Presence> {
-    const kvm = new Kvm(nc);
-    let kv: KV;
-    try {
-      kv = await retryWhileForming(() => kvm.create(PRESENCE_BUCKET, { ttl: ttlMs, history: 1, replicas }));
-    } catch {
-      kv = await kvm.open(PRESENCE_BUCKET);
-    }
+    const kv = await createOrOpenBucket(nc, PRESENCE_BUCKET, { ttl: ttlMs, history: 1, replicas });
     const p = new Presence(nc, kv, log, ttlMs);
     await p.watchView();
     p.follow();

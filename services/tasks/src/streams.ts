@@ -5,9 +5,9 @@
  * workers' own: `runConsumer` creates them, see worker.ts.)
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureStreamRetrying, retryWhileForming } from "@colmena/runtime";
+import { createOrOpenBucket, ensureStreamRetrying } from "@colmena/runtime";
 import { LEADER_BUCKET, TASKS_STREAM, WORKER_IDS_BUCKET, allEvents } from "./events.ts";
 
 /**
@@ -21,13 +21,7 @@ export function ensureTaskStreams(nc: NatsConnection, replicas: number): Promise
   return ensureStreamRetrying(nc, { name: TASKS_STREAM, subjects: [allEvents], num_replicas: replicas, allow_msg_schedules: true, allow_atomic: true });
 }
 
-/** A KV bucket whose keys expire after `ttlMs` unless refreshed, at `replicas` (`COLMENA_STREAM_REPLICAS`). */
-export async function openTtlBucket(nc: NatsConnection, name: typeof LEADER_BUCKET | typeof WORKER_IDS_BUCKET, ttlMs: number, replicas: number): Promise<KV> {
-  const kvm = new Kvm(nc);
-  try {
-    return await retryWhileForming(() => kvm.create(name, { ttl: ttlMs, history: 1, replicas }));
-  } catch {
-    // Exists with another TTL (another instance configured differently): use it as it is.
-    return await kvm.open(name);
-  }
+/** A KV bucket whose keys expire after `ttlMs` unless refreshed, at `replicas` (`COLMENA_STREAM_REPLICAS`); an existing one with another TTL is used as it is. */
+export function openTtlBucket(nc: NatsConnection, name: typeof LEADER_BUCKET | typeof WORKER_IDS_BUCKET, ttlMs: number, replicas: number): Promise<KV> {
+  return createOrOpenBucket(nc, name, { ttl: ttlMs, history: 1, replicas });
 }
