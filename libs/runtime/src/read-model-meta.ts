@@ -19,8 +19,8 @@ export interface ReadModelMeta {
   lastSeq: number;
 }
 
-/** What the stream says about itself, for `staleReason`. */
-export interface StreamState { created: string; firstSeq: number; lastSeq: number }
+/** What the stream says about itself (`STREAM.INFO`, answered by its leader: `leader` is that server's name, when clustered), for `staleReason`. */
+export interface StreamState { created: string; firstSeq: number; lastSeq: number; leader?: string }
 
 /** Why stored tables no longer describe this stream (so they must be rebuilt), or undefined. */
 export function staleReason(meta: ReadModelMeta, s: StreamState, shape: string, purgesMarked = false): string | undefined {

@@ -127,7 +127,7 @@ export class ReadModel {
    * deliveries (see `watch`).
    */
   private delivered = 0;
-  /** Catch-up bookkeeping of the current consumer: events it owed at creation, and the stream's last seq then. */
+  /** Catch-up bookkeeping of the current consumer: events it owed at creation (infinite: unknown), and the stream's last seq then. */
   private owed = 0;
   private target = 0;
   private generation = 0;
@@ -242,7 +242,7 @@ export class ReadModel {
     else if (meta) this.seq = meta.lastSeq;
     if (!meta || reason) db.transaction(() => this.writeMeta(this.metaAt(this.seq)))();
     appliedSeq.set({ model: opts.name }, this.seq);
-    await this.consume(stream.lastSeq);
+    await this.consume(stream);
     const every = opts.checkIntervalMs ?? 5_000;
     this.timer = setInterval(() => this.resync(false), every);
     this.timer.unref();
@@ -251,7 +251,7 @@ export class ReadModel {
   private async streamState(): Promise<StreamState> {
     const jsm = await jetstreamManager(this.opts.nc);
     const si = await jsm.streams.info(this.opts.stream);
-    return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq };
+    return { created: si.created, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, leader: si.cluster?.leader };
   }
 
   private metaAt(lastSeq: number): ReadModelMeta {
@@ -270,8 +270,8 @@ export class ReadModel {
     this.db.transaction(() => this.writeMeta(this.metaAt(0)))();
   }
 
-  /** Starts an ordered consumer from `lastSeq + 1`; `target` is the stream's last seq as just read. */
-  private async consume(target: number): Promise<void> {
+  /** Starts an ordered consumer from `lastSeq + 1`; `stream` is the stream's state as just read from its leader. */
+  private async consume(stream: StreamState): Promise<void> {
     const gen = ++this.generation;
     this.delivered = 0;
     const js = jetstream(this.opts.nc);
@@ -281,9 +281,16 @@ export class ReadModel {
       opt_start_seq: this.seq + 1,
     });
     const info = await consumer.info(true);
-    this.owed = info.num_pending;
-    this.target = target;
-    if (this.owed === 0) this.advance(target);
+    // Once the events the consumer owed at creation are folded, the model is at the stream's last seq
+    // (`target`), past any tail outside the filter. That holds only if the consumer counted them on the
+    // replica that gave `target`: nats-server places an ephemeral consumer on any replica, and a follower
+    // that lags (one catching up after a restart) counts fewer, so jumping to `target` would skip the
+    // events it has yet to receive, for good. On another replica the debt is unknown: the model moves only
+    // with what it receives and the heartbeats' scan positions.
+    const sameReplica = !stream.leader || !info.cluster?.leader || info.cluster.leader === stream.leader;
+    this.owed = sameReplica ? info.num_pending : Number.POSITIVE_INFINITY;
+    this.target = stream.lastSeq;
+    if (this.owed === 0) this.advance(stream.lastSeq);
     // expires 5 s gives idle heartbeats every 2.5 s: they carry the consumer's
     // scan position, which moves lastSeq past events outside our filter.
     const messages = await consumer.consume({
@@ -369,7 +376,7 @@ export class ReadModel {
         } else {
           this.flush();
         }
-        await this.consume(s.lastSeq);
+        await this.consume(s);
       } catch (err) {
         // Stream missing or NATS away: the next notification or tick checks again.
         this.opts.log.warn({ model: this.opts.name, err: String(err) }, "read model resync failed");
