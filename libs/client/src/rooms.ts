@@ -6,11 +6,14 @@
  * was missed is emitted as `chat.message` events in order (paging back with
  * `chat.history` when more than a page was missed). The same is done when
  * the gateway says `session.resync` (its own NATS link dropped: pushes may
- * be lost while this connection stands). Rejoins run one at a time, and a
- * join refused for a passing reason (`unavailable`, `timeout`: the gateway
- * is still reconnecting, or chat or its stream is failing over) is tried
- * again while the connection that asked stands, for up to RETRY_FOR_MS,
- * holding the room's live messages meanwhile.
+ * be lost while this connection stands). From the moment a rejoin is asked
+ * for, the live messages of every room it covers are held until that room's
+ * missed ones are emitted: a live one let through first would move the
+ * room's position past the gap, and its join would ask from there. Rejoins
+ * run one at a time, and a join refused for a passing reason (`unavailable`,
+ * `timeout`: the gateway is still reconnecting, or chat or its stream is
+ * failing over) is tried again while the connection that asked stands, for
+ * up to RETRY_FOR_MS.
  */
 import { ColmenaError, type EventFrame } from "@colmena/protocol";
 
@@ -23,11 +26,11 @@ const RETRY_FOR_MS = 120_000;
 export class RoomTracker {
   private readonly rooms = new Map<string, Joined>();
   /**
-   * Rooms `rejoin` is joining again, with the live messages that arrive
-   * meanwhile: held until what was missed is emitted, so that neither they
-   * move the position past the missed ones nor come out of order.
+   * Rooms with a rejoin asked for and not yet done: the live messages that
+   * arrive meanwhile, and how many rejoins still cover the room (a second
+   * `session.resync` can come while the first rejoin runs).
    */
-  private readonly resuming = new Map<string, EventFrame[]>();
+  private readonly resuming = new Map<string, { held: EventFrame[]; rejoins: number }>();
 
   /** A successful reply: a join starts (or resets) tracking, a leave ends it. */
   observe(op: string, data: unknown, reply: unknown): void {
@@ -40,14 +43,18 @@ export class RoomTracker {
     this.rooms.set(d.room, { lastSeq: had && had.epoch === r.epoch ? Math.max(had.lastSeq, seen) : seen, epoch: r.epoch });
   }
 
-  /** False for a repeated message (seq already seen in its room). */
+  /** False for a repeated message (seq already seen in its room), and for one held while its room is rejoined. */
   accept(frame: EventFrame): boolean {
     if (frame.event !== "chat.message") return true;
-    const m = frame.data as Msg;
+    const held = this.resuming.get((frame.data as Msg).room);
+    if (held) { held.held.push(frame); return false; }
+    return this.admit(frame.data as Msg);
+  }
+
+  /** Moves the room's position to `m`; false if it is a repeat. */
+  private admit(m: Msg): boolean {
     const j = this.rooms.get(m.room);
     if (!j) return true;
-    const held = this.resuming.get(m.room);
-    if (held) { held.push(frame); return false; }
     if (m.seq <= j.lastSeq) return false;
     j.lastSeq = m.seq;
     return true;
@@ -62,16 +69,21 @@ export class RoomTracker {
    * stands (no retry on a dropped one: its reconnect rejoins anyway).
    */
   rejoin(send: Send, emit: (frame: EventFrame) => void, alive: () => boolean = () => true): Promise<void> {
-    const run = this.rejoining.then(() => this.rejoinAll(send, emit, alive));
+    // Held from now, not from when this rejoin's turn comes: nothing from after the gap has arrived yet.
+    const rooms = [...this.rooms.keys()];
+    for (const room of rooms) {
+      const r = this.resuming.get(room);
+      if (r) r.rejoins++;
+      else this.resuming.set(room, { held: [], rejoins: 1 });
+    }
+    const run = this.rejoining.then(() => this.rejoinAll(rooms, send, emit, alive));
     this.rejoining = run.catch(() => undefined);
     return run;
   }
 
-  private async rejoinAll(send: Send, emit: (frame: EventFrame) => void, alive: () => boolean): Promise<void> {
+  private async rejoinAll(rooms: string[], send: Send, emit: (frame: EventFrame) => void, alive: () => boolean): Promise<void> {
     let failure: unknown;
-    for (const [room] of [...this.rooms]) {
-      const held: EventFrame[] = [];
-      this.resuming.set(room, held);
+    for (const room of rooms) {
       let missed: Msg[] = [];
       try {
         const giveUp = Date.now() + RETRY_FOR_MS;
@@ -88,13 +100,26 @@ export class RoomTracker {
           }
         }
       } finally {
-        this.resuming.delete(room);
-        const frames = [...missed.map((m) => ({ event: "chat.message", data: m }) as EventFrame), ...held]
-          .sort((a, b) => (a.data as Msg).seq - (b.data as Msg).seq);
-        for (const f of frames) if (this.accept(f)) emit(f);
+        this.release(room, missed, emit);
       }
     }
     if (failure) throw failure;
+  }
+
+  /**
+   * Emits what a rejoin of `room` found missing, and the held live messages
+   * if no other rejoin covers the room; a queued one keeps holding them, as
+   * its join asks from the position the missed ones leave.
+   */
+  private release(room: string, missed: Msg[], emit: (frame: EventFrame) => void): void {
+    const r = this.resuming.get(room);
+    const frames = missed.map((m) => ({ event: "chat.message", data: m }) as EventFrame);
+    if (r && --r.rejoins === 0) {
+      this.resuming.delete(room);
+      frames.push(...r.held);
+    }
+    frames.sort((a, b) => (a.data as Msg).seq - (b.data as Msg).seq);
+    for (const f of frames) if (this.admit(f.data as Msg)) emit(f);
   }
 
   /** Joins `room` again with `since_seq`; what was missed, oldest first (paging back when more than a page). */
