@@ -62,7 +62,10 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   const master = masterKeyOf(config.masterKey);
   await ensureStreamRetrying(nc, { name: FILES_STREAM, subjects: FILES_SUBJECTS, num_replicas: config.streamReplicas });
   const blobs = new Blobs(await openBlobStore(nc, config), master);
-  const kv = await retryWhileForming(() => new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas }));
+  // Reads from the stream's leader, not direct gets: any replica of a cluster's stream answers those, and one
+  // that lags would tell the replica taking an upload's next chunk that the upload the last chunk moved on
+  // (or the one just begun elsewhere) is behind (`conflict`) or missing (`not_found`).
+  const kv = await retryWhileForming(() => new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas, allow_direct: false }));
   const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
   const model = await ReadModel.open({

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { BUCKETS } from "@colmena/protocol";
 import { startNats } from "@colmena/testing";
 import { newUploadId } from "../src/uploads.ts";
 import { b64, call, filesFixture, unb64 } from "./helpers.ts";
@@ -29,6 +31,9 @@ test("files replicas - an upload begun on a replica that dies is resumed and com
   // Abruptly: the connection dropped, nothing drained or stopped.
   await first.nc.close();
   await fx.start();
+  // The next replica reads the upload from the stream leader: a direct get may be answered by a replica that lags.
+  const { config } = await (await jetstreamManager(fx.nc)).streams.info(`KV_${BUCKETS.filesUploads.name}`);
+  assert.equal(config.allow_direct, false, "uploads are read from the stream leader");
   const st = await call(fx.nc, "files.upload.status", { upload_id: up.upload_id });
   assert.equal(st.received, 100_000);
   await call(fx.nc, "files.upload.chunk", { upload_id: up.upload_id, offset: st.received, data: b64(data.subarray(st.received)) });
