@@ -96,21 +96,26 @@ async function clusterUser(clients: ColmenaClient[], prefix: string, port: numbe
 }
 
 /**
- * A room of ana and bob, a burst of `n` sends from ana with `kill()` at send `at`; returns once the kill is done and
- * bob's gateway has told bob `session.resync` (its NATS connection dropped).
+ * `rooms` rooms of ana and bob, a burst of `n` sends from ana into each at once, with `kill()` at send `at` of
+ * the first; returns once the kill is done and bob's gateway has told bob `session.resync` (its NATS
+ * connection dropped). Several busy rooms: the live messages of one must not move bob past its gap while
+ * the SDK rejoins another.
  */
-async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: number, at: number, kill: () => Promise<unknown>): Promise<{ r: string; acked: number[]; toBob: Got }> {
-  const r = room();
-  await ana.request("chat.create", { room: r });
-  for (const c of [ana, bob]) await c.request("chat.join", { room: r });
-  const toBob = messagesOf(bob, r);
+async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: number, at: number, kill: () => Promise<unknown>, rooms = 1): Promise<{ r: string; acked: number[]; toBob: Got }[]> {
+  const made = [] as { r: string; toBob: Got }[];
+  for (let i = 0; i < rooms; i++) {
+    const r = room();
+    await ana.request("chat.create", { room: r });
+    for (const c of [ana, bob]) await c.request("chat.join", { room: r });
+    made.push({ r, toBob: messagesOf(bob, r) });
+  }
   let resyncs = 0;
   bob.on("session.resync", () => resyncs++);
   let death: Promise<unknown> | undefined;
-  const acked = await burst(ana, r, n, (i) => { if (i === at) death = kill(); });
+  const bursts = await Promise.all(made.map(({ r }, i) => burst(ana, r, n, (k) => { if (i === 0 && k === at) death = kill(); })));
   await death;
   await waitUntil("bob's gateway said session.resync when its NATS connection dropped", () => resyncs > 0, 30_000);
-  return { r, acked, toBob };
+  return made.map((m, i) => ({ ...m, acked: bursts[i] }));
 }
 
 /** Closes the clients and the test's connection, stops the services (bounded: a dead node can stall a drain), removes their data. */
@@ -204,7 +209,7 @@ test("chat failover - a 3-node NATS cluster loses the node of the stream leader 
     assert.equal(info.config.num_replicas, 3);
     const victim = cluster.servers.find((s) => s.name === info.cluster?.leader)!;
     assert.ok(victim, `the CHAT leader ${info.cluster?.leader} is one of ours`);
-    const { r, acked, toBob } = await burstThroughNodeDeath(ana, bob, 200, 60, () => victim.kill("SIGKILL"));
+    const [{ r, acked, toBob }] = await burstThroughNodeDeath(ana, bob, 200, 60, () => victim.kill("SIGKILL"));
     // Sends in flight during the leader election may be refused (the client retries those); some after it must be taken.
     assert.ok(acked.length > 64, `sends acknowledged after the node's death too (${acked.length})`);
     await assertDelivered(acked, [["bob", toBob]], bob, r);
@@ -216,7 +221,7 @@ test("chat failover - a 3-node NATS cluster loses the node of the stream leader 
 // The gap session.resync closes: the stream and chat stay up (the node killed is neither the CHAT leader nor chat's),
 // so pushes go on while bob's gateway reconnects; those reach no subscription of it, and bob's own connection stands.
 // Without the gateway's notice and the SDK's rejoin, bob misses them.
-test("chat failover - a gateway's NATS node dies while its member's room is busy: session.resync brings what was pushed during the reconnect, once, in order", async () => {
+test("chat failover - a gateway's NATS node dies while its member's two rooms are busy: session.resync brings what was pushed during the reconnect to each, once, in order", async () => {
   await using cluster = await startNatsCluster(3);
   const dataDir = mkdtempSync(join(tmpdir(), "colmena-chat-cluster-"));
   const env = clusterEnv(dataDir);
@@ -241,10 +246,12 @@ test("chat failover - a gateway's NATS node dies while its member's room is busy
     }
     const [gwA, gwB] = started.running.filter((r) => r.service.ports).map((r) => r.service.ports!.tcp);
     const [ana, bob] = [await clusterUser(clients, "ana", gwA), await clusterUser(clients, "bob", gwB)];
-    const { r, acked, toBob } = await burstThroughNodeDeath(ana, bob, 300, 100,
-      () => doomed.kill("SIGKILL").then(() => new Promise((res) => setTimeout(res, 1500))).then(() => doomed.restart()));
-    assert.ok(acked.length >= 250, `the stream stayed up: most sends acknowledged (${acked.length})`);
-    await assertDelivered(acked, [["bob", toBob]], bob, r);
+    const rooms = await burstThroughNodeDeath(ana, bob, 300, 100,
+      () => doomed.kill("SIGKILL").then(() => new Promise((res) => setTimeout(res, 1500))).then(() => doomed.restart()), 2);
+    for (const { r, acked, toBob } of rooms) {
+      assert.ok(acked.length >= 250, `the stream stayed up: most sends acknowledged (${acked.length})`);
+      await assertDelivered(acked, [["bob", toBob]], bob, r);
+    }
   } finally {
     await clusterCleanup(clients, nc, started, dataDir);
   }
