@@ -29,9 +29,14 @@ export const AUTH_KEYS_BUCKET = BUCKETS.authKeys.name;
 const PRIVATE_KEY = "signing.private";
 const PUBLIC_PREFIX = "signing.public.";
 
-/** Opens (creating when missing) one of auth's KV buckets at `replicas`: keys here, revoked families in revocations.ts. */
+/**
+ * Opens (creating when missing) one of auth's KV buckets at `replicas`: keys here, revoked families in
+ * revocations.ts. Its reads go to the stream's leader (`allow_direct: false`): they follow a `create` that
+ * lost to another instance's, and a direct get may be answered by a replica that has not seen that one
+ * (the signing key would look vanished to the second auth instance starting beside the first).
+ */
 export async function authBucket(nc: NatsConnection, name: string, replicas: number, opts: Partial<KvOptions> = {}): Promise<KV> {
-  return retryWhileForming(() => new Kvm(nc).create(name, { history: 1, replicas, ...opts }));
+  return retryWhileForming(() => new Kvm(nc).create(name, { history: 1, replicas, allow_direct: false, ...opts }));
 }
 
 const bucket = (nc: NatsConnection, replicas: number) => authBucket(nc, AUTH_KEYS_BUCKET, replicas);

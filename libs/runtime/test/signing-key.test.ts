@@ -29,8 +29,9 @@ test("signing key - kept apart from the public keys, and moved out of the public
     const priv = await kvm.open(BUCKETS.authPrivate.name);
     assert.equal((await priv.get("signing.private"))?.json<{ kid: string }>().kid, old.kid);
     assert.ok(await pub.get(`signing.public.${old.kid}`), "its public half published");
-    // A second instance agrees on it.
+    // A second instance agrees on it, reading what the first created from the stream's leader (no replica's direct get).
     assert.equal((await loadSigningKey(nc)).kid, old.kid);
+    assert.equal((await priv.status()).streamInfo.config.allow_direct, false);
   } finally {
     await nc.close();
   }
