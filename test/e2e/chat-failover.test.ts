@@ -40,8 +40,8 @@ function messagesOf(c: ColmenaClient, r: string): Got {
   return got;
 }
 
-/** `n` sends from `from` to `r` by 4 concurrent senders; calls `at(i)` before send i; the acknowledged seqs. */
-async function burst(from: ColmenaClient, r: string, n: number, at: (i: number) => void): Promise<number[]> {
+/** `n` sends from `from` to `r` by 4 concurrent senders, each pausing `paceMs` after a send; calls `at(i)` before send i; the acknowledged seqs. */
+async function burst(from: ColmenaClient, r: string, n: number, at: (i: number) => void, paceMs = 0): Promise<number[]> {
   const acked: number[] = [];
   let next = 0;
   const sender = async () => {
@@ -53,6 +53,7 @@ async function burst(from: ColmenaClient, r: string, n: number, at: (i: number) 
       } catch {
         // unacknowledged: may or may not be stored
       }
+      if (paceMs > 0) await new Promise((res) => setTimeout(res, paceMs));
     }
   };
   await Promise.all([sender(), sender(), sender(), sender()]);
@@ -98,10 +99,10 @@ async function clusterUser(clients: ColmenaClient[], prefix: string, port: numbe
 /**
  * `rooms` rooms of ana and bob, a burst of `n` sends from ana into each at once, with `kill()` at send `at` of
  * the first; returns once the kill is done and bob's gateway has told bob `session.resync` (its NATS
- * connection dropped). Several busy rooms: the live messages of one must not move bob past its gap while
- * the SDK rejoins another.
+ * connection dropped). Several busy rooms, paced to go on after the gateway is back: the live messages of
+ * one must not move bob past its gap while the SDK rejoins another (or waits to retry that join).
  */
-async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: number, at: number, kill: () => Promise<unknown>, rooms = 1): Promise<{ r: string; acked: number[]; toBob: Got }[]> {
+async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: number, at: number, kill: () => Promise<unknown>, { rooms = 1, paceMs = 0 } = {}): Promise<{ r: string; acked: number[]; toBob: Got }[]> {
   const made = [] as { r: string; toBob: Got }[];
   for (let i = 0; i < rooms; i++) {
     const r = room();
@@ -112,7 +113,7 @@ async function burstThroughNodeDeath(ana: ColmenaClient, bob: ColmenaClient, n: 
   let resyncs = 0;
   bob.on("session.resync", () => resyncs++);
   let death: Promise<unknown> | undefined;
-  const bursts = await Promise.all(made.map(({ r }, i) => burst(ana, r, n, (k) => { if (i === 0 && k === at) death = kill(); })));
+  const bursts = await Promise.all(made.map(({ r }, i) => burst(ana, r, n, (k) => { if (i === 0 && k === at) death = kill(); }, paceMs)));
   await death;
   await waitUntil("bob's gateway said session.resync when its NATS connection dropped", () => resyncs > 0, 30_000);
   return made.map((m, i) => ({ ...m, acked: bursts[i] }));
@@ -247,7 +248,7 @@ test("chat failover - a gateway's NATS node dies while its member's two rooms ar
     const [gwA, gwB] = started.running.filter((r) => r.service.ports).map((r) => r.service.ports!.tcp);
     const [ana, bob] = [await clusterUser(clients, "ana", gwA), await clusterUser(clients, "bob", gwB)];
     const rooms = await burstThroughNodeDeath(ana, bob, 300, 100,
-      () => doomed.kill("SIGKILL").then(() => new Promise((res) => setTimeout(res, 1500))).then(() => doomed.restart()), 2);
+      () => doomed.kill("SIGKILL").then(() => new Promise((res) => setTimeout(res, 1500))).then(() => doomed.restart()), { rooms: 2, paceMs: 80 });
     for (const { r, acked, toBob } of rooms) {
       assert.ok(acked.length >= 250, `the stream stayed up: most sends acknowledged (${acked.length})`);
       await assertDelivered(acked, [["bob", toBob]], bob, r);
