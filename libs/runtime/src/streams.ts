@@ -1,4 +1,4 @@
-import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -64,16 +64,25 @@ export function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retry
   return retryWhileForming(() => ensureStream(nc, spec), retryForMs);
 }
 
+/** nats-server's "stream name already in use with a different configuration". */
+const STREAM_NAME_EXISTS = 10058;
+
 /**
- * A KV bucket created with `opts` (retried while the cluster forms), or, when
- * it exists with other settings (another instance configured differently),
- * opened as it is.
+ * A KV bucket created with `opts` (retried while the cluster forms), or the
+ * existing one as it is. nats.js's create already opens a bucket that exists,
+ * whatever its settings; it throws "already in use" only when another
+ * instance created it, configured differently, between its look and its add,
+ * and then the bucket is opened too. Any other failure (replicas the cluster
+ * cannot place, account limits, a cluster still forming past the retries) is
+ * thrown: nats.js's open binds without asking the server, so opening after
+ * those would start a service on a bucket that does not exist.
  */
 export async function createOrOpenBucket(nc: NatsConnection, name: string, opts: Partial<KvOptions>): Promise<KV> {
   const kvm = new Kvm(nc);
   try {
     return await retryWhileForming(() => kvm.create(name, opts));
-  } catch {
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXISTS)) throw err;
     return await kvm.open(name);
   }
 }
