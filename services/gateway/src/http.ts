@@ -4,9 +4,10 @@
  * (Prometheus text), WebSocket upgrades at `/ws`, and the services' declared
  * HTTP routes (http-routes.ts). Unknown paths answer the protocol's 404.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { metrics, writeHttpError, type Logger } from "@colmena/runtime";
+import { errorAnswer, metrics, writeHttpError, type Logger } from "@colmena/runtime";
 import { ColmenaError, coreServices } from "@colmena/protocol";
 import type { HttpRoutes } from "./http-routes.ts";
 import { pingServices } from "./sys.ts";
@@ -71,8 +72,30 @@ export function startHttp(deps: HttpDeps): Promise<{ server: Server; port: numbe
       writeHttpError(res, new ColmenaError("internal", "internal error"));
     });
   });
-  server.on("clientError", (_err, socket) => socket.destroy());
+  server.on("clientError", answerUnparsable);
   // Node refuses sockets past this; every held socket costs memory, logged in or not.
   server.maxConnections = deps.maxConnections;
   return listenOn(server, deps.host, deps.port, deps.log).then((port) => ({ server, port }));
+}
+
+/**
+ * A request Node's parser refused (headers past its 16 KiB, a malformed
+ * request line, a request that took too long): the protocol's JSON error, as
+ * the other refusals, then the connection closed. Node's own answer without
+ * this listener is a bare status line; a socket already answering, or gone,
+ * is only destroyed.
+ */
+function answerUnparsable(err: Error & { code?: string }, socket: Duplex): void {
+  const answering = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage?.headersSent;
+  if (err.code === "ECONNRESET" || !socket.writable || answering) {
+    socket.destroy();
+    return;
+  }
+  const [status, error] =
+    err.code === "HPE_HEADER_OVERFLOW" ? [431, new ColmenaError("frame_too_large", "request headers too large")]
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, new ColmenaError("timeout", "request not received in time")]
+    : [400, new ColmenaError("bad_request", "malformed HTTP request")];
+  const a = errorAnswer(error, { Connection: "close" });
+  const head = Object.entries(a.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${a.body}`);
 }

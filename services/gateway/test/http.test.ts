@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { Headers, findOp } from "@colmena/protocol";
 import { ServiceHost, silentLogger } from "@colmena/runtime";
 import { coreServices } from "@colmena/gateway";
@@ -51,6 +52,28 @@ test("http - /metrics shows connections, frames and request latency in Prometheu
   assert.match(text, /colmena_gateway_frames_total\{op="-",outcome="unknown_op"\} [1-9]/);
   assert.match(text, /colmena_gateway_request_seconds_bucket\{le="[^"]+",op="diag.echo"\}/);
   assert.equal((await get(rig.gw.ports.http, "/nothing")).status, 404);
+});
+
+/** Writes `raw` to the HTTP port and reads until the gateway closes the connection. */
+function rawHttp(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => s.end(raw));
+    let got = "";
+    s.setEncoding("utf8").on("data", (d) => (got += d)).on("close", () => resolve(got)).on("error", reject);
+  });
+}
+
+test("http - a request Node cannot parse gets the protocol's JSON error and a closed connection, not an empty reply", async () => {
+  await using rig = await startRig();
+  const port = rig.gw.ports.http;
+  const huge = await rawHttp(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nRange: ${"a".repeat(20_000)}\r\n\r\n`);
+  assert.match(huge, /^HTTP\/1\.1 431 /);
+  assert.match(huge, /\r\nConnection: close\r\n/i);
+  assert.equal(JSON.parse(huge.slice(huge.indexOf("\r\n\r\n") + 4)).error.code, "frame_too_large");
+  const garbage = await rawHttp(port, "NOT A REQUEST\r\n\r\n");
+  assert.match(garbage, /^HTTP\/1\.1 400 /);
+  assert.equal(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4)).error.code, "bad_request");
+  assert.equal((await get(port, "/healthz")).status, 200, "and the gateway goes on");
 });
 
 test("legacy - task frames need a login unless anonymous is allowed, and are checked before they go out", async () => {
