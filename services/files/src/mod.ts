@@ -5,5 +5,5 @@ export type { FilesConfig } from "./config.ts";
 export { FILES_STREAM, pathSubject } from "./events.ts";
 export type { FileEvent } from "./events.ts";
 export type { BlobStore, ByteRange } from "./blob-store.ts";
+// openS3BlobStore is not here: start.ts loads it (and minio) only for `COLMENA_FILES_BLOB_STORE=s3`.
 export { openNatsBlobStore } from "./nats-blob-store.ts";
-export { openS3BlobStore } from "./s3-blob-store.ts";

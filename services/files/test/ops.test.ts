@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { FILES_CHUNK_SIZE, FILES_INLINE_MAX } from "@colmena/protocol";
 import { startNats } from "@colmena/testing";
 import { b64, call, filesFixture, refused, unb64 } from "./helpers.ts";
+import { startS3rver } from "./s3-servers.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -186,4 +187,31 @@ test("files ops - share links name one version and expire", async () => {
   assert.ok(sh.expires_at >= before + 59_000 && sh.expires_at <= Date.now() + 61_000);
   await refused(call(fx.nc, "files.share", { path: "s", ttl_s: 8 * 24 * 3600 }), "bad_request");
   await refused(call(fx.nc, "files.share", { path: "nope" }), "not_found");
+});
+
+test("files ops - the whole service on the s3 blob store (s3rver): put, an upload over several parts, reads, one blob for two users' same bytes, the bucket made when missing", async () => {
+  await using ns = await startNats();
+  await using s3 = await startS3rver("colmena-files-ops");
+  await using fx = await filesFixture(ns.url);
+  const o = s3.options;
+  await fx.start({ COLMENA_FILES_BLOB_STORE: "s3", S3_ENDPOINT: o.endpoint, S3_ACCESS_KEY: o.accessKey, S3_SECRET_KEY: o.secretKey, S3_BUCKET: o.bucket });
+  const nc = fx.nc;
+  await call(nc, "files.put", { path: "a.txt", content: b64("hola s3") });
+  assert.equal(unb64((await call(nc, "files.get", { path: "a.txt" })).content).toString(), "hola s3");
+  const data = randomBytes(FILES_CHUNK_SIZE * 3 + 17);
+  for (const user of ["u1", "u2"]) {
+    const up = await call(nc, "files.upload.begin", { path: "big.bin", size: data.length, sha256: sha(data) }, user);
+    for (let at = 0; at < data.length; at += FILES_CHUNK_SIZE)
+      await call(nc, "files.upload.chunk", { upload_id: up.upload_id, offset: at, data: b64(data.subarray(at, at + FILES_CHUNK_SIZE)) }, user);
+    assert.equal((await call(nc, "files.upload.commit", { upload_id: up.upload_id }, user)).sha256, sha(data));
+  }
+  const read = await call(nc, "files.read", { path: "big.bin", offset: FILES_CHUNK_SIZE - 5, length: 10 }, "u2");
+  assert.deepEqual(unb64(read.data), data.subarray(FILES_CHUNK_SIZE - 5, FILES_CHUNK_SIZE + 5));
+  // What lies in the bucket: the small file's blob and one copy of the large one's (dedup across users).
+  const { Client } = await import("minio");
+  const url = new URL(o.endpoint);
+  const client = new Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: o.accessKey, secretKey: o.secretKey });
+  let stored = 0;
+  for await (const obj of client.listObjectsV2(o.bucket, "", true)) stored += (obj as { size: number }).size;
+  assert.ok(stored > data.length && stored < 2 * data.length, `${stored} bytes stored for ${data.length} twice`);
 });
