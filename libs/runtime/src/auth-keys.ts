@@ -12,6 +12,7 @@ import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { BUCKETS } from "@colmena/protocol";
+import { isWrongLastSeq } from "./entity-log.ts";
 import { retryWhileForming } from "./streams.ts";
 import {
   fromPrivateRecord,
@@ -63,7 +64,8 @@ async function sharedPrivateKey(nc: NatsConnection, keys: KV, replicas: number):
   let record = candidate;
   try {
     await retryWhileForming(() => priv.create(PRIVATE_KEY, JSON.stringify(candidate)));
-  } catch {
+  } catch (err) {
+    if (!isWrongLastSeq(err)) throw err; // not "another instance's key is there": its own failure, not a missing key
     const stored = await priv.get(PRIVATE_KEY);
     if (!stored) throw new Error("auth signing key vanished from KV");
     record = stored.json<PrivateKeyRecord>();

@@ -88,7 +88,8 @@ interface Queued extends BatchMsg {
   reject(err: unknown): void;
 }
 
-const isWrongLastSeq = (err: unknown) =>
+/** Whether a write was refused because its expected last sequence did not hold (a KV `create` of a key that exists, a stale `update`). */
+export const isWrongLastSeq = (err: unknown) =>
   err instanceof JetStreamApiError &&
   (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 

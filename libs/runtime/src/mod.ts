@@ -23,7 +23,7 @@ export { JetStreamUnanswered } from "./js-publisher.ts";
 export type { Caller, OpHandler, RequestContext, ServiceHostOptions } from "./service-host.ts";
 export { createOrOpenBucket, ensureStream, ensureStreamRetrying, retentionCheckEveryMs, retryWhileForming } from "./streams.ts";
 export type { StreamSpec } from "./streams.ts";
-export { EntityLog, scheduleHeaders } from "./entity-log.ts";
+export { EntityLog, isWrongLastSeq, scheduleHeaders } from "./entity-log.ts";
 export type { AppendOptions, AppendResult, EntityLogOptions, LastEvent } from "./entity-log.ts";
 export { AUTH_KEYS_BUCKET, PublicKeys, loadSigningKey } from "./auth-keys.ts";
 export { AUTH_REVOKED_BUCKET, FamilyRevocations, RevokedFamilies } from "./revocations.ts";

@@ -8,7 +8,7 @@
  */
 import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
-import { retryWhileForming, type Logger } from "@colmena/runtime";
+import { isWrongLastSeq, retryWhileForming, type Logger } from "@colmena/runtime";
 
 export interface WorkerIdClaim {
   id: string;
@@ -33,8 +33,9 @@ export async function claimWorkerId(kv: KV, ttlMs: number, log: Logger, fixed?: 
     try {
       // A bucket just created on another node may not be reachable from ours yet: wait for it, not skip ids.
       rev = await retryWhileForming(() => kv.create(id, String(process.pid)));
-    } catch {
-      continue; // held by a live worker
+    } catch (err) {
+      if (isWrongLastSeq(err)) continue; // held by a live worker
+      throw err; // anything else would fail for every id
     }
     const timer = setInterval(() => {
       kv.update(id, String(process.pid), rev).then(
