@@ -51,7 +51,7 @@ export interface RunningFiles {
 async function openBlobStore(nc: NatsConnection, c: FilesConfig): Promise<BlobStore> {
   if (c.blobStore === "nats") return openNatsBlobStore(nc, BUCKETS.filesBlobs.name, c.streamReplicas);
   if (!c.s3Endpoint || !c.s3AccessKey || !c.s3SecretKey) throw new Error("blob store s3 needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY");
-  // Loaded only for s3: the minio client and its XML and HTTP stack hold about 20 MiB of a process that never uses them.
+  // Loaded only for s3: the minio client and its XML and HTTP stack hold about 25 MiB of a process that never uses them.
   const { openS3BlobStore } = await import("./s3-blob-store.ts");
   return openS3BlobStore({ endpoint: c.s3Endpoint, accessKey: c.s3AccessKey, secretKey: c.s3SecretKey, bucket: c.s3Bucket });
 }

@@ -18,7 +18,9 @@ test("worker ids - the smallest free n on this host, freed on release; a claim t
     assert.ok(await isWorkerLive(kv, a.id));
     await a.release();
     assert.ok(!(await isWorkerLive(kv, a.id)));
-    assert.equal((await claimWorkerId(kv, 15_000, silentLogger())).id, a.id, "a released n is taken again");
+    const again = await claimWorkerId(kv, 15_000, silentLogger());
+    assert.equal(again.id, a.id, "a released n is taken again");
+    await Promise.all([b.release(), again.release()]);
 
     // Values larger than the bucket takes: every id would fail the same way, so the first failure is the answer
     // (before, each was taken for "held by a live worker", and the claim ended in "no free worker id").
