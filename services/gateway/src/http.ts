@@ -10,6 +10,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { errorAnswer, metrics, writeHttpError, type Logger } from "@colmena/runtime";
 import { ColmenaError, coreServices } from "@colmena/protocol";
 import type { HttpRoutes } from "./http-routes.ts";
+import { endWithAnswer } from "./socket-answer.ts";
 import { pingServices } from "./sys.ts";
 import { listenOn } from "./tcp.ts";
 import type { StaticSite } from "./static.ts";
@@ -81,9 +82,9 @@ export function startHttp(deps: HttpDeps): Promise<{ server: Server; port: numbe
 /**
  * A request Node's parser refused (headers past its 16 KiB, a malformed
  * request line, a request that took too long): the protocol's JSON error, as
- * the other refusals, then the connection closed. Node's own answer without
- * this listener is a bare status line; a socket already answering, or gone,
- * is only destroyed.
+ * the other refusals, then the connection closed (`endWithAnswer`). Node's
+ * own answer without this listener is a bare status line; a socket already
+ * answering, or gone, is only destroyed.
  */
 function answerUnparsable(err: Error & { code?: string }, socket: Duplex): void {
   const answering = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage?.headersSent;
@@ -95,7 +96,6 @@ function answerUnparsable(err: Error & { code?: string }, socket: Duplex): void 
     err.code === "HPE_HEADER_OVERFLOW" ? [431, new ColmenaError("frame_too_large", "request headers too large")]
     : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, new ColmenaError("timeout", "request not received in time")]
     : [400, new ColmenaError("bad_request", "malformed HTTP request")];
-  const a = errorAnswer(error, { Connection: "close" });
-  const head = Object.entries(a.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${a.body}`);
+  const a = errorAnswer(error);
+  endWithAnswer(socket, status, STATUS_CODES[status]!, a.headers, a.body);
 }

@@ -20,6 +20,7 @@ import type { Conn, Sink, Transport } from "./connection.ts";
 import type { Router } from "./router.ts";
 import type { SharedText } from "./shared-text.ts";
 import { SlowFrames } from "./slow-frames.ts";
+import { endWithAnswer } from "./socket-answer.ts";
 import { corkForTick } from "./tick-cork.ts";
 
 export interface WsDeps {
@@ -84,9 +85,8 @@ export function wsSink(ws: WebSocket): Sink {
   };
 }
 
-function reject(socket: Duplex, status: number, text: string, extra = ""): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
-  setTimeout(() => socket.destroy(), 1000).unref();
+function reject(socket: Duplex, status: number, text: string, extra: Record<string, string> = {}): void {
+  endWithAnswer(socket, status, text, { ...extra, "Content-Type": "text/plain", "Content-Length": String(text.length) }, text);
 }
 
 /** The access token a connect request carries, if any. */
@@ -164,7 +164,7 @@ export function attachWs(server: Server, deps: WsDeps): { close(): void } {
     }
     if (url.pathname !== WS_PATH) return reject(socket, 404, "Not Found");
     const slot = deps.admission.admit(req.socket.remoteAddress);
-    if (!slot.ok) return reject(socket, 429, "Too Many Connections", `Retry-After: ${Math.ceil(REFUSED_RETRY_MS / 1000)}\r\n`);
+    if (!slot.ok) return reject(socket, 429, "Too Many Connections", { "Retry-After": String(Math.ceil(REFUSED_RETRY_MS / 1000)) });
     socket.once("close", slot.release);
     const token = connectToken(req, url);
     const verified = token ? deps.tokens.verify(token) : Promise.resolve(undefined);
