@@ -8,12 +8,12 @@
  * auth's NATS user may read; gateways may read only the public keys' bucket.
  */
 import type { KeyObject } from "node:crypto";
-import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
+import type { KV, KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { BUCKETS } from "@colmena/protocol";
 import { isWrongLastSeq } from "./entity-log.ts";
-import { retryWhileForming } from "./streams.ts";
+import { createOrOpenBucket, retryWhileForming } from "./streams.ts";
 import {
   fromPrivateRecord,
   fromPublicRecord,
@@ -37,7 +37,7 @@ const PUBLIC_PREFIX = "signing.public.";
  * (the signing key would look vanished to the second auth instance starting beside the first).
  */
 export async function authBucket(nc: NatsConnection, name: string, replicas: number, opts: Partial<KvOptions> = {}): Promise<KV> {
-  return retryWhileForming(() => new Kvm(nc).create(name, { history: 1, replicas, allow_direct: false, ...opts }));
+  return createOrOpenBucket(nc, name, { history: 1, replicas, allow_direct: false, ...opts });
 }
 
 const bucket = (nc: NatsConnection, replicas: number) => authBucket(nc, AUTH_KEYS_BUCKET, replicas);

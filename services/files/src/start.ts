@@ -4,10 +4,9 @@
  * (unreferenced blobs, orphan pieces, expired uploads' parts). Any number of
  * instances share the work: state is in NATS and the blob store.
  */
-import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUCKETS, type HttpHandler } from "@colmena/protocol";
-import { EntityLog, ReadModel, ensureStreamRetrying, retryWhileForming, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
+import { EntityLog, ReadModel, createOrOpenBucket, ensureStreamRetrying, claimReadModelFile, serveHttpRoutes, type HttpRoutesServer, type Logger } from "@colmena/runtime";
 import { startFilesApi } from "./api.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { masterKeyOf } from "./blob-crypto.ts";
@@ -66,7 +65,7 @@ export async function startFiles(deps: StartFilesDeps): Promise<RunningFiles> {
   // Reads from the stream's leader, not direct gets: any replica of a cluster's stream answers those, and one
   // that lags would tell the replica taking an upload's next chunk that the upload the last chunk moved on
   // (or the one just begun elsewhere) is behind (`conflict`) or missing (`not_found`).
-  const kv = await retryWhileForming(() => new Kvm(nc).create(BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas, allow_direct: false }));
+  const kv = await createOrOpenBucket(nc, BUCKETS.filesUploads.name, { ttl: config.uploadTtlMs, history: 1, replicas: config.streamReplicas, allow_direct: false });
   const uploads = new Uploads(kv, blobs.store, master, config.uploadTtlMs);
   const { file, release } = claimReadModelFile("files", config.instance, config.dataDir);
   const model = await ReadModel.open({
