@@ -11,13 +11,16 @@
  *   with the gateway apart (as compose and Kubernetes do): in one process a
  *   room's next push waits for the last one's fan-out to a thousand sockets,
  *   apart it does not, and pushes that reach a busy gateway together leave
- *   each socket in one write;
+ *   each socket in one write; and with two gateways apart, the members
+ *   spread over them as a load balancer would (each gateway fans a room's
+ *   push out to its own members);
  * - Socket.IO 4: one server process, `socket.to(room).emit` (nothing stored).
  *
  * The members and the sender live in one harness process
  * (bench/procs/chat-members.ts), the same for both (members are raw
- * WebSockets found by string search for both systems, and each step
- * reports the harness's CPU); the servers in others.
+ * WebSockets, bench/lib/raw-ws.ts, whose deliveries are recognised in the
+ * bytes, for both systems, and each step reports the harness's CPU); the
+ * servers in others.
  * Layouts: 1 room of 1,000 members, and 10 rooms of 100. A rate's row stops
  * the climb when two rungs in a row have a p99 past 50 ms, or when fewer than
  * 99% of the deliveries arrived. Each rung reports the CPU per delivery of
@@ -39,8 +42,11 @@ const P99_LIMIT_MS = 50;
 const TARGET_DELIVERIES = 50_000;
 
 interface Layout { name: string; rooms: number; perRoom: number; rates: number[] }
-/** `split`: the gateway in a process of its own, auth and chat in another (as compose and Kubernetes run them); else all three in one (as `npm start`). */
-interface System { name: string; fsync: string; split?: boolean }
+/**
+ * `split`: the gateway in a process of its own, auth and chat in another (as compose and Kubernetes run them); else all
+ * three in one (as `npm start`). `gateways` (split): that many gateway processes, the members spread over them.
+ */
+interface System { name: string; fsync: string; split?: boolean; gateways?: number }
 interface Step {
   rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number; harnessCpu: number;
   /** CPU microseconds per delivery of the server process and of nats-server (Colmena), over the step. */
@@ -51,12 +57,13 @@ interface Run { system: System; layout: Layout; steps: Step[]; memPerMember: num
 const SYSTEMS: System[] = [
   { name: "Colmena", fsync: "lazy" },
   { name: "Colmena", fsync: "lazy", split: true },
+  { name: "Colmena", fsync: "lazy", split: true, gateways: 2 },
   { name: "Colmena", fsync: "always" },
   { name: "Colmena", fsync: "always", split: true },
   { name: "Socket.IO 4", fsync: "-" },
 ];
-/** A system's name in `BENCH_CHAT_SYSTEMS`: lazy, lazy-split, always, always-split, socketio. */
-const key = (s: System) => (s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}`);
+/** A system's name in `BENCH_CHAT_SYSTEMS`: lazy, lazy-split, lazy-split-2, always, always-split, socketio. */
+const key = (s: System) => (s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}${(s.gateways ?? 1) > 1 ? `-${s.gateways}` : ""}`);
 
 function layouts(quick: boolean): Layout[] {
   if (quick) return [{ name: "1 room x 50", rooms: 1, perRoom: 50, rates: [20, 100] }, { name: "2 rooms x 25", rooms: 2, perRoom: 25, rates: [20, 100] }];
@@ -98,37 +105,41 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
   const run: Run = { system, layout, steps: [], memPerMember: NaN };
   try {
     const servicesEnv = { BENCH_NATS_URL: nats?.url ?? "", BENCH_CHAT: "1", COLMENA_DATA_DIR: dataDir };
-    // With the gateway apart, `server` is the gateway's process (the members' connections and their memory), `services` the other.
+    // With the gateway apart, `servers` are the gateways' processes (the members' connections and their memory), `services` the other.
     const services = system.split ? await spawn("./procs/services.ts", "chat-services", { ...servicesEnv, BENCH_ROLE: "services" }) : undefined;
-    const server = colmena
-      ? await spawn("./procs/services.ts", system.split ? "chat-gateway" : "chat-services", { ...servicesEnv, BENCH_ROLE: system.split ? "gateway" : "all" }, ["--expose-gc"])
-      : await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]);
+    const servers: Child[] = [];
+    if (!colmena) servers.push(await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]));
+    else for (let i = 0; i < (system.split ? system.gateways ?? 1 : 1); i++) {
+      servers.push(await spawn("./procs/services.ts", system.split ? `chat-gateway-${i + 1}` : "chat-services", { ...servicesEnv, BENCH_ROLE: system.split ? "gateway" : "all" }, ["--expose-gc"]));
+    }
     const rooms = Array.from({ length: layout.rooms }, (_, i) => `bench-${i}`);
     const open: Record<string, unknown> = { rooms, perRoom: layout.perRoom };
     if (colmena) {
-      const tcp = `tcp://127.0.0.1:${server.info.tcp}`;
+      const tcp = `tcp://127.0.0.1:${servers[0].info.tcp}`;
       const [memberToken, senderToken] = [await login(tcp, "bench-member"), await login(tcp, "bench-sender")];
       const admin = await FrameClient.open(tcp);
       await admin.call("auth.token", { access_token: senderToken });
       for (const room of rooms) await admin.call("chat.create", { room });
       admin.close();
-      Object.assign(open, { system: "colmena", url: `ws://127.0.0.1:${server.info.http}/ws`, memberToken, senderToken });
-    } else Object.assign(open, { system: "socketio", url: server.info.url });
+      Object.assign(open, { system: "colmena", urls: servers.map((g) => `ws://127.0.0.1:${g.info.http}/ws`), memberToken, senderToken });
+    } else Object.assign(open, { system: "socketio", urls: [servers[0].info.url] });
     const harness = await spawn("./procs/chat-members.ts", "chat-members");
-    const before = await server.call<{ rss: number }>("memory");
+    const rss = async () => (await Promise.all(servers.map((g) => g.call<{ rss: number }>("memory")))).reduce((a, m) => a + m.rss, 0);
+    const before = await rss();
     const { members } = await harness.call<{ members: number }>("open", open);
     await new Promise((r) => setTimeout(r, 1000));
-    const after = await server.call<{ rss: number }>("memory");
-    run.memPerMember = (after.rss - before.rss) / members;
+    run.memPerMember = (await rss() - before) / members;
     // A short unrecorded step warms the paths (JIT, buffers) before the climb.
     await harness.call("step", { rate: layout.rates[0], seconds: 1 });
     // Two failing rungs in a row end the climb (one alone may be a hiccup of a shared machine), as does a lost delivery.
-    const pids = { server: server.pid, services: services?.pid, nats: nats?.pid() };
+    const pids: Record<string, number | null | undefined> = { services: services?.pid, nats: nats?.pid() };
+    servers.forEach((g, i) => (pids[`server-${i}`] = g.pid));
     for (let i = 0, failed = 0; i < layout.rates.length && failed < 2; i++) {
       const cpu0 = cpuSnapshot(pids);
       const got = await harness.call<Omit<Step, "rate" | "serverUs" | "natsUs">>("step", { rate: layout.rates[i], seconds });
       const cpu = cpuPerOp(cpu0, cpuSnapshot(pids), got.delivered);
-      const s: Step = { rate: layout.rates[i], ...got, serverUs: cpu.server + (cpu.services ?? 0), natsUs: cpu.nats ?? NaN };
+      const serverUs = servers.reduce((a, _, k) => a + cpu[`server-${k}`], cpu.services ?? 0);
+      const s: Step = { rate: layout.rates[i], ...got, serverUs, natsUs: cpu.nats ?? NaN };
       run.steps.push(s);
       failed = ok(s, layout.perRoom) ? 0 : failed + 1;
       if (s.delivered < 0.99 * s.acked * layout.perRoom) break;
@@ -155,7 +166,7 @@ async function login(tcpUrl: string, username: string): Promise<string> {
   }
 }
 
-const labelOf = (s: System) => `${s.name}${s.fsync !== "-" ? ` (fsync ${s.fsync}${s.split ? ", gateway apart" : ""})` : ""}`;
+const labelOf = (s: System) => `${s.name}${s.fsync !== "-" ? ` (fsync ${s.fsync}${s.split ? (s.gateways ?? 1) > 1 ? `, ${s.gateways} gateways apart` : ", gateway apart" : ""})` : ""}`;
 const label = (r: Run) => labelOf(r.system);
 /** The highest deliveries/s of a run's steps that kept p99 under the limit with every delivery made. */
 const best = (r: Run) => Math.max(0, ...r.steps.filter((s) => ok(s, r.layout.perRoom)).map(deliveriesPerSecond));

@@ -5,7 +5,7 @@
  * possible, because it shares two cores with the gateway it measures.
  */
 import { connect, type Socket } from "node:net";
-import WebSocket from "ws";
+import { RawWebSocket } from "./raw-ws.ts";
 
 export interface ReplyFrame {
   id: number;
@@ -89,13 +89,10 @@ function openTcp(u: URL): Promise<FrameClient> {
   });
 }
 
-function openWs(u: URL): Promise<FrameClient> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(u, { perMessageDeflate: false });
-    const client = new FrameClient((s) => ws.send(s), () => ws.terminate());
-    ws.on("message", (data: Buffer) => client.receive(data.toString("utf8")));
-    ws.once("open", () => resolve(client));
-    ws.on("error", reject);
-    ws.on("close", () => client.closed());
-  });
+async function openWs(u: URL): Promise<FrameClient> {
+  let ws: RawWebSocket | undefined;
+  const client = new FrameClient((s) => ws!.send(s), () => ws!.terminate());
+  ws = await RawWebSocket.open(u.href, (buf, start, end) => client.receive(buf.toString("utf8", start, end)));
+  ws.onClose(() => client.closed());
+  return client;
 }

@@ -4,18 +4,20 @@
  * rooms) and one sender, then, per step, sends at a fixed rate round-robin
  * over the rooms and measures each delivery's latency from its send (the
  * send time travels in the body; sender and members share this process's
- * clock). Members of both systems are raw WebSockets whose deliveries are
- * recognised by string search, not parsed, so the harness costs as little
- * CPU as it can beside the server it measures, and the same for both; each
- * step reports the harness's CPU so a saturated harness shows.
+ * clock). Members of both systems are raw WebSockets (bench/lib/raw-ws.ts)
+ * whose deliveries are recognised in the received bytes, not decoded or
+ * parsed, so the harness costs as little CPU as it can beside the server it
+ * measures, and the same for both; each step reports the harness's CPU so a
+ * saturated harness shows.
  */
 import { io, type Socket } from "socket.io-client";
-import WebSocket from "ws";
 import { serveParent } from "../lib/child.ts";
 import { FrameClient } from "../lib/frame-client.ts";
+import { RawWebSocket } from "../lib/raw-ws.ts";
 import { Samples, summarise } from "../lib/stats.ts";
 
-interface OpenArgs { system: "colmena" | "socketio"; url: string; rooms: string[]; perRoom: number; memberToken?: string; senderToken?: string }
+/** `urls`: the server's WebSocket URLs; Colmena members are spread over them (several gateways), the sender uses the first. */
+interface OpenArgs { system: "colmena" | "socketio"; urls: string[]; rooms: string[]; perRoom: number; memberToken?: string; senderToken?: string }
 interface StepArgs { rate: number; seconds: number }
 
 let step = 0;
@@ -24,29 +26,36 @@ let send: ((room: string, body: string) => Promise<boolean>) | undefined;
 let rooms: string[] = [];
 const closers: (() => void)[] = [];
 
-/** Counts a delivery whose body is `<step>:<send time>`, of the current step only. */
-function delivered(body: string): void {
+const BODY = Buffer.from('"body":"');
+const QUOTE = 0x22;
+const COLMENA_DELIVERY = Buffer.from('{"event":"chat.message"');
+const SOCKETIO_DELIVERY = Buffer.from('42["message"');
+
+const startsWith = (buf: Buffer, start: number, end: number, prefix: Buffer) =>
+  end - start >= prefix.length && buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
+
+/** Counts a delivery whose frame, `buf[start, end)`, carries `"body":"<step>:<send time>"`, of the current step only. */
+function delivered(buf: Buffer, start: number, end: number): void {
+  const at = buf.indexOf(BODY, start);
+  if (at < 0 || at >= end) return;
+  const from = at + BODY.length;
+  const body = buf.toString("latin1", from, buf.indexOf(QUOTE, from));
   const colon = body.indexOf(":");
   if (Number(body.slice(0, colon)) !== step) return;
   latencies.add(performance.now() - Number(body.slice(colon + 1)));
 }
 
-const BODY = '"body":"';
-/** A Colmena member: a raw WebSocket speaking frames; `chat.message` events found by string search. */
+/** A Colmena member: frames over a raw WebSocket; `chat.message` events recognised by their first bytes. */
 async function colmenaMember(url: string, token: string, room: string | string[]): Promise<FrameClient> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  const client = new FrameClient((s) => ws.send(s), () => ws.terminate());
-  ws.on("message", (data: Buffer) => {
-    const text = data.toString("utf8");
-    if (text.startsWith('{"event":"chat.message"')) {
-      const at = text.indexOf(BODY) + BODY.length;
-      delivered(text.slice(at, text.indexOf('"', at)));
-    } else client.receive(text);
+  let ws: RawWebSocket | undefined;
+  const client = new FrameClient((s) => ws!.send(s), () => ws!.terminate());
+  ws = await RawWebSocket.open(url, (buf, start, end) => {
+    if (startsWith(buf, start, end, COLMENA_DELIVERY)) delivered(buf, start, end);
+    else client.receive(buf.toString("utf8", start, end));
   });
-  await new Promise<void>((resolve, reject) => { ws.once("open", () => resolve()); ws.once("error", reject); });
   await client.call("auth.token", { access_token: token });
   for (const r of [room].flat()) await client.call("chat.join", { room: r });
-  closers.push(() => ws.terminate());
+  closers.push(() => ws!.terminate());
   return client;
 }
 
@@ -54,25 +63,24 @@ async function colmenaMember(url: string, token: string, room: string | string[]
  * A Socket.IO member, as thin as the Colmena one: a raw WebSocket speaking
  * Engine.IO 4 / Socket.IO 5 packets (`0{..}` open, `40` connect, `2`/`3`
  * ping/pong, `42[..]` event, `421[..]`/`431[]` event and ack), its
- * `message` events found by string search. (socket.io-client parsed every
- * delivery's JSON: the harness, not the server, was what saturated first.)
+ * `message` events recognised by their first bytes. (socket.io-client
+ * parsed every delivery's JSON: the harness, not the server, was what
+ * saturated first.)
  */
 async function socketioMember(url: string, room: string | string[]): Promise<void> {
   const u = new URL(url);
-  const ws = new WebSocket(`ws://${u.host}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
   let acked: (() => void) | undefined;
   let connected: (() => void) | undefined;
-  ws.on("message", (data: Buffer) => {
-    const text = data.toString("utf8");
-    if (text.startsWith('42["message"')) {
-      const at = text.indexOf(BODY) + BODY.length;
-      delivered(text.slice(at, text.indexOf('"', at)));
-    } else if (text === "2") ws.send("3");
-    else if (text.startsWith("0{")) ws.send("40");
+  const isConnected = new Promise<void>((resolve) => (connected = resolve));
+  const ws = await RawWebSocket.open(`ws://${u.host}/socket.io/?EIO=4&transport=websocket`, (buf, start, end, self) => {
+    if (startsWith(buf, start, end, SOCKETIO_DELIVERY)) return delivered(buf, start, end);
+    const text = buf.toString("utf8", start, end);
+    if (text === "2") self.send("3");
+    else if (text.startsWith("0{")) self.send("40");
     else if (text.startsWith("40")) connected?.();
     else if (text.startsWith("43")) acked?.();
   });
-  await new Promise<void>((resolve, reject) => { connected = resolve; ws.once("error", reject); });
+  await isConnected;
   for (const r of [room].flat()) {
     await new Promise<void>((resolve) => { acked = resolve; ws.send(`421${JSON.stringify(["join", r])}`); });
   }
@@ -96,12 +104,13 @@ async function open(a: OpenArgs): Promise<{ members: number }> {
   rooms = a.rooms;
   const n = a.rooms.length * a.perRoom;
   if (a.system === "colmena") {
-    await inBatches(n, 50, (i) => colmenaMember(a.url, a.memberToken!, a.rooms[i % a.rooms.length]));
-    const sender = await colmenaMember(a.url, a.senderToken!, a.rooms);
+    // Each room's members spread over the gateways, as a load balancer would place them.
+    await inBatches(n, 50, (i) => colmenaMember(a.urls[Math.floor(i / a.rooms.length) % a.urls.length], a.memberToken!, a.rooms[i % a.rooms.length]));
+    const sender = await colmenaMember(a.urls[0], a.senderToken!, a.rooms);
     send = async (room, body) => (await sender.request("chat.send", { room, body })).ok;
   } else {
-    await inBatches(n, 50, (i) => socketioMember(a.url, a.rooms[i % a.rooms.length]));
-    const sender = await socketioSender(a.url, a.rooms);
+    await inBatches(n, 50, (i) => socketioMember(a.urls[0], a.rooms[i % a.rooms.length]));
+    const sender = await socketioSender(a.urls[0], a.rooms);
     send = async (room, body) => (await sender.emitWithAck("send", { room, body }) as { ok: boolean }).ok;
   }
   return { members: n };
