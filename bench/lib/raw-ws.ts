@@ -12,8 +12,9 @@
  * measures. With `ws` a thousand chat members cost the harness 45% of a
  * core in JavaScript at 50,000 deliveries/s (its Receiver is a Writable
  * stream; each frame a Buffer, a string and an event) beside 35% in the
- * kernel's socket reads. Every benchmark's WebSocket clients use this one
- * (bench/lib/frame-client.ts, the chat members).
+ * kernel's socket reads. The benchmarks' thin clients use it (FrameClient's
+ * WebSocket, the chat members); the files benchmark drives the SDK
+ * (libs/client) on purpose, since its WebSocket path is what it measures.
  */
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
