@@ -6,6 +6,9 @@ import { natsOutage } from "./nats-outage.ts";
 
 export type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
 
+/** nats-server's 10058, "stream name already in use with a different configuration": an add that lost a race to another instance's. */
+const isStreamNameInUse = (err: unknown) => err instanceof JetStreamApiError && err.code === 10058;
+
 /**
  * Creates a stream, or updates it to this spec when it exists, so every
  * instance can call it at start. Defaults: file storage, one replica (callers
@@ -27,8 +30,8 @@ export async function ensureStream(nc: NatsConnection | JetStreamManager, spec: 
     try {
       await jsm.streams.add(cfg as StreamConfig & { name: string });
     } catch (e) {
-      // Another instance created it between our info and add.
-      if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
+      // Another instance created it, configured differently, between our info and add.
+      if (!isStreamNameInUse(e)) throw e;
     }
   }
   return jsm;
@@ -64,9 +67,6 @@ export function ensureStreamRetrying(nc: NatsConnection, spec: StreamSpec, retry
   return retryWhileForming(() => ensureStream(nc, spec), retryForMs);
 }
 
-/** nats-server's "stream name already in use with a different configuration". */
-const STREAM_NAME_EXISTS = 10058;
-
 /**
  * A KV bucket created with `opts` (retried while the cluster forms), or the
  * existing one as it is. nats.js's create already opens a bucket that exists,
@@ -82,7 +82,7 @@ export async function createOrOpenBucket(nc: NatsConnection, name: string, opts:
   try {
     return await retryWhileForming(() => kvm.create(name, opts));
   } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_EXISTS)) throw err;
+    if (!isStreamNameInUse(err)) throw err;
     return await kvm.open(name);
   }
 }
