@@ -63,7 +63,9 @@ const SYSTEMS: System[] = [
   { name: "Socket.IO 4", fsync: "-" },
 ];
 /** A system's name in `BENCH_CHAT_SYSTEMS`: lazy, lazy-split, lazy-split-2, always, always-split, socketio. */
-const key = (s: System) => (s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}${(s.gateways ?? 1) > 1 ? `-${s.gateways}` : ""}`);
+const key = (s: System) => (s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}${gatewaysOf(s) > 1 ? `-${gatewaysOf(s)}` : ""}`);
+/** Colmena's gateway processes: `gateways` when apart, else the one in the services process. */
+const gatewaysOf = (s: System) => (s.split ? s.gateways ?? 1 : 1);
 
 function layouts(quick: boolean): Layout[] {
   if (quick) return [{ name: "1 room x 50", rooms: 1, perRoom: 50, rates: [20, 100] }, { name: "2 rooms x 25", rooms: 2, perRoom: 25, rates: [20, 100] }];
@@ -109,7 +111,7 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
     const services = system.split ? await spawn("./procs/services.ts", "chat-services", { ...servicesEnv, BENCH_ROLE: "services" }) : undefined;
     const servers: Child[] = [];
     if (!colmena) servers.push(await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]));
-    else for (let i = 0; i < (system.split ? system.gateways ?? 1 : 1); i++) {
+    else for (let i = 0; i < gatewaysOf(system); i++) {
       servers.push(await spawn("./procs/services.ts", system.split ? `chat-gateway-${i + 1}` : "chat-services", { ...servicesEnv, BENCH_ROLE: system.split ? "gateway" : "all" }, ["--expose-gc"]));
     }
     const rooms = Array.from({ length: layout.rooms }, (_, i) => `bench-${i}`);
@@ -166,7 +168,8 @@ async function login(tcpUrl: string, username: string): Promise<string> {
   }
 }
 
-const labelOf = (s: System) => `${s.name}${s.fsync !== "-" ? ` (fsync ${s.fsync}${s.split ? (s.gateways ?? 1) > 1 ? `, ${s.gateways} gateways apart` : ", gateway apart" : ""})` : ""}`;
+const apart = (s: System) => (!s.split ? "" : gatewaysOf(s) > 1 ? `, ${gatewaysOf(s)} gateways apart` : ", gateway apart");
+const labelOf = (s: System) => `${s.name}${s.fsync !== "-" ? ` (fsync ${s.fsync}${apart(s)})` : ""}`;
 const label = (r: Run) => labelOf(r.system);
 /** The highest deliveries/s of a run's steps that kept p99 under the limit with every delivery made. */
 const best = (r: Run) => Math.max(0, ...r.steps.filter((s) => ok(s, r.layout.perRoom)).map(deliveriesPerSecond));
