@@ -82,6 +82,11 @@ export class ChatQueries {
     return sql(this.db, "SELECT 1 FROM members WHERE room = ? AND ukey = ?").get(room, user.toLowerCase()) !== undefined;
   }
 
+  /** The member of `room` called `user` in any case, as the member list spells it. */
+  memberNamed(room: string, user: string): string | undefined {
+    return (sql(this.db, "SELECT username FROM members WHERE room = ? AND ukey = ?").get(room, user.toLowerCase()) as { username: string } | undefined)?.username;
+  }
+
   members(room: string): string[] {
     return (sql(this.db, "SELECT username FROM members WHERE room = ? ORDER BY ukey").all(room) as { username: string }[]).map((r) => r.username);
   }
