@@ -23,8 +23,9 @@
  * - Whenever a slot frees while messages are buffered, or a durable has no
  *   live request, a scan by priority: that durable's buffered messages, then
  *   a `no_wait` pull for the slots still free (a durable with a live request
- *   needs none: the server hands it anything waiting). So a waiting message
- *   of a higher durable always goes before those of lower ones.
+ *   needs none: the server hands it anything waiting; nor does the last
+ *   durable, whose new standing request takes what waits). So a waiting
+ *   message of a higher durable always goes before those of lower ones.
  *
  * Nothing waits here long: a buffered message not started within `HOLD_MS`
  * is handed back (nak, once this instance's own request on that durable has
@@ -252,12 +253,16 @@ class WorkConsumer implements RunningConsumer {
       while (this.free > 0 && lane.held.length > 0) this.startWork(lane.held.shift()!.m);
       if (this.stopped || this.free <= 0) break;
       if (lane.standing.active || lane.recovering) continue;
-      const got = await this.puller.pullBatch(this.opts.stream, lane.spec.durable, this.free);
-      for (const m of got) {
-        if (this.stopped) m.nak();
-        else this.startWork(m as PulledMsg);
+      // The last durable (the only one, for most work) needs no no-wait pull first: its standing request
+      // takes what waits at once, and no lower durable is left to go before. A pull and its 404 saved per message.
+      if (lane !== this.lanes[this.lanes.length - 1]) {
+        const got = await this.puller.pullBatch(this.opts.stream, lane.spec.durable, this.free);
+        for (const m of got) {
+          if (this.stopped) m.nak();
+          else this.startWork(m as PulledMsg);
+        }
+        if (isMissingStatus(this.puller.lastStatus)) { this.missing(lane); continue; }
       }
-      if (isMissingStatus(this.puller.lastStatus)) { this.missing(lane); continue; }
       // Drained (or slots full): from now on the server pushes what comes.
       if (this.free > 0 && !this.stopped) lane.standing.request(this.free);
     }
