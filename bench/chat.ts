@@ -14,7 +14,12 @@
  *   each socket in one write; and with two gateways apart, the members
  *   spread over them as a load balancer would (each gateway fans a room's
  *   push out to its own members);
- * - Socket.IO 4: one server process, `socket.to(room).emit` (nothing stored).
+ * - Socket.IO 4: one server process, `socket.to(room).emit` (nothing stored);
+ * - the floor (bench/peers/fanout-floor.ts): Colmena's frames over `ws`
+ *   with nothing behind them (no NATS, no storage, no checks), a message's
+ *   frame written as it is to each member's socket: what any Node server can
+ *   reach beside this harness on this machine, so the rows read against the
+ *   machine and not only against each other.
  *
  * The members and the sender live in one harness process
  * (bench/procs/chat-members.ts), the same for both (members are raw
@@ -46,7 +51,7 @@ interface Layout { name: string; rooms: number; perRoom: number; rates: number[]
  * `split`: the gateway in a process of its own, auth and chat in another (as compose and Kubernetes run them); else all
  * three in one (as `npm start`). `gateways` (split): that many gateway processes, the members spread over them.
  */
-interface System { name: string; fsync: string; split?: boolean; gateways?: number }
+interface System { name: string; fsync: string; split?: boolean; gateways?: number; floor?: boolean }
 interface Step {
   rate: number; sent: number; acked: number; errors: number; delivered: number; seconds: number; p50: number; p99: number; max: number; harnessCpu: number;
   /** CPU microseconds per delivery of the server process and of nats-server (Colmena), over the step. */
@@ -61,9 +66,10 @@ const SYSTEMS: System[] = [
   { name: "Colmena", fsync: "always" },
   { name: "Colmena", fsync: "always", split: true },
   { name: "Socket.IO 4", fsync: "-" },
+  { name: "Floor (ws, nothing behind it)", fsync: "-", floor: true },
 ];
-/** A system's name in `BENCH_CHAT_SYSTEMS`: lazy, lazy-split, lazy-split-2, always, always-split, socketio. */
-const key = (s: System) => (s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}${gatewaysOf(s) > 1 ? `-${gatewaysOf(s)}` : ""}`);
+/** A system's name in `BENCH_CHAT_SYSTEMS`: lazy, lazy-split, lazy-split-2, always, always-split, socketio, floor. */
+const key = (s: System) => (s.floor ? "floor" : s.fsync === "-" ? "socketio" : `${s.fsync}${s.split ? "-split" : ""}${gatewaysOf(s) > 1 ? `-${gatewaysOf(s)}` : ""}`);
 /** Colmena's gateway processes: `gateways` when apart, else the one in the services process. */
 const gatewaysOf = (s: System) => (s.split ? s.gateways ?? 1 : 1);
 
@@ -110,7 +116,8 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
     // With the gateway apart, `servers` are the gateways' processes (the members' connections and their memory), `services` the other.
     const services = system.split ? await spawn("./procs/services.ts", "chat-services", { ...servicesEnv, BENCH_ROLE: "services" }) : undefined;
     const servers: Child[] = [];
-    if (!colmena) servers.push(await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]));
+    if (system.floor) servers.push(await spawn("./peers/fanout-floor.ts", "fanout-floor", {}, ["--expose-gc"]));
+    else if (!colmena) servers.push(await spawn("./peers/socketio-server.ts", "socketio-server", {}, ["--expose-gc"]));
     else for (let i = 0; i < gatewaysOf(system); i++) {
       servers.push(await spawn("./procs/services.ts", system.split ? `chat-gateway-${i + 1}` : "chat-services", { ...servicesEnv, BENCH_ROLE: system.split ? "gateway" : "all" }, ["--expose-gc"]));
     }
@@ -124,7 +131,8 @@ async function measure(system: System, layout: Layout, seconds: number, ctx: Ben
       for (const room of rooms) await admin.call("chat.create", { room });
       admin.close();
       Object.assign(open, { system: "colmena", urls: servers.map((g) => `ws://127.0.0.1:${g.info.http}/ws`), memberToken, senderToken });
-    } else Object.assign(open, { system: "socketio", urls: [servers[0].info.url] });
+    } else if (system.floor) Object.assign(open, { system: "colmena", urls: [servers[0].info.url], memberToken: "-", senderToken: "-" }); // it answers every request ok
+    else Object.assign(open, { system: "socketio", urls: [servers[0].info.url] });
     const harness = await spawn("./procs/chat-members.ts", "chat-members");
     const rss = async () => (await Promise.all(servers.map((g) => g.call<{ rss: number }>("memory")))).reduce((a, m) => a + m.rss, 0);
     const before = await rss();
@@ -197,6 +205,8 @@ function report(runs: Run[], seconds: number): BenchReport {
       const versus = !peer ? "no Socket.IO run" : vs > 0 ? `${times(b / vs)} Socket.IO's ${fmt(vs)} (target >= 2x: ${b >= 2 * vs ? "met" : "not met"})` : "Socket.IO passed no rung (no ratio)";
       notes.push(`${layout.name}, ${label(r)}: ${fmt(b)} deliveries/s at p99 < ${P99_LIMIT_MS} ms (target >= ${fmt(TARGET_DELIVERIES)}: ${b >= TARGET_DELIVERIES ? "met" : "not met"}); ${versus}.`);
     }
+    const floor = runs.find((r) => r.layout === layout && r.system.floor);
+    if (floor) notes.push(`${layout.name}, the floor (a server that only relays, bench/peers/fanout-floor.ts): ${fmt(best(floor))} deliveries/s at p99 < ${P99_LIMIT_MS} ms, what a Node server reached beside this harness on this machine in this run.`);
   }
   notes.push("The climb's rates are a ladder, so a best rate is the highest rung passed, not the exact ceiling. Members, sender and servers share the machine's cores (the harness is one process).");
   return { tables: [steps, bests], notes, data: { runs, seconds } };
