@@ -2,7 +2,7 @@
  * The durable pull consumers behind `runConsumer`, created or brought up to
  * date at start and created again whenever one goes missing.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
 
 export interface DurableSpec {
   stream: string;
@@ -17,6 +17,13 @@ export interface DurableSpec {
 }
 
 const ms = (n: number) => n * 1_000_000;
+
+/**
+ * nats-server's answer to creating a durable that exists with other settings:
+ * 10148 "consumer already exists" (what 2.15.1 answers), or 10013 "consumer
+ * name already in use" (JSConsumerNameExistErr, what older servers answer).
+ */
+const isConsumerNameInUse = (err: unknown) => err instanceof JetStreamApiError && (err.code === 10148 || err.code === 10013);
 
 function filterOf(spec: DurableSpec): Partial<ConsumerConfig> {
   const f = spec.filterSubjects ?? [];
@@ -42,7 +49,7 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): P
     });
   } catch (err) {
     // Creating over an existing durable with other settings is refused; update those we own.
-    if (!/already exists|already in use/i.test(String((err as Error).message))) throw err;
+    if (!isConsumerNameInUse(err)) throw err;
     await jsm.consumers.update(spec.stream, spec.durable, changeable);
   }
 }

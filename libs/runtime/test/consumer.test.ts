@@ -85,6 +85,24 @@ test("work consumer - acks on success", async (t) => {
   await c.stop();
 });
 
+test("work consumer - an instance started with other settings brings the existing durable up to date", async (t) => {
+  await using ns = await startNats();
+  const nc = await conn(t, ns.url);
+  const { stream, durable, publish } = await workStream(nc);
+  const handled: number[] = [];
+  const handle = async (m: WorkMsg) => void handled.push(m.seq);
+  await (await runConsumer({ ...base(nc, stream, durable, handle), ackWaitMs: 1000, maxAckPending: 10 })).stop();
+  // The next release asks for other limits: the durable is updated, not refused, and still works.
+  await run(t, { ...base(nc, stream, durable, handle), ackWaitMs: 3000, maxAckPending: 7, maxDeliver: 4 });
+  const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
+  assert.equal(info.config.ack_wait, 3000 * 1_000_000);
+  assert.equal(info.config.max_ack_pending, 7);
+  assert.equal(info.config.max_deliver, 5, "maxDeliver and the delivery reserved for the dead-letter hook");
+  const seqs = await publish(2);
+  await until("both handled", () => handled.length === 2);
+  assert.deepEqual(handled, seqs);
+});
+
 test("work consumer - a throwing handler is retried with growing delay and delivery count", async (t) => {
   await using ns = await startNats();
   const nc = await conn(t, ns.url);
