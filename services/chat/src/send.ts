@@ -38,7 +38,7 @@ export function mentionsIn(body: string | undefined, memberNamed: (name: string)
   if (!body?.includes("@")) return [];
   const found = new Set<string>();
   for (const [, name] of body.matchAll(MENTION)) {
-    // "@bob." at the end of a sentence names bob, unless a member is called "bob." itself.
+    // "@bob." at the end of a sentence names bob; the name as written only when no member has the shorter one.
     const m = memberNamed(name.replace(/\.+$/, "")) ?? memberNamed(name);
     if (m) found.add(m);
   }

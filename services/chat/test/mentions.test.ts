@@ -9,11 +9,12 @@ function room(...members: string[]) {
 }
 
 test("mentions - members named in any case, as the member list spells them, once each; strangers and short names ignored", () => {
-  const r = room("Bob_x", "ana", "dee.v");
+  const r = room("Bob_x", "ana", "dee.v", "zed.");
   assert.deepEqual(mentionsIn("hey @bob_X, @ANA and @bob_x again; @nobody and @me", r.memberNamed), ["Bob_x", "ana"]);
-  // The sentence's full stop is not part of the name, unless the member's name has it.
+  // A sentence's full stop after a name is not part of it; the name as written counts when no shorter one is a member.
   assert.deepEqual(mentionsIn("thanks @ana.", r.memberNamed), ["ana"]);
   assert.deepEqual(mentionsIn("cc @dee.v.", r.memberNamed), ["dee.v"]);
+  assert.deepEqual(mentionsIn("hi @zed.", r.memberNamed), ["zed."]);
 });
 
 test("mentions - none without an @name, and none in ciphertext (no body)", () => {
