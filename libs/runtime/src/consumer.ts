@@ -92,6 +92,32 @@ export interface RunningConsumer {
 /** How long a message delivered to a full instance may wait here for a slot before it is handed back. */
 const HOLD_MS = 50;
 
+/**
+ * One timer for every work consumer of the process rather than one each:
+ * each firing wakes the process, and an idle Node process's wake-up costs
+ * 0.2-0.4 ms of CPU on a small VM. Chat alone runs nine consumers; with a
+ * 50 ms timer each, they were about half of its idle services process's CPU
+ * (3.0-3.3% of a core, against 1.3-1.7% with them at 1 s).
+ */
+class SharedTicker {
+  private readonly consumers = new Set<{ tick(): void }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  add(c: { tick(): void }): void {
+    this.consumers.add(c);
+    this.timer ??= setInterval(() => { for (const x of this.consumers) x.tick(); }, HOLD_MS).unref();
+  }
+
+  delete(c: { tick(): void }): void {
+    this.consumers.delete(c);
+    if (this.consumers.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+const sharedTicker = new SharedTicker();
+
 interface Lane {
   spec: DurableSpec;
   standing: StandingPull;
@@ -125,7 +151,6 @@ class WorkConsumer implements RunningConsumer {
   /** The look at the queues under way, if any. */
   private scanning: Promise<void> | null = null;
   private pumpQueued = false;
-  private ticker: NodeJS.Timeout | null = null;
   private statuses: AsyncIterable<unknown> | null = null;
 
   constructor(private readonly opts: WorkConsumerOptions, private readonly jsm: JetStreamManager) {
@@ -188,9 +213,7 @@ class WorkConsumer implements RunningConsumer {
     void (async () => {
       for await (const s of statuses) if (s.type === "reconnect") for (const l of this.lanes) l.standing.forget();
     })().catch(() => undefined);
-    // Renews requests the server ended silently, and hands back messages held too long.
-    this.ticker = setInterval(() => { this.handBack(); this.pump(); }, HOLD_MS);
-    this.ticker.unref();
+    sharedTicker.add(this);
     if (this.opts.heartbeat) {
       const every = Math.max(100, Math.floor(this.policy.ackWaitMs / 3));
       this.heartbeat = setInterval(() => {
@@ -268,6 +291,12 @@ class WorkConsumer implements RunningConsumer {
     }
   }
 
+  /** Every HOLD_MS (sharedTicker): renews requests the server ended silently, and hands back messages held too long. */
+  tick(): void {
+    this.handBack();
+    this.pump();
+  }
+
   /** Messages held past HOLD_MS go back; not before this instance's own request on that durable has ended. */
   private handBack(): void {
     if (this.buffered === 0) return;
@@ -296,7 +325,7 @@ class WorkConsumer implements RunningConsumer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopped = true;
-      if (this.ticker) clearInterval(this.ticker);
+      sharedTicker.delete(this);
       (this.statuses as { stop?(): void } | null)?.stop?.();
       for (const lane of this.lanes) for (const { m } of lane.held.splice(0)) m.nak();
       const drained = this.lanes.map((l) => l.standing.drain());
