@@ -138,7 +138,8 @@ export async function runConsumer(opts: WorkConsumerOptions): Promise<RunningCon
 class WorkConsumer implements RunningConsumer {
   private readonly lanes: Lane[];
   private readonly byName = new Map<string, Lane>();
-  private readonly puller: Puller;
+  /** The no-wait pulls of a scan by priority: only a consumer of several durables makes them. */
+  private readonly puller: Puller | undefined;
   private readonly concurrency: number;
   private readonly policy: FailurePolicy;
   private readonly log: Logger;
@@ -184,7 +185,7 @@ class WorkConsumer implements RunningConsumer {
       return lane;
     });
     // A no-wait pull that gave up: what it still delivers goes to its own durable's lane.
-    this.puller = new Puller(nc, (m) => {
+    this.puller = this.lanes.length < 2 ? undefined : new Puller(nc, (m) => {
       const lane = this.byName.get(m.consumer);
       if (lane) this.delivered(lane, m as PulledMsg);
       else m.nak();
@@ -278,7 +279,7 @@ class WorkConsumer implements RunningConsumer {
       if (lane.standing.active || lane.recovering) continue;
       // The last durable (the only one, for most work) needs no no-wait pull first: its standing request
       // takes what waits at once, and no lower durable is left to go before. A pull and its 404 saved per message.
-      if (lane !== this.lanes[this.lanes.length - 1]) {
+      if (this.puller && lane !== this.lanes[this.lanes.length - 1]) {
         const got = await this.puller.pullBatch(this.opts.stream, lane.spec.durable, this.free);
         for (const m of got) {
           if (this.stopped) m.nak();
@@ -330,7 +331,7 @@ class WorkConsumer implements RunningConsumer {
       for (const lane of this.lanes) for (const { m } of lane.held.splice(0)) m.nak();
       const drained = this.lanes.map((l) => l.standing.drain());
       await this.scanning;
-      drained.push(this.puller.drain());
+      if (this.puller) drained.push(this.puller.drain());
       await Promise.all([...drained, Promise.allSettled([...this.inflight])]);
       // Handlers that finished while draining may have added nothing (stopped), but wait for any still going.
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
