@@ -4,8 +4,9 @@
  * `chat.join` puts the connection in a room, `chat.send` relays the body to
  * the room's other members as a `chat.message` event) and does nothing else:
  * no NATS, no storage, no authentication, no checks. A message's event frame
- * is built and framed once and written to each member's socket as it is
- * (what Colmena's gateway and Socket.IO's pre-encoded broadcasts also do).
+ * is built and framed once (the gateway's own `wsTextFrame`) and written to
+ * each member's socket as it is (what Colmena's gateway and Socket.IO's
+ * pre-encoded broadcasts also do).
  *
  * It is not a system anyone would run: it is the most a Node server can
  * deliver to these members on this machine, beside the same harness, so the
@@ -14,22 +15,18 @@
  */
 import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import * as wsModule from "ws";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer } from "ws";
+import { wsTextFrame } from "@colmena/gateway";
 import { memoryNow, serveParent } from "../lib/child.ts";
 
-/** ws's own framing (its `Sender` export, which @types/ws does not declare). */
-const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] } };
-const textFrame = (text: string) => Buffer.concat(Sender.frame(Buffer.from(text), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
-
-interface Member { ws: WebSocket; socket: Duplex }
-const rooms = new Map<string, Set<Member>>();
+/** Each room's members, as their sockets (a relayed frame is written to them as it is). */
+const rooms = new Map<string, Set<Duplex>>();
 let seq = 0;
 
 const http = createServer();
 const wss = new WebSocketServer({ server: http, path: "/ws", perMessageDeflate: false });
 wss.on("connection", (ws) => {
-  const me: Member = { ws, socket: (ws as unknown as { _socket: Duplex })._socket };
+  const me = (ws as unknown as { _socket: Duplex })._socket;
   const joined = new Set<string>();
   ws.on("message", (raw) => {
     const f = JSON.parse(String(raw)) as { id: number; op: string; data?: { room?: string; body?: string } };
@@ -42,8 +39,8 @@ wss.on("connection", (ws) => {
     } else if (f.op === "chat.send" && f.data?.room) {
       const n = ++seq;
       const ts = Date.now();
-      const frame = textFrame(`{"event":"chat.message","data":${JSON.stringify({ room: f.data.room, seq: n, from: "bench-sender", body: f.data.body, ts })}}`);
-      for (const m of rooms.get(f.data.room) ?? []) if (m !== me) m.socket.write(frame);
+      const frame = wsTextFrame(Buffer.from(`{"event":"chat.message","data":${JSON.stringify({ room: f.data.room, seq: n, from: "bench-sender", body: f.data.body, ts })}}`));
+      for (const m of rooms.get(f.data.room) ?? []) if (m !== me) m.write(frame);
       data = JSON.stringify({ room: f.data.room, seq: n, ts });
     }
     ws.send(`{"id":${f.id},"ok":true,"data":${data}}`);

@@ -29,6 +29,7 @@ import { attachWs } from "./ws.ts";
 export { gatewayConfig, gatewaySettings } from "./config.ts";
 export type { GatewayConfig, GatewayOverrides } from "./config.ts";
 export { listServices } from "./sys.ts";
+export { wsTextFrame } from "./ws.ts";
 export { coreServices } from "@colmena/protocol";
 
 export interface GatewayDeps {

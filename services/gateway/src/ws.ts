@@ -54,8 +54,11 @@ export function framedWriter(ws: WebSocket): { socket: Writable; write(frame: Bu
 /** ws's own framing (its `Sender` export, which @types/ws does not declare). */
 const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] } };
 
-const textFrame = (t: SharedText): Buffer =>
-  (t.wsFrame ??= Buffer.concat(Sender.frame(t.bytes(), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })));
+/** A server's unmasked WebSocket text frame (header and payload) of `payload`, ready to write to a socket. */
+export const wsTextFrame = (payload: Buffer): Buffer =>
+  Buffer.concat(Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
+
+const textFrame = (t: SharedText): Buffer => (t.wsFrame ??= wsTextFrame(t.bytes()));
 
 /** A connected WebSocket's sink (ws has its socket by the time it reports the connection). */
 export function wsSink(ws: WebSocket): Sink {
