@@ -58,7 +58,7 @@ interface Row {
   firstError?: string;
   /** CPU microseconds per task, by process (warm-up included). */
   cpu: Record<string, number>;
-  /** nats-server's fsync + fdatasync calls per task (warm-up included), with BENCH_TASKS_FSYNC=1. */
+  /** The store's (nats-server's, redis-server's) fsync + fdatasync calls per task (warm-up included), with BENCH_TASKS_FSYNC=1. */
   fsyncs?: number;
   /** NATS messages per task (warm-up included): into nats-server, out of it, and in+out by connection name. */
   msgs?: { in: number; out: number; byConn: Record<string, number> };
@@ -178,7 +178,11 @@ async function bullmq(redis: Redis, plan: Plan): Promise<Outcome> {
       spawn("./procs/load.ts", "load", {}),
     ]);
     const pids = { "redis-server": redis.pid, workers: worker.pid, load: load.pid };
-    return counted(load, { url: redis.url, op: "uppercase", data: { input: INPUT }, concurrency: CLIENTS }, plan, pids);
+    // redis-server's too, to see its group commit (one fsync per event-loop turn at `appendfsync always`) beside JetStream's.
+    const syncs = process.env.BENCH_TASKS_FSYNC === "1" ? await countFsyncs(redis.pid) : null;
+    const out = await counted(load, { url: redis.url, op: "uppercase", data: { input: INPUT }, concurrency: CLIENTS }, plan, pids);
+    if (syncs) out.fsyncs = (await syncs()) / (plan.total + plan.warmupPerClient * CLIENTS);
+    return out;
   });
 }
 
