@@ -7,9 +7,9 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ColmenaError, type ColmenaClient } from "@colmena/client";
+import type { ColmenaClient } from "@colmena/client";
 import { uniqueName, waitUntil } from "@colmena/testing";
-import { startSystem, type System, type TestUser } from "./harness.ts";
+import { isCode, startSystem, type System, type TestUser } from "./harness.ts";
 
 let sys: System;
 before(async () => {
@@ -19,11 +19,6 @@ after(async () => {
   await sys?.stop();
 });
 
-const isCode = (code: string) => (e: unknown) => {
-  assert.ok(ColmenaError.is(e), `expected a ColmenaError, got ${String(e)}`);
-  assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-  return true;
-};
 type Msg = { room: string; seq: number; msg_id: string; from: string; body?: string; ciphertext?: string; enc?: unknown; ts: number; mentions?: string[] };
 const room = () => uniqueName("r").toLowerCase().replace(/[^a-z0-9_-]/g, "");
 /** Waits until `c`'s chat replica has folded message `seq` of room `r`: another user's send is read-your-writes for its sender, not for `c`. */

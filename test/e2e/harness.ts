@@ -16,11 +16,23 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ColmenaClient, type ClientOptions, type Codec } from "@colmena/client";
+import { ColmenaClient, ColmenaError, type ClientOptions, type Codec } from "@colmena/client";
 import { connectNats, silentLogger, type Logger } from "@colmena/runtime";
 import { startNats, uniqueName, type NatsServer } from "@colmena/testing";
 import { endpointUrls, services as runnerServices, startServices, type GatewayPorts, type RunningService } from "@colmena/cli";
+
+/**
+ * For `assert.rejects`: the rejection is a ColmenaError with `code` (and a
+ * message matching `re`), so a test names the protocol's error, not any throw.
+ */
+export const isCode = (code: string, re?: RegExp) => (e: unknown) => {
+  assert.ok(ColmenaError.is(e), `expected a ColmenaError, got ${String(e)}`);
+  assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+  if (re) assert.match(e.message, re);
+  return true;
+};
 
 export interface SystemOptions {
   /** Extra environment for the services (wins over the harness defaults). */

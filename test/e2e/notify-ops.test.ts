@@ -6,12 +6,12 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { ColmenaError, type ColmenaClient } from "@colmena/client";
+import type { ColmenaClient } from "@colmena/client";
 import { waitUntil } from "@colmena/testing";
 import { randomBytes } from "node:crypto";
 import { userTopicToken } from "@colmena/protocol";
 import { EntityLog } from "@colmena/runtime";
-import { startSystem, type System, type TestUser } from "./harness.ts";
+import { isCode, startSystem, type System, type TestUser } from "./harness.ts";
 
 let sys: System;
 let ana: TestUser;
@@ -26,11 +26,6 @@ after(async () => {
   await sys?.stop();
 });
 
-const isCode = (code: string) => (e: unknown) => {
-  assert.ok(ColmenaError.is(e), `expected a ColmenaError, got ${String(e)}`);
-  assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-  return true;
-};
 type Note = { notification_id: string; topic: string; title: string; body?: string; data?: unknown; ts: number; read: boolean };
 const publish = (c: ColmenaClient, data: Record<string, unknown>) => c.request<{ notification_id: string; recipients: number }>("notify.publish", data);
 const inbox = (c: ColmenaClient, data: Record<string, unknown> = {}) => c.request<{ notifications: Note[]; next?: string }>("notify.inbox", data);

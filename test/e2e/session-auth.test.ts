@@ -11,7 +11,7 @@ import { ColmenaClient, ColmenaError, rawTcp, rawWs } from "@colmena/client";
 import { generateSigningKey, signAccessToken, type SigningKey } from "@colmena/runtime";
 import { BUCKETS } from "@colmena/protocol";
 import { uniqueName } from "@colmena/testing";
-import { startSystem, type System } from "./harness.ts";
+import { isCode, startSystem, type System } from "./harness.ts";
 
 const MAX_FRAME = 64 * 1024;
 const ADMIN = uniqueName("admin");
@@ -24,11 +24,6 @@ after(async () => {
   await sys?.stop();
 });
 
-const isCode = (code: string) => (e: unknown) => {
-  assert.ok(ColmenaError.is(e), `expected a ColmenaError, got ${String(e)}`);
-  assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-  return true;
-};
 
 /** Resolves when `closed` does, or fails after `ms`. */
 async function closedWithin(closed: Promise<void>, ms: number): Promise<void> {

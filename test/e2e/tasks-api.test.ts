@@ -8,7 +8,7 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { ColmenaClient, ColmenaError, rawTcp } from "@colmena/client";
 import { silentLogger } from "@colmena/runtime";
-import { startSystem, type System, type TestUser } from "./harness.ts";
+import { isCode, startSystem, type System, type TestUser } from "./harness.ts";
 import { waitUntil } from "@colmena/testing";
 
 let sys: System;
@@ -24,12 +24,6 @@ after(async () => {
   await sys?.stop();
 });
 
-const isCode = (code: string, re?: RegExp) => (e: unknown) => {
-  assert.ok(ColmenaError.is(e), `expected a ColmenaError, got ${String(e)}`);
-  assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-  if (re) assert.match(e.message, re);
-  return true;
-};
 
 type Submitted = { task_id: string; status: string; result?: unknown; worker?: string; attempts?: number };
 const submit = (c: ColmenaClient, data: Record<string, unknown>) => c.request<Submitted>("tasks.submit", data);
