@@ -44,4 +44,9 @@ for (const [id, t] of self) {
 const top = (m: Map<string, number>, n: number) =>
   [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, t]) => `${((t / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join("\n");
 const n = Number(nArg ?? 25);
+// A profile directory holds two files (the main thread's and tsx's loader's): a glob would pass the second as n.
+if (!Number.isInteger(n) || n <= 0) {
+  console.error(`n must be a positive integer, not ${nArg}: give one file (the larger is the main thread's)`);
+  process.exit(2);
+}
 console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled\n\nby place:\n${top(places, 15)}\n\nby function (self time):\n${top(fns, n)}`);
