@@ -153,12 +153,9 @@ async function colmena(level: Level, workers: number, plan: Plan, natsBin?: stri
       // submitter's connection only. BENCH_TASKS_USERS=1 makes all 16 clients one user (before 2026-12-06),
       // so every push is fanned out to 16 connections (BullMQ's load reads each completion once).
       const token = await Promise.all(Array.from({ length: Number(process.env.BENCH_TASKS_USERS ?? CLIENTS) }, (_, i) => accessToken(url, i)));
-      const syncs = process.env.BENCH_TASKS_FSYNC === "1" ? await countFsyncs(nats.pid()!) : null;
       const msgsBefore = await natsMessages(nats.monitorUrl);
-      const out = await counted(load, { url, op: "tasks.submit", data: { type: "uppercase", input: INPUT, wait: true, timeout_ms: 10_000 }, token, concurrency: CLIENTS }, plan, pids);
-      const tasks = plan.total + plan.warmupPerClient * CLIENTS;
-      if (syncs) out.fsyncs = (await syncs()) / tasks;
-      out.msgs = perTask(msgsBefore, await natsMessages(nats.monitorUrl), tasks);
+      const out = await counted(load, { url, op: "tasks.submit", data: { type: "uppercase", input: INPUT, wait: true, timeout_ms: 10_000 }, token, concurrency: CLIENTS }, plan, pids, nats.pid()!);
+      out.msgs = perTask(msgsBefore, await natsMessages(nats.monitorUrl), allTasks(plan));
       // One figure for all worker processes together.
       for (const k of Object.keys(out.cpu).filter((k) => k.startsWith("worker-"))) {
         out.cpu.workers = (out.cpu.workers ?? 0) + out.cpu[k];
@@ -178,11 +175,8 @@ async function bullmq(redis: Redis, plan: Plan): Promise<Outcome> {
       spawn("./procs/load.ts", "load", {}),
     ]);
     const pids = { "redis-server": redis.pid, workers: worker.pid, load: load.pid };
-    // redis-server's too, to see its group commit (one fsync per event-loop turn at `appendfsync always`) beside JetStream's.
-    const syncs = process.env.BENCH_TASKS_FSYNC === "1" ? await countFsyncs(redis.pid) : null;
-    const out = await counted(load, { url: redis.url, op: "uppercase", data: { input: INPUT }, concurrency: CLIENTS }, plan, pids);
-    if (syncs) out.fsyncs = (await syncs()) / (plan.total + plan.warmupPerClient * CLIENTS);
-    return out;
+    // redis-server's fsyncs too, to see its group commit (one per event-loop turn at `appendfsync always`) beside JetStream's.
+    return counted(load, { url: redis.url, op: "uppercase", data: { input: INPUT }, concurrency: CLIENTS }, plan, pids, redis.pid);
   });
 }
 
@@ -201,7 +195,12 @@ async function celery(redis: Redis, plan: Plan): Promise<Outcome> {
   }
 }
 
-async function counted(load: Child, target: Omit<RunArgs, "warmupMs" | "durationMs">, plan: Plan, pids: Record<string, number | null>): Promise<Outcome> {
+/** Every task a run submits, warm-up included (what per-task counts of a whole run divide by). */
+const allTasks = (plan: Plan) => plan.total + plan.warmupPerClient * CLIENTS;
+
+/** Runs the load, with CPU and system calls per task by process, and with BENCH_TASKS_FSYNC=1 the fsyncs of `store` (the process that persists). */
+async function counted(load: Child, target: Omit<RunArgs, "warmupMs" | "durationMs">, plan: Plan, pids: Record<string, number | null>, store: number): Promise<Outcome> {
+  const syncs = process.env.BENCH_TASKS_FSYNC === "1" ? await countFsyncs(store) : null;
   const before = cpuSnapshot(pids);
   const ioBefore = syscalls(pids);
   const r = await load.call<RunResult>("run", { ...target, warmupMs: 0, durationMs: 0, total: plan.total, warmupPerClient: plan.warmupPerClient });
@@ -210,7 +209,8 @@ async function counted(load: Child, target: Omit<RunArgs, "warmupMs" | "duration
   const ioAfter = syscalls(pids);
   const sys: Record<string, string> = {};
   for (const k of Object.keys(ioAfter)) sys[k] = `${fmt((ioAfter[k].r - (ioBefore[k]?.r ?? 0)) / done, 1)}r/${fmt((ioAfter[k].w - (ioBefore[k]?.w ?? 0)) / done, 1)}w`;
-  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu, syscalls: sys };
+  const fsyncs = syncs ? (await syncs()) / allTasks(plan) : undefined;
+  return { summary: summarise(r.latencies, r.seconds, r.errors), firstError: r.firstError, cpu, syscalls: sys, ...(fsyncs !== undefined ? { fsyncs } : {}) };
 }
 
 /** Read and write system calls so far of each process (its own, not its children's: /proc/<pid>/io syscr, syscw). */
